@@ -1,0 +1,118 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { join, isAbsolute, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { ConfigError } from '../errors.js';
+import { ConfigSchema, type Config } from './schema.js';
+import { projectRoot } from '../runtime/module-path.js';
+
+/** Environment variable → config key. Numbers are parsed; the key is named in every error. */
+export const ENV_KEYS: Record<string, { path: string; numeric: boolean }> = {
+  HOTLEDGER_NODE_ID: { path: 'node.id', numeric: false },
+  HOTLEDGER_ROLE: { path: 'node.role', numeric: false },
+  HOTLEDGER_DATA_DIR: { path: 'node.dataDir', numeric: false },
+  HOTLEDGER_KEY_FILE: { path: 'node.keyFile', numeric: false },
+  HOTLEDGER_CHAIN_ID: { path: 'chain.chainId', numeric: true },
+  HOTLEDGER_THREADS: { path: 'pipeline.threads', numeric: true },
+  HOTLEDGER_BATCH_SIZE: { path: 'pipeline.batchSize', numeric: true },
+  HOTLEDGER_BATCH_TIMEOUT_MS: { path: 'pipeline.batchTimeoutMs', numeric: true },
+  HOTLEDGER_CHUNK_SIZE: { path: 'pipeline.chunkSize', numeric: true },
+  HOTLEDGER_MEMPOOL_CAPACITY: { path: 'mempool.capacity', numeric: true },
+  HOTLEDGER_CACHE_SIZE_MB: { path: 'storage.cacheSizeMb', numeric: true },
+  HOTLEDGER_CONSENSUS_TIMEOUT_MS: { path: 'consensus.timeoutMs', numeric: true },
+  HOTLEDGER_HEARTBEAT_MS: { path: 'consensus.heartbeatMs', numeric: true },
+  HOTLEDGER_HOST: { path: 'api.host', numeric: false },
+  HOTLEDGER_PORT: { path: 'api.port', numeric: true },
+  HOTLEDGER_MAX_BODY_BYTES: { path: 'api.maxBodyBytes', numeric: true },
+  HOTLEDGER_LOG_LEVEL: { path: 'log.level', numeric: false },
+};
+
+const envOfPath = new Map(Object.entries(ENV_KEYS).map(([env, { path }]) => [path, env]));
+
+export interface LoadOptions {
+  /** Named profile from config/profiles/<name>.json, merged over config/default.json. */
+  profile?: string;
+  /** Extra config file merged last (before env and overrides). */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Programmatic overrides (tests, CLI flags), merged after the environment. */
+  overrides?: Record<string, unknown>;
+  configDir?: string;
+}
+
+type Json = Record<string, unknown>;
+
+export function deepMerge(base: Json, over: Json): Json {
+  const out: Json = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    const b = out[k];
+    out[k] = isPlainObject(v) && isPlainObject(b) ? deepMerge(b, v) : v;
+  }
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function setPath(obj: Json, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let cur = obj;
+  for (const p of parts.slice(0, -1)) {
+    if (!isPlainObject(cur[p])) cur[p] = {};
+    cur = cur[p] as Json;
+  }
+  cur[parts[parts.length - 1]!] = value;
+}
+
+function readJson(path: string): Json {
+  try {
+    const v = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    if (!isPlainObject(v)) throw new Error('top level must be an object');
+    return v;
+  } catch (e) {
+    throw new ConfigError(`config file ${path}: ${(e as Error).message}`);
+  }
+}
+
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const dir = opts.configDir ?? join(projectRoot(), 'config');
+  let raw: Json = readJson(join(dir, 'default.json'));
+  const profile = opts.profile ?? env.HOTLEDGER_PROFILE;
+  if (profile) {
+    if (!/^[a-z0-9-]+$/.test(profile)) throw new ConfigError(`profile "${profile}": names are lowercase letters, digits and dashes`);
+    const p = join(dir, 'profiles', `${profile}.json`);
+    if (!existsSync(p)) throw new ConfigError(`profile "${profile}" not found (looked for ${p})`);
+    raw = deepMerge(raw, readJson(p));
+  }
+  if (opts.file) raw = deepMerge(raw, readJson(opts.file));
+  for (const [name, { path, numeric }] of Object.entries(ENV_KEYS)) {
+    const v = env[name];
+    if (v === undefined || v === '') continue;
+    if (numeric) {
+      const n = Number(v);
+      if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) throw new ConfigError(`${name}=${JSON.stringify(v)}: ${path} must be an integer`, { key: path, env: name });
+      setPath(raw, path, n);
+    } else setPath(raw, path, v);
+  }
+  if (opts.overrides) raw = deepMerge(raw, opts.overrides);
+  const pipeline = (raw.pipeline ?? {}) as Json;
+  if (pipeline.threads === undefined || pipeline.threads === 'auto') setPath(raw, 'pipeline.threads', Math.max(1, availableParallelism()));
+  return validateConfig(raw);
+}
+
+export function validateConfig(raw: unknown): Config {
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const key = i.path.join('.');
+      const env = envOfPath.get(key);
+      return `config key ${key}${env ? ` (env ${env})` : ''}: ${i.message}`;
+    });
+    throw new ConfigError(lines.join('\n'), { issues: parsed.error.issues });
+  }
+  const cfg = parsed.data;
+  if (!isAbsolute(cfg.node.dataDir)) cfg.node.dataDir = resolve(projectRoot(), cfg.node.dataDir);
+  return cfg;
+}

@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import { MAX_AMOUNT } from '../tx/layout.js';
+
+/** Integer in [min, max]; every failure says the allowed range, so the loader can name it. */
+function int(min: number, max: number) {
+  const error = `must be an integer from ${min} to ${max}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+}
+
+const hex = (bytes: number) =>
+  z.string().regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), { error: `must be ${bytes * 2} hex digits` });
+
+export const ROLES = ['validator', 'business', 'slim'] as const;
+
+export const ValidatorSchema = z.object({
+  id: z.string().min(1),
+  publicKey: hex(32),
+  host: z.string().default('127.0.0.1'),
+  port: int(1, 65535),
+});
+
+export const ConfigSchema = z
+  .object({
+    node: z.object({
+      id: z.string().min(1).max(64).default('node-0'),
+      role: z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` }).default('validator'),
+      dataDir: z.string().min(1).default('data/node-0'),
+      /** Key file of this node's validator identity (votes, proposals, peer handshake). */
+      keyFile: z.string().optional(),
+    }),
+    chain: z.object({
+      chainId: int(1, 0xffffffff).default(1),
+      genesis: z
+        .object({
+          accounts: z.array(z.object({ publicKey: hex(32), balance: int(0, MAX_AMOUNT) })).default([]),
+          /** Devnet: derive this many funded accounts from public, insecure seeds and write their key files. */
+          devnetAccounts: int(0, 100_000).default(0),
+          devnetBalance: int(1, MAX_AMOUNT).default(1_000_000_000),
+        })
+        .prefault({}),
+    }),
+    pipeline: z.object({
+      threads: int(1, 64),
+      batchSize: int(1, 100_000).default(100_000),
+      batchTimeoutMs: int(1, 10_000).default(20),
+      /** Transactions per verification task sent to the pool. */
+      chunkSize: int(64, 100_000).default(4096),
+      /** Batches sealed but not yet durable; the batcher waits beyond this (back-pressure). */
+      maxInflightBatches: int(1, 64).default(4),
+    }),
+    mempool: z.object({
+      capacity: int(1, 10_000_000).default(1_000_000),
+      maxPerSender: int(1, 1_000_000).default(10_000),
+      /** Highest accepted nonce is committed + maxNonceGap. */
+      maxNonceGap: int(1, 1_000_000).default(100_000),
+    }),
+    storage: z.object({
+      cacheSizeMb: int(1, 65_536).default(256),
+      mapSizeMb: int(64, 1_048_576).default(65_536),
+    }),
+    consensus: z.object({
+      timeoutMs: int(50, 600_000).default(1_000),
+      heartbeatMs: int(10, 60_000).default(250),
+      validators: z.array(ValidatorSchema).default([]),
+    }),
+    api: z.object({
+      host: z.string().default('127.0.0.1'),
+      port: int(0, 65535).default(9003),
+      maxBodyBytes: int(1024, 256 * 1024 * 1024).default(32 * 1024 * 1024),
+      /** Per-WebSocket send buffer beyond which a subscriber is dropped. */
+      wsMaxBackpressureBytes: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
+    }),
+    log: z.object({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    }),
+  })
+  .superRefine((c, ctx) => {
+    if (c.consensus.heartbeatMs >= c.consensus.timeoutMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['consensus', 'heartbeatMs'],
+        message: `must be below consensus.timeoutMs (${c.consensus.timeoutMs})`,
+      });
+    }
+    const supply = c.chain.genesis.accounts.reduce((s, a) => s + a.balance, 0) + c.chain.genesis.devnetAccounts * c.chain.genesis.devnetBalance;
+    if (supply > MAX_AMOUNT) {
+      ctx.addIssue({ code: 'custom', path: ['chain', 'genesis'], message: `total genesis supply must be at most ${MAX_AMOUNT}` });
+    }
+  });
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+export type ValidatorInfo = z.infer<typeof ValidatorSchema>;

@@ -1,0 +1,103 @@
+/**
+ * Stable error vocabulary. Codes are part of the public contract (API bodies, CLI output, logs,
+ * the transaction index): never renumber or rename one, only add.
+ */
+
+/** Why a transaction was not (or will not be) committed. Stored as one byte in the tx index. */
+export const RejectCode = {
+  // Admission (mempool / decoding): no crypto needed to decide these.
+  MALFORMED: 1,
+  WRONG_SIZE: 2,
+  UNSUPPORTED_VERSION: 3,
+  UNSUPPORTED_KIND: 4,
+  WRONG_CHAIN: 5,
+  ZERO_AMOUNT: 6,
+  AMOUNT_TOO_LARGE: 7,
+  SELF_TRANSFER: 8,
+  NONCE_TOO_LOW: 9,
+  NONCE_PENDING: 10,
+  NONCE_TOO_FAR: 11,
+  DUPLICATE: 12,
+  UNKNOWN_SENDER: 13,
+  MEMPOOL_FULL: 14,
+  SENDER_QUEUE_FULL: 15,
+  // Verification.
+  BAD_SIGNATURE: 20,
+  // Execution.
+  INSUFFICIENT_FUNDS: 30,
+  NONCE_MISMATCH: 31,
+  /** The tx was in a batch whose predecessor from the same sender was rejected. */
+  NONCE_GAP: 32,
+  /** Evicted from the mempool (node shutdown or re-validation after a reorg of pending state). */
+  DROPPED: 40,
+} as const;
+export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
+export type RejectName = keyof typeof RejectCode;
+
+const rejectNames = new Map<number, RejectName>(
+  (Object.entries(RejectCode) as [RejectName, number][]).map(([name, code]) => [code, name]),
+);
+
+export function rejectName(code: number): RejectName | 'UNKNOWN' {
+  return rejectNames.get(code) ?? 'UNKNOWN';
+}
+
+/** Human text for each rejection; shown in API error bodies and CLI output. */
+export const rejectMessage: Record<RejectName, string> = {
+  MALFORMED: 'transaction bytes could not be decoded',
+  WRONG_SIZE: 'transaction is not exactly the fixed transaction size',
+  UNSUPPORTED_VERSION: 'transaction format version is not supported',
+  UNSUPPORTED_KIND: 'transaction kind is not supported',
+  WRONG_CHAIN: 'transaction is signed for another chain id',
+  ZERO_AMOUNT: 'amount must be at least 1',
+  AMOUNT_TOO_LARGE: 'amount exceeds the maximum amount (2^53 - 1)',
+  SELF_TRANSFER: 'sender and recipient are the same account',
+  NONCE_TOO_LOW: 'nonce is not above the committed nonce of the sender (replay)',
+  NONCE_PENDING: 'a transaction with this sender and nonce is already pending',
+  NONCE_TOO_FAR: 'nonce is too far above the committed nonce of the sender',
+  DUPLICATE: 'a transaction with this id is already known',
+  UNKNOWN_SENDER: 'sender account does not exist',
+  MEMPOOL_FULL: 'mempool is at capacity, retry later',
+  SENDER_QUEUE_FULL: 'sender has too many pending transactions',
+  BAD_SIGNATURE: 'signature does not verify for the sender key',
+  INSUFFICIENT_FUNDS: 'sender balance is lower than the amount',
+  NONCE_MISMATCH: 'nonce is not the next nonce of the sender at execution',
+  NONCE_GAP: 'an earlier nonce of the same sender was rejected',
+  DROPPED: 'transaction was dropped from the mempool before it was ordered',
+};
+
+/** Error codes for things that are not a single transaction's fate. */
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'STORAGE_CORRUPT'
+  | 'STORAGE_CLOSED'
+  | 'NATIVE_MODULE_MISSING'
+  | 'BAD_REQUEST'
+  | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'INVALID_TRANSACTION'
+  | 'OVERLOADED'
+  | 'NOT_READY'
+  | 'SHUTTING_DOWN'
+  | 'CONSENSUS_INVALID'
+  | 'INTERNAL';
+
+export class HotledgerError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'HotledgerError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export class ConfigError extends HotledgerError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('CONFIG_INVALID', message, details);
+    this.name = 'ConfigError';
+  }
+}
