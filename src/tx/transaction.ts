@@ -27,6 +27,7 @@ export interface UnsignedTransfer {
 /** Writes the body of a transfer (signature left zero) into `out` at `offset`. */
 export function encodeUnsigned(t: UnsignedTransfer, out: Buffer = Buffer.alloc(TX_SIZE), offset = 0): Buffer {
   if (t.sender.length !== KEY_SIZE || t.recipient.length !== KEY_SIZE) throw new HotledgerError('BAD_REQUEST', 'keys must be 32 bytes');
+  if (!Number.isInteger(t.chainId) || t.chainId < 0 || t.chainId > 0xffffffff) throw new HotledgerError('BAD_REQUEST', 'chain id must be a u32');
   if (t.amount < 0 || t.amount > MAX_AMOUNT || !Number.isSafeInteger(t.amount)) throw new HotledgerError('BAD_REQUEST', 'amount out of range');
   if (t.nonce < 0 || t.nonce > MAX_AMOUNT || !Number.isSafeInteger(t.nonce)) throw new HotledgerError('BAD_REQUEST', 'nonce out of range');
   const ref = t.reference ?? new Uint8Array(REFERENCE_SIZE);
@@ -34,7 +35,7 @@ export function encodeUnsigned(t: UnsignedTransfer, out: Buffer = Buffer.alloc(T
   out.fill(0, offset, offset + TX_SIZE);
   out[offset + Off.VERSION] = TX_VERSION;
   out[offset + Off.KIND] = TX_KIND_TRANSFER;
-  writeU32(out, offset + Off.CHAIN_ID, t.chainId >>> 0);
+  writeU32(out, offset + Off.CHAIN_ID, t.chainId);
   out.set(t.sender, offset + Off.SENDER);
   out.set(t.recipient, offset + Off.RECIPIENT);
   writeU53(out, offset + Off.AMOUNT, t.amount);
@@ -44,7 +45,7 @@ export function encodeUnsigned(t: UnsignedTransfer, out: Buffer = Buffer.alloc(T
 }
 
 export function decodeTransfer(tx: Uint8Array, offset = 0): Transfer {
-  if (tx.length - offset < TX_SIZE) throw new HotledgerError('BAD_REQUEST', `transaction needs ${TX_SIZE} bytes`);
+  if (!Number.isInteger(offset) || offset < 0 || tx.length - offset < TX_SIZE) throw new HotledgerError('BAD_REQUEST', `transaction needs ${TX_SIZE} bytes`);
   const b = Buffer.from(tx.buffer, tx.byteOffset + offset, TX_SIZE);
   return {
     version: b[Off.VERSION]!,

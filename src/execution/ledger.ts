@@ -1,0 +1,125 @@
+import { performance } from 'node:perf_hooks';
+import { HotledgerError } from '../errors.js';
+import { encodeHeader, headerHash, txRootOf, type BlockHeader } from '../chain/block-header.js';
+import { genesisId, type GenesisAccount } from '../chain/genesis.js';
+import { LedgerStore, type ChainTip } from '../storage/ledger-store.js';
+import { AccountState } from './account-state.js';
+import { executeBlock } from './execute-block.js';
+import { TX_SIZE } from '../tx/layout.js';
+import { rootFromBuffer, rootToBuffer, ZERO_ROOT } from './state-root.js';
+
+export interface LedgerOptions {
+  path: string;
+  mapSizeMb: number;
+  cacheSizeMb: number;
+  chainId: number;
+  shards: number;
+  genesis: readonly GenesisAccount[];
+}
+
+export interface ApplyInput {
+  txs: Buffer;
+  count: number;
+  verified: Uint8Array;
+  ids: Buffer;
+  timestamp: number;
+  round: number;
+}
+
+export interface Applied {
+  header: BlockHeader;
+  hash: Buffer;
+  statuses: Uint8Array;
+  executeMs: number;
+  visible: Promise<unknown>;
+  durable: Promise<void>;
+}
+
+/**
+ * Execution state plus storage for one chain: takes ordered, verified blocks and makes them
+ * durable, one LMDB transaction each. Runs on the ledger thread (or in a replay / test).
+ */
+export class Ledger {
+  readonly store: LedgerStore;
+  readonly state: AccountState;
+  private tipValue: ChainTip;
+
+  private constructor(store: LedgerStore, state: AccountState, tip: ChainTip, private readonly opts: LedgerOptions) {
+    this.store = store;
+    this.state = state;
+    this.tipValue = tip;
+  }
+
+  static async open(opts: LedgerOptions): Promise<Ledger> {
+    const store = new LedgerStore({ path: opts.path, mapSizeMb: opts.mapSizeMb });
+    const gid = genesisId(opts.chainId, opts.genesis);
+    let tip = store.tip();
+    if (tip) {
+      const stored = store.getMeta<string>('genesisId');
+      if (stored !== gid) {
+        await store.close();
+        throw new HotledgerError('CONFIG_INVALID', `data dir ${opts.path} holds another chain (genesis ${stored}, config says ${gid}): use another node.dataDir`);
+      }
+    }
+    const state = new AccountState(store, tip ? rootFromBuffer(tip.stateRoot) : ZERO_ROOT(), AccountState.capacityFor(opts.cacheSizeMb));
+    const ledger = new Ledger(store, state, tip ?? { height: -1, hash: Buffer.alloc(32), stateRoot: Buffer.alloc(32) }, opts);
+    if (!tip) await ledger.writeGenesis(gid);
+    return ledger;
+  }
+
+  get tip(): ChainTip {
+    return this.tipValue;
+  }
+
+  private async writeGenesis(gid: string): Promise<void> {
+    const touched = this.opts.genesis.map((g) => {
+      const a = this.state.getOrCreate(g.publicKey.toString('latin1'), g.publicKey);
+      a.balance += g.balance;
+      return a;
+    });
+    const unique = [...new Set(touched)];
+    this.state.commitLeaves(unique, 0);
+    const header: BlockHeader = {
+      height: 0, timestamp: 0, txCount: 0, committed: 0, rejected: 0,
+      parentHash: Buffer.alloc(32), parentStateRoot: Buffer.alloc(32), stateRoot: rootToBuffer(this.state.root),
+      txRoot: txRootOf(new Uint8Array(0)), round: 0,
+    };
+    const encodedHeader = encodeHeader(header);
+    const hash = headerHash(encodedHeader);
+    const w = this.store.writeBlock({
+      header, encodedHeader, hash, payload: new Uint8Array(0), ids: new Uint8Array(0), statuses: new Uint8Array(0),
+      accounts: unique.map((a) => ({ key: a.key, balance: a.balance, nonce: a.nonce })),
+      meta: { genesisId: gid, chainId: this.opts.chainId },
+    });
+    this.tipValue = { height: 0, hash, stateRoot: header.stateRoot };
+    await w.durable;
+    this.state.markVisible(0);
+  }
+
+  /** Executes the next block and issues its write; the caller awaits `durable` before acking. */
+  apply(input: ApplyInput): Applied {
+    const t0 = performance.now();
+    const height = this.tipValue.height + 1;
+    const parentStateRoot = this.tipValue.stateRoot;
+    const outcome = executeBlock(this.state, { height, chainId: this.opts.chainId, txs: input.txs, count: input.count, verified: input.verified }, this.opts.shards);
+    const header: BlockHeader = {
+      height, timestamp: input.timestamp, txCount: input.count, committed: outcome.committed, rejected: outcome.rejected,
+      parentHash: this.tipValue.hash, parentStateRoot, stateRoot: rootToBuffer(this.state.root),
+      txRoot: txRootOf(input.ids), round: input.round,
+    };
+    const encodedHeader = encodeHeader(header);
+    const hash = headerHash(encodedHeader);
+    const executeMs = performance.now() - t0;
+    const { visible, durable } = this.store.writeBlock({
+      header, encodedHeader, hash, payload: input.txs.subarray(0, input.count * TX_SIZE), ids: input.ids, statuses: outcome.statuses,
+      accounts: outcome.touched.map((a) => ({ key: a.key, balance: a.balance, nonce: a.nonce })),
+    });
+    this.tipValue = { height, hash, stateRoot: header.stateRoot };
+    void visible.then(() => this.state.markVisible(height));
+    return { header, hash, statuses: outcome.statuses, executeMs, visible, durable };
+  }
+
+  async close(): Promise<void> {
+    await this.store.close();
+  }
+}

@@ -1,0 +1,60 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * State root: a multiset hash of all accounts, root = Σ leaf(account) mod 2^256, where
+ * leaf = SHA-256(domain || publicKey || balance u64 || nonce u64). Adding or replacing an account
+ * costs two leaf hashes, so a block updates the root in O(touched accounts), and the sum commutes,
+ * so the root is the same whatever order (or shard split) the updates come in.
+ *
+ * It detects divergence between honest nodes; it is not a proof-grade commitment (no inclusion
+ * proofs, and additive multiset hashes are weaker than Merkle trees against a chosen-account
+ * adversary). docs/decisions.md records the trade-off.
+ */
+const LEAF_DOMAIN = Buffer.from('hotledger/account/v1\0', 'latin1');
+
+export const ZERO_ROOT = (): Uint32Array => new Uint32Array(8);
+
+export function accountLeaf(publicKey: Uint8Array, balance: number, nonce: number): Uint32Array {
+  const rec = Buffer.allocUnsafe(16);
+  rec.writeUIntLE(balance, 0, 6);
+  rec.writeUInt16LE(Math.floor(balance / 2 ** 48), 6);
+  rec.writeUIntLE(nonce, 8, 6);
+  rec.writeUInt16LE(Math.floor(nonce / 2 ** 48), 14);
+  const d = createHash('sha256').update(LEAF_DOMAIN).update(publicKey).update(rec).digest();
+  const out = new Uint32Array(8);
+  for (let i = 0; i < 8; i++) out[i] = d.readUInt32LE(i * 4);
+  return out;
+}
+
+/** acc += x (mod 2^256), little-endian 32-bit lanes. */
+export function addInto(acc: Uint32Array, x: Uint32Array): void {
+  let carry = 0;
+  for (let i = 0; i < 8; i++) {
+    const s = acc[i]! + x[i]! + carry;
+    acc[i] = s >>> 0;
+    carry = s > 0xffffffff ? 1 : 0;
+  }
+}
+
+/** acc -= x (mod 2^256). */
+export function subInto(acc: Uint32Array, x: Uint32Array): void {
+  let borrow = 0;
+  for (let i = 0; i < 8; i++) {
+    const s = acc[i]! - x[i]! - borrow;
+    acc[i] = s >>> 0;
+    borrow = s < 0 ? 1 : 0;
+  }
+}
+
+export function rootToBuffer(root: Uint32Array): Buffer {
+  const b = Buffer.allocUnsafe(32);
+  for (let i = 0; i < 8; i++) b.writeUInt32LE(root[i]!, i * 4);
+  return b;
+}
+
+export function rootFromBuffer(b: Uint8Array): Uint32Array {
+  const buf = Buffer.from(b.buffer, b.byteOffset, 32);
+  const out = new Uint32Array(8);
+  for (let i = 0; i < 8; i++) out[i] = buf.readUInt32LE(i * 4);
+  return out;
+}

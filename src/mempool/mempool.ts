@@ -1,0 +1,209 @@
+import { performance } from 'node:perf_hooks';
+import { RejectCode, rejectName, type RejectName } from '../errors.js';
+import { readU32, readU53, txId } from '../tx/codec.js';
+import { MAX_AMOUNT, Off, TX_KIND_TRANSFER, TX_SIZE, TX_VERSION } from '../tx/layout.js';
+import { ReadyQueue } from './ready-queue.js';
+
+export interface MempoolOptions {
+  chainId: number;
+  capacity: number;
+  maxPerSender: number;
+  maxNonceGap: number;
+}
+
+/** What admission needs to know about committed state (the node reads it from LMDB). */
+export interface CommittedView {
+  /** Committed nonce of an existing account, or undefined when the account does not exist. */
+  committedNonce(sender: Uint8Array): number | undefined;
+  /** Whether a tx with this id is already in the ledger (committed or rejected in a block). */
+  hasTx(id: Uint8Array): boolean;
+}
+
+export interface PendingTx {
+  tx: Buffer;
+  id: Buffer;
+  idKey: string;
+  sender: SenderQueue;
+  nonce: number;
+  /** performance.now() at admission, for submission→commit latency. */
+  admittedAt: number;
+}
+
+interface SenderQueue {
+  key: string;
+  committedNonce: number;
+  /** Next nonce allowed into the ready queue. */
+  nextReady: number;
+  /** Future nonces waiting for the gap before them to fill. */
+  waiting: Map<number, PendingTx>;
+  /** Entries in the ready queue or sealed into a batch, not yet committed. */
+  active: number;
+  /** Set when one of its txs failed in execution: no new tx becomes ready until in-flight ones settle. */
+  resync: boolean;
+}
+
+export type Admission = { ok: true; id: Buffer; entry: PendingTx } | { ok: false; code: RejectName };
+
+/**
+ * Admission without crypto, per-sender nonce order, and a hard capacity. A sender's tx becomes
+ * "ready" only when its nonce is the next one after everything already ready or in flight, so
+ * batches always carry each sender's nonces in order; an equal nonce is refused as pending, a
+ * lower one as a replay.
+ */
+export class Mempool {
+  private readonly senders = new Map<string, SenderQueue>();
+  private readonly byId = new Map<string, PendingTx>();
+  private readonly ready = new ReadyQueue<PendingTx>();
+  /** Recently dropped ids and why, so a client polling its tx learns its fate. Bounded. */
+  private readonly dropped = new Map<string, RejectName>();
+  private count = 0;
+
+  constructor(
+    private readonly opts: MempoolOptions,
+    private readonly committed: CommittedView,
+  ) {}
+
+  /** Pending transactions (waiting, ready or sealed into an uncommitted batch). */
+  get size(): number {
+    return this.count;
+  }
+
+  get readyCount(): number {
+    return this.ready.length;
+  }
+
+  get capacity(): number {
+    return this.opts.capacity;
+  }
+
+  admit(bytes: Uint8Array, offset = 0): Admission {
+    if (bytes.length - offset < TX_SIZE) return reject(RejectCode.WRONG_SIZE);
+    const b = Buffer.from(bytes.buffer, bytes.byteOffset + offset, TX_SIZE);
+    if (b[Off.VERSION] !== TX_VERSION) return reject(RejectCode.UNSUPPORTED_VERSION);
+    if (b[Off.KIND] !== TX_KIND_TRANSFER || b[Off.FLAGS] !== 0 || b[Off.FLAGS + 1] !== 0) return reject(RejectCode.UNSUPPORTED_KIND);
+    if (readU32(b, Off.CHAIN_ID) !== this.opts.chainId) return reject(RejectCode.WRONG_CHAIN);
+    const amount = readU53(b, Off.AMOUNT);
+    if (amount === 0) return reject(RejectCode.ZERO_AMOUNT);
+    if (amount < 0 || amount > MAX_AMOUNT) return reject(RejectCode.AMOUNT_TOO_LARGE);
+    const nonce = readU53(b, Off.NONCE);
+    if (nonce <= 0) return reject(nonce === 0 ? RejectCode.NONCE_TOO_LOW : RejectCode.NONCE_TOO_FAR);
+    if (b.compare(b, Off.RECIPIENT, Off.RECIPIENT + 32, Off.SENDER, Off.SENDER + 32) === 0) return reject(RejectCode.SELF_TRANSFER);
+
+    const senderBytes = b.subarray(Off.SENDER, Off.SENDER + 32);
+    const senderKey = b.toString('latin1', Off.SENDER, Off.SENDER + 32);
+    let q = this.senders.get(senderKey);
+    if (!q) {
+      const c = this.committed.committedNonce(senderBytes);
+      if (c === undefined) return reject(RejectCode.UNKNOWN_SENDER);
+      q = { key: senderKey, committedNonce: c, nextReady: c + 1, waiting: new Map(), active: 0, resync: false };
+    }
+    if (nonce <= q.committedNonce) return reject(RejectCode.NONCE_TOO_LOW);
+    if ((nonce < q.nextReady && !q.resync) || q.waiting.has(nonce)) return reject(RejectCode.NONCE_PENDING);
+    if (nonce > q.committedNonce + this.opts.maxNonceGap) return reject(RejectCode.NONCE_TOO_FAR);
+    if (q.active + q.waiting.size >= this.opts.maxPerSender) return reject(RejectCode.SENDER_QUEUE_FULL);
+    if (this.count >= this.opts.capacity) return reject(RejectCode.MEMPOOL_FULL);
+    const id = txId(b);
+    const idKey = id.toString('latin1');
+    if (this.byId.has(idKey) || this.committed.hasTx(id)) return reject(RejectCode.DUPLICATE);
+
+    const entry: PendingTx = { tx: Buffer.from(b), id, idKey, sender: q, nonce, admittedAt: performance.now() };
+    this.senders.set(senderKey, q);
+    this.byId.set(idKey, entry);
+    this.dropped.delete(idKey);
+    this.count++;
+    if (nonce === q.nextReady && !q.resync) {
+      this.makeReady(entry);
+      this.drainWaiting(q);
+    } else {
+      q.waiting.set(nonce, entry);
+    }
+    return { ok: true, id, entry };
+  }
+
+  /** Takes up to `max` ready transactions, in admission order, for sealing into a batch. */
+  takeReady(max: number): PendingTx[] {
+    const out: PendingTx[] = [];
+    while (out.length < max) {
+      const e = this.ready.shift();
+      if (!e) break;
+      out.push(e);
+    }
+    return out;
+  }
+
+  get(id: Uint8Array): PendingTx | undefined {
+    return this.byId.get(Buffer.from(id.buffer, id.byteOffset, id.length).toString('latin1'));
+  }
+
+  droppedReason(id: Uint8Array): RejectName | undefined {
+    return this.dropped.get(Buffer.from(id.buffer, id.byteOffset, id.length).toString('latin1'));
+  }
+
+  /**
+   * A block with these entries is durable. `statuses[i]` is 0 for committed, else a RejectCode.
+   * A sender whose tx failed has its waiting txs dropped (they could only fail on the nonce) and is
+   * re-synchronised to its committed nonce once nothing of it is ready or in flight.
+   */
+  onCommitted(entries: readonly PendingTx[], statuses: Uint8Array): void {
+    const broken = new Set<SenderQueue>();
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      const q = e.sender;
+      this.byId.delete(e.idKey);
+      this.count--;
+      q.active--;
+      if (statuses[i] === 0) {
+        if (e.nonce > q.committedNonce) q.committedNonce = e.nonce;
+      } else {
+        broken.add(q);
+      }
+    }
+    for (const q of broken) this.breakSender(q);
+    for (const e of entries) this.settle(e.sender);
+  }
+
+  private breakSender(q: SenderQueue): void {
+    q.resync = true;
+    for (const w of q.waiting.values()) this.drop(w, RejectCode.NONCE_GAP);
+    q.waiting.clear();
+  }
+
+  /** Only waiting entries are dropped: ready and sealed ones fail in execution with NONCE_GAP. */
+  private drop(e: PendingTx, code: number): void {
+    this.byId.delete(e.idKey);
+    this.count--;
+    this.dropped.set(e.idKey, rejectName(code) as RejectName);
+    if (this.dropped.size > 100_000) this.dropped.delete(this.dropped.keys().next().value!);
+  }
+
+  private settle(q: SenderQueue): void {
+    if (q.resync && q.active === 0) {
+      q.resync = false;
+      q.nextReady = q.committedNonce + 1;
+      // Anything still waiting below the new next nonce can never commit.
+      for (const [n, w] of q.waiting) if (n < q.nextReady) {
+        this.drop(w, RejectCode.NONCE_TOO_LOW);
+        q.waiting.delete(n);
+      }
+      this.drainWaiting(q);
+    }
+    if (q.active === 0 && q.waiting.size === 0 && !q.resync) this.senders.delete(q.key);
+  }
+
+  private makeReady(e: PendingTx): void {
+    e.sender.nextReady = e.nonce + 1;
+    e.sender.active++;
+    this.ready.push(e);
+  }
+
+  private drainWaiting(q: SenderQueue): void {
+    for (let w = q.waiting.get(q.nextReady); w; w = q.waiting.get(q.nextReady)) {
+      q.waiting.delete(w.nonce);
+      this.makeReady(w);
+    }
+  }
+}
+
+function reject(code: number): { ok: false; code: RejectName } {
+  return { ok: false, code: rejectName(code) as RejectName };
+}

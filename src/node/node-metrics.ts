@@ -1,0 +1,27 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The node's own Prometheus metrics; the API adds HTTP metrics and process metrics to the same registry. */
+export function createNodeMetrics(registry: Registry) {
+  const r = [registry];
+  return {
+    committed: new Counter({ name: 'hotledger_tx_committed_total', help: 'Transactions committed in durable blocks', registers: r }),
+    rejected: new Counter({ name: 'hotledger_tx_rejected_total', help: 'Transactions rejected, by stage and reason', labelNames: ['stage', 'reason'] as const, registers: r }),
+    admitted: new Counter({ name: 'hotledger_tx_admitted_total', help: 'Transactions admitted to the mempool', registers: r }),
+    height: new Gauge({ name: 'hotledger_block_height', help: 'Height of the last durable block', registers: r }),
+    tps: new Gauge({ name: 'hotledger_tps', help: 'Committed transactions per second', labelNames: ['window'] as const, registers: r }),
+    mempoolSize: new Gauge({ name: 'hotledger_mempool_size', help: 'Pending transactions', registers: r }),
+    mempoolReady: new Gauge({ name: 'hotledger_mempool_ready', help: 'Transactions ready to be sealed', registers: r }),
+    mempoolCapacity: new Gauge({ name: 'hotledger_mempool_capacity', help: 'Mempool capacity', registers: r }),
+    poolQueue: new Gauge({ name: 'hotledger_verify_pool_queue_depth', help: 'Verification chunks waiting for a worker', registers: r }),
+    poolUtilization: new Gauge({ name: 'hotledger_verify_pool_utilization', help: 'Share of verify worker capacity in use (0..1)', registers: r }),
+    inflightBatches: new Gauge({ name: 'hotledger_inflight_batches', help: 'Sealed batches not yet durable', registers: r }),
+    batchSize: new Histogram({ name: 'hotledger_batch_size', help: 'Transactions per sealed batch', buckets: [1, 10, 100, 1_000, 5_000, 10_000, 25_000, 50_000, 100_000], registers: r }),
+    latency: new Histogram({ name: 'hotledger_commit_latency_seconds', help: 'Submission to durable commit', buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.125, 0.25, 0.5, 1, 2.5, 5], registers: r }),
+    verifySeconds: new Histogram({ name: 'hotledger_verify_seconds', help: 'Verification time of one batch', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: r }),
+    executeSeconds: new Histogram({ name: 'hotledger_execute_seconds', help: 'Execution time of one block', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5], registers: r }),
+    persistSeconds: new Histogram({ name: 'hotledger_lmdb_write_seconds', help: 'LMDB write until durable, one block', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: r }),
+    cacheEntries: new Gauge({ name: 'hotledger_account_cache_entries', help: 'Accounts in the ledger thread cache', registers: r }),
+  };
+}
+
+export type NodeMetrics = ReturnType<typeof createNodeMetrics>;

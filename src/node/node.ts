@@ -1,0 +1,269 @@
+import { performance } from 'node:perf_hooks';
+import { pino, type Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { HotledgerError, rejectName, type RejectName } from '../errors.js';
+import type { Config } from '../config/schema.js';
+import { decodeHeader, headerHash } from '../chain/block-header.js';
+import { genesisAccounts } from '../chain/genesis.js';
+import { Mempool } from '../mempool/mempool.js';
+import { LedgerClient } from '../pipeline/ledger-client.js';
+import { Pipeline, type CommittedBatch } from '../pipeline/pipeline.js';
+import { VerifyPool } from '../pipeline/verify-pool.js';
+import { LedgerStore } from '../storage/ledger-store.js';
+import { TX_SIZE } from '../tx/layout.js';
+import { writeDevnetKeys } from './devnet-keys.js';
+import { createNodeMetrics, type NodeMetrics } from './node-metrics.js';
+import { RecentLatency, TpsWindow } from './stats.js';
+import { VERSION } from './version.js';
+import type {
+  AccountView, AdmitResult, BlockView, CommittedBlockEvent, ConsensusStatus, HealthCheck, HealthReport, NodeApi, NodeInfo, NodeStats, TxStatusView,
+} from './node-api.js';
+
+export interface RunningNode extends NodeApi {
+  readonly config: Config;
+  readonly logger: Logger;
+  /** Key files of the funded devnet accounts (empty outside devnet). */
+  readonly devnetKeyFiles: string[];
+  /** Resolves when everything admitted so far is durable or rejected. */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+}
+
+export async function startNode(config: Config, opts: StartOptions = {}): Promise<RunningNode> {
+  const logger = opts.logger ?? pino({ level: config.log.level, base: { node: config.node.id } });
+  const genesis = genesisAccounts(config);
+  const devnetKeyFiles = writeDevnetKeys(config);
+  const ledger = new LedgerClient();
+  let tip;
+  try {
+    tip = await ledger.init({
+      path: config.node.dataDir, mapSizeMb: config.storage.mapSizeMb, cacheSizeMb: config.storage.cacheSizeMb,
+      chainId: config.chain.chainId, shards: config.pipeline.threads, genesis,
+    });
+  } catch (e) {
+    await ledger.close();
+    throw e;
+  }
+  // The read side on this thread shares the ledger thread's LMDB environment (one per process).
+  const store = new LedgerStore({ path: config.node.dataDir, mapSizeMb: config.storage.mapSizeMb });
+  const node = new HotledgerNode(config, logger, ledger, store, tip.height, devnetKeyFiles);
+  logger.info({ height: tip.height, dataDir: config.node.dataDir, threads: config.pipeline.threads }, 'node started');
+  return node;
+}
+
+class HotledgerNode implements RunningNode {
+  readonly metrics = new Registry();
+  private readonly m: NodeMetrics;
+  private readonly mempool: Mempool;
+  private readonly verifier: VerifyPool;
+  private readonly pipeline: Pipeline;
+  private readonly listeners = new Set<(b: CommittedBlockEvent) => void>();
+  private readonly tps = new TpsWindow();
+  private readonly latency = new RecentLatency();
+  private readonly startedAt = Date.now();
+  private committedTxs = 0;
+  private rejectedTxs = 0;
+  private failure: Error | undefined;
+  private closing = false;
+  private height: number;
+
+  constructor(
+    readonly config: Config,
+    readonly logger: Logger,
+    private readonly ledger: LedgerClient,
+    private readonly store: LedgerStore,
+    height: number,
+    readonly devnetKeyFiles: string[],
+  ) {
+    this.height = height;
+    this.m = createNodeMetrics(this.metrics);
+    this.m.height.set(height);
+    this.m.mempoolCapacity.set(config.mempool.capacity);
+    this.mempool = new Mempool(
+      { chainId: config.chain.chainId, capacity: config.mempool.capacity, maxPerSender: config.mempool.maxPerSender, maxNonceGap: config.mempool.maxNonceGap },
+      { committedNonce: (pk) => store.getAccount(pk)?.nonce, hasTx: (id) => store.hasTx(id) },
+    );
+    this.verifier = new VerifyPool({ threads: config.pipeline.threads, chunkSize: config.pipeline.chunkSize });
+    this.pipeline = new Pipeline(this.mempool, this.verifier, ledger, config.pipeline, (c) => this.onCommitted(c), (e) => this.onFailure(e));
+  }
+
+  info(): NodeInfo {
+    const c = this.config;
+    return {
+      nodeId: c.node.id, role: c.node.role, chainId: c.chain.chainId, version: VERSION, validatorCount: Math.max(1, c.consensus.validators.length),
+      config: {
+        threads: c.pipeline.threads, batchSize: c.pipeline.batchSize, batchTimeoutMs: c.pipeline.batchTimeoutMs, cacheSizeMb: c.storage.cacheSizeMb,
+        consensusTimeoutMs: c.consensus.timeoutMs, heartbeatMs: c.consensus.heartbeatMs, mempoolCapacity: c.mempool.capacity,
+      },
+    };
+  }
+
+  stats(): NodeStats {
+    const tps = { s1: this.tps.rate(1), s10: this.tps.rate(10), s60: this.tps.rate(60) };
+    const util = this.verifier.utilization;
+    const queueDepth = this.verifier.queueDepth;
+    this.m.tps.set({ window: '1s' }, tps.s1);
+    this.m.tps.set({ window: '10s' }, tps.s10);
+    this.m.tps.set({ window: '60s' }, tps.s60);
+    this.m.poolUtilization.set(util);
+    this.m.poolQueue.set(queueDepth);
+    this.m.mempoolSize.set(this.mempool.size);
+    this.m.mempoolReady.set(this.mempool.readyCount);
+    this.m.inflightBatches.set(this.pipeline.inflightBatches);
+    return {
+      height: this.height, committedTxs: this.committedTxs, rejectedTxs: this.rejectedTxs, tps,
+      mempool: { size: this.mempool.size, capacity: this.mempool.capacity }, latencyMs: this.latency.percentilesMs(),
+      pool: { threads: this.verifier.threads, utilization: util, queueDepth }, uptimeSec: (Date.now() - this.startedAt) / 1000,
+    };
+  }
+
+  consensusStatus(): ConsensusStatus {
+    const latest = this.getBlock('latest');
+    return {
+      mode: 'solo', round: this.height, leader: this.config.node.id, lastCommittedHeight: this.height, lastCommittedHash: latest?.hash ?? '',
+      highQc: null, note: 'single-node solo sequencer: this node orders its own batches; no votes or quorum certificates',
+    };
+  }
+
+  submit(txs: Buffer): AdmitResult[] {
+    if (this.closing) throw new HotledgerError('SHUTTING_DOWN', 'node is shutting down');
+    if (this.failure) throw new HotledgerError('NOT_READY', `node pipeline failed: ${this.failure.message}`);
+    const n = Math.floor(txs.length / TX_SIZE);
+    const out: AdmitResult[] = new Array(n);
+    let admitted = 0;
+    for (let i = 0; i < n; i++) {
+      const r = this.mempool.admit(txs, i * TX_SIZE);
+      if (r.ok) {
+        admitted++;
+        out[i] = { ok: true, id: r.id };
+      } else {
+        out[i] = r;
+        this.m.rejected.inc({ stage: 'admission', reason: r.code });
+      }
+    }
+    if (admitted > 0) {
+      this.m.admitted.inc(admitted);
+      this.pipeline.poke();
+    }
+    return out;
+  }
+
+  getTransaction(id: Buffer): TxStatusView | undefined {
+    const hex = id.toString('hex');
+    if (this.mempool.get(id)) return { status: 'pending', id: hex };
+    const loc = this.store.getTxLocation(id);
+    if (loc) {
+      return loc.status === 0
+        ? { status: 'committed', id: hex, height: loc.height, position: loc.position }
+        : { status: 'rejected', id: hex, code: rejectName(loc.status) as RejectName, height: loc.height };
+    }
+    const dropped = this.mempool.droppedReason(id);
+    return dropped ? { status: 'rejected', id: hex, code: dropped } : undefined;
+  }
+
+  getBlock(height: number | 'latest'): BlockView | undefined {
+    const h = height === 'latest' ? this.height : height;
+    if (!Number.isSafeInteger(h) || h < 0 || h > 0xffffffff) return undefined;
+    const bytes = this.store.getHeaderBytes(h);
+    if (!bytes) return undefined;
+    const hd = decodeHeader(bytes);
+    return {
+      height: hd.height, hash: headerHash(bytes).toString('hex'), parentHash: hd.parentHash.toString('hex'), stateRoot: hd.stateRoot.toString('hex'),
+      parentStateRoot: hd.parentStateRoot.toString('hex'), timestamp: hd.timestamp, txCount: hd.txCount, committed: hd.committed, rejected: hd.rejected,
+    };
+  }
+
+  getAccount(publicKey: Buffer): AccountView | undefined {
+    const a = this.store.getAccount(publicKey);
+    return a ? { publicKey: publicKey.toString('hex'), balance: a.balance, nonce: a.nonce } : undefined;
+  }
+
+  health(): HealthReport {
+    const pipeline: HealthCheck = this.failure
+      ? { name: 'pipeline', status: 'DOWN', data: { error: this.failure.message } }
+      : { name: 'pipeline', status: 'UP', data: { inflightBatches: this.pipeline.inflightBatches } };
+    return {
+      live: [pipeline],
+      ready: [
+        { name: 'storage', status: this.closing || this.failure ? 'DOWN' : 'UP', data: { height: this.height } },
+        { name: 'verify-pool', status: this.closing ? 'DOWN' : 'UP', data: { threads: this.verifier.threads } },
+        { name: 'sync', status: 'UP', data: { mode: 'solo' } },
+        pipeline,
+      ],
+    };
+  }
+
+  onBlock(listener: (b: CommittedBlockEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  idle(): Promise<void> {
+    return this.pipeline.idle();
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.pipeline.stop();
+    // Let batches already sealed become durable; what is still only in the mempool is dropped.
+    if (!this.failure) await Promise.race([this.pipeline.idle(), new Promise((r) => setTimeout(r, 10_000).unref())]);
+    await this.verifier.close();
+    await this.ledger.close();
+    await this.store.close().catch(() => undefined);
+    this.logger.info({ height: this.height }, 'node stopped');
+  }
+
+  private onCommitted(c: CommittedBatch): void {
+    const { batch, reply, statuses } = c;
+    this.store.refresh();
+    this.mempool.onCommitted(batch.entries, statuses);
+    this.height = reply.height;
+    const now = performance.now();
+    const rejectedBy = new Map<number, number>();
+    for (let i = 0; i < batch.count; i++) {
+      const ms = now - batch.entries[i]!.admittedAt;
+      this.latency.recordMs(ms);
+      this.m.latency.observe(ms / 1000);
+      const s = statuses[i]!;
+      if (s !== 0) rejectedBy.set(s, (rejectedBy.get(s) ?? 0) + 1);
+    }
+    for (const [code, n] of rejectedBy) this.m.rejected.inc({ stage: 'execution', reason: rejectName(code) }, n);
+    this.committedTxs += reply.committed;
+    this.rejectedTxs += reply.rejected;
+    this.tps.add(reply.committed);
+    this.m.committed.inc(reply.committed);
+    this.m.height.set(reply.height);
+    this.m.batchSize.observe(batch.count);
+    this.m.verifySeconds.observe(c.verifyMs / 1000);
+    this.m.executeSeconds.observe(reply.executeMs / 1000);
+    this.m.persistSeconds.observe(reply.persistMs / 1000);
+    this.m.cacheEntries.set(reply.cacheSize);
+    if (this.listeners.size === 0) return;
+    const hex = (u: Uint8Array) => Buffer.from(u).toString('hex');
+    const event: CommittedBlockEvent = {
+      block: {
+        height: reply.height, hash: hex(reply.hash), parentHash: hex(reply.parentHash), stateRoot: hex(reply.stateRoot), parentStateRoot: hex(reply.parentStateRoot),
+        timestamp: reply.timestamp, txCount: batch.count, committed: reply.committed, rejected: reply.rejected,
+      },
+      txIds: batch.ids,
+      statuses,
+    };
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch (e) {
+        this.logger.error({ err: e }, 'block listener threw');
+      }
+    }
+  }
+
+  private onFailure(e: Error): void {
+    this.failure = e;
+    this.logger.fatal({ err: e }, 'pipeline failed: the node no longer accepts transactions');
+  }
+}

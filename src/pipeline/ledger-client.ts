@@ -1,0 +1,120 @@
+import { Worker } from 'node:worker_threads';
+import { HotledgerError } from '../errors.js';
+import { compiledPath } from '../runtime/module-path.js';
+import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
+import type { LedgerOptions } from '../execution/ledger.js';
+import type { LedgerReply, LedgerRequest, TipMessage } from './ledger-protocol.js';
+
+export type CommittedReply = Extract<LedgerReply, { type: 'committed' }>;
+
+export interface LedgerBlock {
+  txs: Buffer;
+  count: number;
+  verified: Uint8Array;
+  ids: Buffer;
+  timestamp: number;
+  round: number;
+}
+
+/** Coordinator-side handle on the ledger thread. Blocks must be sent in height order. */
+export class LedgerClient {
+  private readonly worker: Worker;
+  private seq = 0;
+  private readonly pending = new Map<number, { resolve: (r: CommittedReply) => void; reject: (e: Error) => void }>();
+  private readyWaiter: { resolve: (t: TipMessage) => void; reject: (e: Error) => void } | undefined;
+  private closeWaiter: (() => void) | undefined;
+  private failure: Error | undefined;
+
+  constructor() {
+    this.worker = new Worker(compiledPath('./ledger-worker.js', import.meta.url));
+    this.worker.on('message', (m: LedgerReply) => this.onReply(m));
+    this.worker.on('error', (e) => this.fail(e));
+    this.worker.on('exit', (code) => {
+      if (code !== 0 || this.pending.size > 0) this.fail(new HotledgerError('INTERNAL', `ledger thread exited with code ${code}`));
+      this.closeWaiter?.();
+    });
+  }
+
+  init(options: LedgerOptions): Promise<TipMessage> {
+    return new Promise((resolve, reject) => {
+      this.readyWaiter = { resolve, reject };
+      this.post({ type: 'init', options: { ...options, genesis: options.genesis.map((g) => ({ publicKey: g.publicKey, balance: g.balance })) } });
+    });
+  }
+
+  /** Hands a block over (its buffers are transferred, not copied) and resolves when it is durable. */
+  apply(b: LedgerBlock): Promise<CommittedReply> {
+    if (this.failure) return Promise.reject(this.failure);
+    const seq = ++this.seq;
+    const txs = ownedArrayBuffer(b.txs, b.count * TX_SIZE);
+    const verified = ownedArrayBuffer(b.verified, b.count);
+    const ids = ownedArrayBuffer(b.ids, b.count * TX_ID_SIZE);
+    return new Promise((resolve, reject) => {
+      this.pending.set(seq, { resolve, reject });
+      this.post({ type: 'block', seq, txs, count: b.count, verified, ids, timestamp: b.timestamp, round: b.round }, [txs, verified, ids]);
+    });
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  async close(): Promise<void> {
+    if (this.failure) {
+      await this.worker.terminate();
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      this.closeWaiter = resolve;
+      this.post({ type: 'close' });
+    });
+    await this.worker.terminate();
+  }
+
+  private post(m: LedgerRequest, transfer: ArrayBuffer[] = []): void {
+    this.worker.postMessage(m, transfer);
+  }
+
+  private onReply(m: LedgerReply): void {
+    switch (m.type) {
+      case 'ready':
+        this.readyWaiter?.resolve(m.tip);
+        this.readyWaiter = undefined;
+        return;
+      case 'committed': {
+        const p = this.pending.get(m.seq);
+        this.pending.delete(m.seq);
+        p?.resolve(m);
+        return;
+      }
+      case 'closed':
+        this.closeWaiter?.();
+        return;
+      case 'error': {
+        const err = new HotledgerError(m.code === 'CONFIG_INVALID' ? 'CONFIG_INVALID' : 'INTERNAL', m.message);
+        if (m.seq === undefined) {
+          this.readyWaiter?.reject(err);
+          this.readyWaiter = undefined;
+        }
+        this.fail(err);
+        return;
+      }
+    }
+  }
+
+  private fail(e: Error): void {
+    this.failure ??= e;
+    for (const p of this.pending.values()) p.reject(this.failure);
+    this.pending.clear();
+    this.readyWaiter?.reject(this.failure);
+    this.readyWaiter = undefined;
+  }
+}
+
+/** An ArrayBuffer holding exactly these bytes that can be transferred (copies only when it must). */
+function ownedArrayBuffer(u: Uint8Array, length: number): ArrayBuffer {
+  if (u.byteOffset === 0 && u.buffer.byteLength === length && !(u.buffer instanceof SharedArrayBuffer)) return u.buffer as ArrayBuffer;
+  const copy = new Uint8Array(length);
+  copy.set(u.subarray(0, length));
+  return copy.buffer;
+}

@@ -1,0 +1,34 @@
+import type { LedgerOptions } from '../execution/ledger.js';
+
+/** Messages between the coordinator and the ledger thread. Buffers travel as transferred ArrayBuffers. */
+export type LedgerRequest =
+  | { type: 'init'; options: Omit<LedgerOptions, 'genesis'> & { genesis: { publicKey: Uint8Array; balance: number }[] } }
+  | { type: 'block'; seq: number; txs: ArrayBuffer; count: number; verified: ArrayBuffer; ids: ArrayBuffer; timestamp: number; round: number }
+  | { type: 'close' };
+
+export interface TipMessage {
+  height: number;
+  hash: Uint8Array;
+  stateRoot: Uint8Array;
+}
+
+export type LedgerReply =
+  | { type: 'ready'; tip: TipMessage }
+  | {
+      type: 'committed';
+      seq: number;
+      height: number;
+      hash: Uint8Array;
+      parentHash: Uint8Array;
+      stateRoot: Uint8Array;
+      parentStateRoot: Uint8Array;
+      timestamp: number;
+      statuses: ArrayBuffer;
+      committed: number;
+      rejected: number;
+      executeMs: number;
+      persistMs: number;
+      cacheSize: number;
+    }
+  | { type: 'closed' }
+  | { type: 'error'; seq?: number; code: string; message: string };

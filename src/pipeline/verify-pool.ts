@@ -1,0 +1,64 @@
+import { Piscina } from 'piscina';
+import { compiledPath } from '../runtime/module-path.js';
+import { TX_SIZE } from '../tx/layout.js';
+import type { VerifyTask } from './verify-worker.js';
+
+export interface VerifyPoolOptions {
+  threads: number;
+  chunkSize: number;
+}
+
+/**
+ * Signature verification on `threads` workers. A batch is cut into chunks; each chunk is copied
+ * into its own plain buffer and transferred (never shared: libsodium and SharedArrayBuffer do not
+ * mix), so the main thread never verifies and never waits on a lock.
+ */
+export class VerifyPool {
+  private readonly pool: Piscina<VerifyTask, Uint8Array>;
+  readonly threads: number;
+  readonly chunkSize: number;
+
+  constructor(opts: VerifyPoolOptions) {
+    this.threads = opts.threads;
+    this.chunkSize = opts.chunkSize;
+    this.pool = new Piscina<VerifyTask, Uint8Array>({
+      filename: compiledPath('./verify-worker.js', import.meta.url),
+      minThreads: opts.threads,
+      maxThreads: opts.threads,
+      // Workers must stay up between batches: starting one costs more than a whole chunk.
+      idleTimeout: 60 * 60 * 1000,
+      concurrentTasksPerWorker: 1,
+    });
+  }
+
+  /** Resolves to one status byte per transaction (0 = valid signature). */
+  async verify(txs: Uint8Array, count: number): Promise<Uint8Array> {
+    const out = new Uint8Array(count);
+    const tasks: Promise<void>[] = [];
+    for (let start = 0; start < count; start += this.chunkSize) {
+      const n = Math.min(this.chunkSize, count - start);
+      const chunk = new Uint8Array(n * TX_SIZE);
+      chunk.set(txs.subarray(start * TX_SIZE, (start + n) * TX_SIZE));
+      tasks.push(
+        this.pool.run({ txs: chunk, count: n }, { transferList: [chunk.buffer] }).then((r) => {
+          out.set(r, start);
+        }),
+      );
+    }
+    await Promise.all(tasks);
+    return out;
+  }
+
+  get queueDepth(): number {
+    return this.pool.queueSize;
+  }
+
+  /** Piscina's own measure: share of worker capacity spent running tasks. */
+  get utilization(): number {
+    return this.pool.utilization;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}

@@ -1,0 +1,142 @@
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { mkdirSync } from 'node:fs';
+import { HotledgerError } from '../errors.js';
+import { decodeHeader, type BlockHeader } from '../chain/block-header.js';
+import { ACCOUNT_RECORD_SIZE, decodeAccount, decodeTxLocation, encodeAccount, encodeTxLocation, TX_LOCATION_SIZE, type TxLocation } from './records.js';
+
+export interface ChainTip {
+  height: number;
+  hash: Buffer;
+  stateRoot: Buffer;
+}
+
+export interface StoreOptions {
+  path: string;
+  mapSizeMb: number;
+}
+
+/** Everything one block changes, written as ONE LMDB transaction. */
+export interface BlockWrite {
+  header: BlockHeader;
+  encodedHeader: Buffer;
+  hash: Buffer;
+  /** Concatenated transactions (TX_SIZE each). */
+  payload: Uint8Array;
+  /** Concatenated 32-byte tx ids, block order. */
+  ids: Uint8Array;
+  /** One byte per tx: 0 committed, else RejectCode. */
+  statuses: Uint8Array;
+  /** Accounts after the block. */
+  accounts: Iterable<{ key: Uint8Array; balance: number; nonce: number }>;
+  /** Extra metadata written in the same transaction (consensus safety data, QCs). */
+  meta?: Record<string, unknown>;
+}
+
+/**
+ * The node's LMDB environment. Named databases are all opened here at start (lmdb-js wants that),
+ * and a block is written by issuing every put in one synchronous loop: lmdb-js commits all writes
+ * of one event turn as a single transaction (eventTurnBatching), so a crash leaves the store at a
+ * whole block. The write resolves only after `flushed`, i.e. when the block is durable.
+ */
+export class LedgerStore {
+  readonly root: RootDatabase;
+  readonly headers: Database<Buffer, number>;
+  readonly payloads: Database<Buffer, number>;
+  readonly results: Database<Buffer, number>;
+  readonly txIndex: Database<Buffer, Buffer>;
+  readonly accounts: Database<Buffer, Buffer>;
+  readonly meta: Database<unknown, string>;
+  private closed = false;
+
+  constructor(opts: StoreOptions) {
+    mkdirSync(opts.path, { recursive: true });
+    this.root = open({ path: opts.path, mapSize: opts.mapSizeMb * 1024 * 1024, maxDbs: 16, compression: false });
+    const bin = (name: string) => this.root.openDB<Buffer, number>({ name, keyEncoding: 'uint32', encoding: 'binary' });
+    this.headers = bin('headers');
+    this.payloads = bin('payloads');
+    this.results = bin('results');
+    this.txIndex = this.root.openDB<Buffer, Buffer>({ name: 'tx-index', keyEncoding: 'binary', encoding: 'binary' });
+    this.accounts = this.root.openDB<Buffer, Buffer>({ name: 'accounts', keyEncoding: 'binary', encoding: 'binary' });
+    this.meta = this.root.openDB<unknown, string>({ name: 'meta', encoding: 'msgpack' });
+  }
+
+  tip(): ChainTip | undefined {
+    const t = this.meta.get('tip') as { height: number; hash: Uint8Array; stateRoot: Uint8Array } | undefined;
+    if (!t) return undefined;
+    return { height: t.height, hash: Buffer.from(t.hash), stateRoot: Buffer.from(t.stateRoot) };
+  }
+
+  getAccount(publicKey: Uint8Array): { balance: number; nonce: number } | undefined {
+    const v = this.accounts.get(Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.length));
+    if (!v) return undefined;
+    if (v.length !== ACCOUNT_RECORD_SIZE) throw new HotledgerError('STORAGE_CORRUPT', 'account record has the wrong size');
+    return decodeAccount(v);
+  }
+
+  getHeader(height: number): BlockHeader | undefined {
+    const v = this.headers.get(height);
+    return v ? decodeHeader(v) : undefined;
+  }
+
+  getHeaderBytes(height: number): Buffer | undefined {
+    return this.headers.get(height);
+  }
+
+  getPayload(height: number): Buffer | undefined {
+    return this.payloads.get(height);
+  }
+
+  getResults(height: number): Buffer | undefined {
+    return this.results.get(height);
+  }
+
+  getTxLocation(id: Uint8Array): TxLocation | undefined {
+    const v = this.txIndex.get(Buffer.from(id.buffer, id.byteOffset, id.length));
+    if (!v) return undefined;
+    if (v.length !== TX_LOCATION_SIZE) throw new HotledgerError('STORAGE_CORRUPT', 'tx index record has the wrong size');
+    return decodeTxLocation(v);
+  }
+
+  hasTx(id: Uint8Array): boolean {
+    return this.txIndex.doesExist(Buffer.from(id.buffer, id.byteOffset, id.length));
+  }
+
+  getMeta<T>(key: string): T | undefined {
+    return this.meta.get(key) as T | undefined;
+  }
+
+  /** Makes reads on this thread see commits made by the ledger thread. */
+  refresh(): void {
+    this.root.resetReadTxn();
+  }
+
+  /**
+   * Issues every put of the block in one synchronous run (one LMDB transaction) and resolves once
+   * it is committed (`visible`) and once it is on disk (`durable`).
+   */
+  writeBlock(w: BlockWrite): { visible: Promise<unknown>; durable: Promise<void> } {
+    if (this.closed) throw new HotledgerError('STORAGE_CLOSED', 'ledger store is closed');
+    const h = w.header.height;
+    this.headers.put(h, w.encodedHeader);
+    this.payloads.put(h, Buffer.from(w.payload.buffer, w.payload.byteOffset, w.payload.length));
+    this.results.put(h, Buffer.from(w.statuses.buffer, w.statuses.byteOffset, w.statuses.length));
+    const ids = Buffer.from(w.ids.buffer, w.ids.byteOffset, w.ids.length);
+    for (let i = 0; i < w.header.txCount; i++) {
+      this.txIndex.put(ids.subarray(i * 32, i * 32 + 32), encodeTxLocation(h, i, w.statuses[i]!));
+    }
+    for (const a of w.accounts) {
+      this.accounts.put(Buffer.from(a.key.buffer, a.key.byteOffset, 32), encodeAccount(a.balance, a.nonce));
+    }
+    if (w.meta) for (const [k, v] of Object.entries(w.meta)) this.meta.put(k, v);
+    const visible = this.meta.put('tip', { height: h, hash: w.hash, stateRoot: w.header.stateRoot });
+    const durable = visible.then(() => this.root.flushed).then(() => undefined);
+    return { visible, durable };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.root.flushed;
+    await this.root.close();
+  }
+}
