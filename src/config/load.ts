@@ -44,7 +44,8 @@ type Json = Record<string, unknown>;
 export function deepMerge(base: Json, over: Json): Json {
   const out: Json = { ...base };
   for (const [k, v] of Object.entries(over)) {
-    if (v === undefined) continue;
+    // JSON.parse makes "__proto__" an own key; assigning it would replace the prototype of `out`.
+    if (v === undefined || k === '__proto__') continue;
     const b = out[k];
     out[k] = isPlainObject(v) && isPlainObject(b) ? deepMerge(b, v) : v;
   }
@@ -87,30 +88,54 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     raw = deepMerge(raw, readJson(p));
   }
   if (opts.file) raw = deepMerge(raw, readJson(opts.file));
+  /** Config keys whose value came from the environment, with the raw text: named in errors. */
+  const fromEnv = new Map<string, string>();
   for (const [name, { path, numeric }] of Object.entries(ENV_KEYS)) {
     const v = env[name];
     if (v === undefined || v === '') continue;
-    if (numeric) {
-      const n = Number(v);
-      if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) throw new ConfigError(`${name}=${JSON.stringify(v)}: ${path} must be an integer`, { key: path, env: name });
-      setPath(raw, path, n);
-    } else setPath(raw, path, v);
+    fromEnv.set(path, v);
+    // A numeric variable that is not a plain decimal integer stays a string, so the schema rejects
+    // it with the allowed range (HOTLEDGER_THREADS=auto is the one string the loader resolves).
+    const n = Number(v);
+    setPath(raw, path, numeric && /^-?\d+$/.test(v.trim()) && Number.isSafeInteger(n) ? n : v);
   }
-  if (opts.overrides) raw = deepMerge(raw, opts.overrides);
+  if (opts.overrides) {
+    raw = deepMerge(raw, opts.overrides);
+    // An override replaces whatever the environment said.
+    for (const path of [...fromEnv.keys()]) if (hasPath(opts.overrides, path)) fromEnv.delete(path);
+  }
   const pipeline = (raw.pipeline ?? {}) as Json;
-  if (pipeline.threads === undefined || pipeline.threads === 'auto') setPath(raw, 'pipeline.threads', Math.max(1, availableParallelism()));
-  return validateConfig(raw);
+  if (pipeline.threads === undefined || pipeline.threads === 'auto') setPath(raw, 'pipeline.threads', Math.min(MAX_AUTO_THREADS, Math.max(1, availableParallelism())));
+  return validate(raw, fromEnv);
+}
+
+/** Upper bound of pipeline.threads in the schema; `auto` never picks more on a big machine. */
+const MAX_AUTO_THREADS = 64;
+
+function hasPath(obj: Json, path: string): boolean {
+  let cur: unknown = obj;
+  for (const p of path.split('.')) {
+    if (!isPlainObject(cur) || !Object.hasOwn(cur, p)) return false;
+    cur = cur[p];
+  }
+  return cur !== undefined;
 }
 
 export function validateConfig(raw: unknown): Config {
+  return validate(raw, new Map());
+}
+
+function validate(raw: unknown, fromEnv: ReadonlyMap<string, string>): Config {
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {
       const key = i.path.join('.');
-      const env = envOfPath.get(key);
-      return `config key ${key}${env ? ` (env ${env})` : ''}: ${i.message}`;
+      const envValue = fromEnv.get(key);
+      const source = envValue !== undefined ? ` (set by env ${envOfPath.get(key)}=${JSON.stringify(envValue)})` : '';
+      return `config key ${key}${source}: ${i.message}`;
     });
-    throw new ConfigError(lines.join('\n'), { issues: parsed.error.issues });
+    const keys = parsed.error.issues.map((i) => i.path.join('.'));
+    throw new ConfigError(lines.join('\n'), { keys, issues: parsed.error.issues });
   }
   const cfg = parsed.data;
   if (!isAbsolute(cfg.node.dataDir)) cfg.node.dataDir = resolve(projectRoot(), cfg.node.dataDir);

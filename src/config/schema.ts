@@ -11,6 +11,7 @@ const hex = (bytes: number) =>
   z.string().regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), { error: `must be ${bytes * 2} hex digits` });
 
 export const ROLES = ['validator', 'business', 'slim'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const ValidatorSchema = z.object({
   id: z.string().min(1),
@@ -71,7 +72,7 @@ export const ConfigSchema = z
       wsMaxBackpressureBytes: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
     }),
     log: z.object({
-      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
     }),
   })
   .superRefine((c, ctx) => {
@@ -82,6 +83,22 @@ export const ConfigSchema = z
         message: `must be below consensus.timeoutMs (${c.consensus.timeoutMs})`,
       });
     }
+    // A duplicate would leave the genesis state (and so the state root) up to iteration order.
+    const seenAccounts = new Set<string>();
+    c.chain.genesis.accounts.forEach((a, i) => {
+      const k = a.publicKey.toLowerCase();
+      if (seenAccounts.has(k)) ctx.addIssue({ code: 'custom', path: ['chain', 'genesis', 'accounts', i, 'publicKey'], message: 'duplicate genesis account' });
+      seenAccounts.add(k);
+    });
+    const seenIds = new Set<string>();
+    const seenKeys = new Set<string>();
+    c.consensus.validators.forEach((v, i) => {
+      if (seenIds.has(v.id)) ctx.addIssue({ code: 'custom', path: ['consensus', 'validators', i, 'id'], message: 'duplicate validator id' });
+      const k = v.publicKey.toLowerCase();
+      if (seenKeys.has(k)) ctx.addIssue({ code: 'custom', path: ['consensus', 'validators', i, 'publicKey'], message: 'duplicate validator public key' });
+      seenIds.add(v.id);
+      seenKeys.add(k);
+    });
     const supply = c.chain.genesis.accounts.reduce((s, a) => s + a.balance, 0) + c.chain.genesis.devnetAccounts * c.chain.genesis.devnetBalance;
     if (supply > MAX_AMOUNT) {
       ctx.addIssue({ code: 'custom', path: ['chain', 'genesis'], message: `total genesis supply must be at most ${MAX_AMOUNT}` });

@@ -1,7 +1,7 @@
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { HotledgerError } from '../errors.js';
 
@@ -47,6 +47,8 @@ export function writeKeyFile(path: string, kp: KeyPair): void {
   mkdirSync(dirname(path), { recursive: true });
   const body: KeyFile = { publicKey: Buffer.from(kp.publicKey).toString('hex'), secretKey: Buffer.from(kp.seed).toString('hex') };
   writeFileSync(path, JSON.stringify(body, null, 2) + '\n', { mode: 0o600 });
+  // `mode` only applies when the file is created: tighten an existing file's permissions too.
+  chmodSync(path, 0o600);
 }
 
 export function readKeyFile(path: string): KeyPair {
@@ -56,12 +58,18 @@ export function readKeyFile(path: string): KeyPair {
   } catch (e) {
     throw new HotledgerError('BAD_REQUEST', `cannot read key file ${path}: ${(e as Error).message}`);
   }
-  const f = parsed as Partial<KeyFile>;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new HotledgerError('BAD_REQUEST', `key file ${path} is not a JSON object`);
+  }
+  const f = parsed as Partial<Record<keyof KeyFile, unknown>>;
+  if (f.publicKey !== undefined && typeof f.publicKey !== 'string') {
+    throw new HotledgerError('BAD_REQUEST', `key file ${path}: publicKey must be a hex string`);
+  }
   if (typeof f.secretKey !== 'string' || !/^[0-9a-f]{64}$/i.test(f.secretKey)) {
     throw new HotledgerError('BAD_REQUEST', `key file ${path} has no 64-hex-digit secretKey`);
   }
   const kp = keyPairFromSeed(Buffer.from(f.secretKey, 'hex'));
-  if (f.publicKey !== undefined && f.publicKey.toLowerCase() !== Buffer.from(kp.publicKey).toString('hex')) {
+  if (typeof f.publicKey === 'string' && f.publicKey.toLowerCase() !== Buffer.from(kp.publicKey).toString('hex')) {
     throw new HotledgerError('BAD_REQUEST', `key file ${path}: publicKey does not match secretKey`);
   }
   return kp;
