@@ -49,6 +49,11 @@ export class AccountState {
     return this.cache.size;
   }
 
+  /** Cached accounts (all of them when the capacity is unbounded, as in a replay). */
+  entries(): IterableIterator<Account> {
+    return this.cache.values();
+  }
+
   /** Looks an account up by the latin1 string of its 32 key bytes (cheap, allocation-light key). */
   get(keyStr: string, keyBytes: Uint8Array): Account | undefined {
     const hit = this.cache.get(keyStr);

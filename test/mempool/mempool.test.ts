@@ -1,0 +1,101 @@
+import { describe, it, expect, beforeEach } from 'vitest';
+import { Mempool, type CommittedView } from '../../src/mempool/mempool.js';
+import { signTransfer } from '../../src/tx/sign.js';
+import { Off } from '../../src/tx/layout.js';
+import { txId } from '../../src/tx/codec.js';
+import { RejectCode } from '../../src/errors.js';
+import { devnetKeys } from '../support/fixtures.js';
+
+const CHAIN = 42;
+const [alice, bob, carol] = devnetKeys(CHAIN, 3) as [ReturnType<typeof devnetKeys>[number], ReturnType<typeof devnetKeys>[number], ReturnType<typeof devnetKeys>[number]];
+
+function tx(nonce: number, opts: { from?: typeof alice; amount?: number; chainId?: number } = {}): Buffer {
+  const from = opts.from ?? alice;
+  const to = from === bob ? carol : bob;
+  return signTransfer({ chainId: opts.chainId ?? CHAIN, sender: from.publicKey, recipient: to.publicKey, amount: opts.amount ?? 5, nonce }, from.seed);
+}
+
+describe('Mempool admission', () => {
+  let nonces: Map<string, number>;
+  let known: Set<string>;
+  let mp: Mempool;
+  const view: CommittedView = {
+    committedNonce: (pk) => nonces.get(Buffer.from(pk).toString('hex')),
+    hasTx: (id) => known.has(Buffer.from(id).toString('hex')),
+  };
+  beforeEach(() => {
+    nonces = new Map([[Buffer.from(alice.publicKey).toString('hex'), 3], [Buffer.from(carol.publicKey).toString('hex'), 0]]);
+    known = new Set();
+    mp = new Mempool({ chainId: CHAIN, capacity: 5, maxPerSender: 4, maxNonceGap: 10 }, view);
+  });
+
+  it('admits the next nonce and makes it ready', () => {
+    const r = mp.admit(tx(4));
+    expect(r.ok).toBe(true);
+    expect(mp.size).toBe(1);
+    expect(mp.readyCount).toBe(1);
+  });
+
+  it('rejects a replayed (committed) nonce and an equal pending nonce', () => {
+    expect(mp.admit(tx(3))).toMatchObject({ ok: false, code: 'NONCE_TOO_LOW' });
+    expect(mp.admit(tx(4)).ok).toBe(true);
+    // Same sender, same nonce, different amount: still the same nonce, must not pass (Aureon bug).
+    expect(mp.admit(tx(4, { amount: 6 }))).toMatchObject({ ok: false, code: 'NONCE_PENDING' });
+    // The very same bytes again.
+    expect(mp.admit(tx(4))).toMatchObject({ ok: false, code: 'NONCE_PENDING' });
+    expect(mp.size).toBe(1);
+  });
+
+  it('holds a future nonce until the gap fills, then releases in nonce order', () => {
+    expect(mp.admit(tx(6)).ok).toBe(true);
+    expect(mp.admit(tx(5)).ok).toBe(true);
+    expect(mp.readyCount).toBe(0);
+    expect(mp.admit(tx(6, { amount: 9 }))).toMatchObject({ ok: false, code: 'NONCE_PENDING' });
+    expect(mp.admit(tx(4)).ok).toBe(true);
+    expect(mp.readyCount).toBe(3);
+    expect(mp.takeReady(10).map((e) => e.nonce)).toEqual([4, 5, 6]);
+  });
+
+  it('answers full at capacity and per-sender bound instead of growing', () => {
+    for (let n = 4; n < 8; n++) expect(mp.admit(tx(n)).ok).toBe(true);
+    expect(mp.admit(tx(8))).toMatchObject({ ok: false, code: 'SENDER_QUEUE_FULL' });
+    expect(mp.admit(tx(1, { from: carol })).ok).toBe(true);
+    expect(mp.admit(tx(2, { from: carol }))).toMatchObject({ ok: false, code: 'MEMPOOL_FULL' });
+    expect(mp.size).toBe(5);
+  });
+
+  it('rejects malformed, wrong chain, zero and oversized amounts, unknown senders, far nonces, known ids', () => {
+    expect(mp.admit(tx(4).subarray(0, 100))).toMatchObject({ ok: false, code: 'WRONG_SIZE' });
+    expect(mp.admit(tx(4, { chainId: CHAIN + 1 }))).toMatchObject({ ok: false, code: 'WRONG_CHAIN' });
+    const zero = tx(4);
+    zero.fill(0, Off.AMOUNT, Off.AMOUNT + 8);
+    expect(mp.admit(zero)).toMatchObject({ ok: false, code: 'ZERO_AMOUNT' });
+    const huge = tx(4);
+    huge.fill(0xff, Off.AMOUNT, Off.AMOUNT + 8);
+    expect(mp.admit(huge)).toMatchObject({ ok: false, code: 'AMOUNT_TOO_LARGE' });
+    const v2 = tx(4);
+    v2[Off.VERSION] = 2;
+    expect(mp.admit(v2)).toMatchObject({ ok: false, code: 'UNSUPPORTED_VERSION' });
+    expect(mp.admit(tx(1, { from: bob }))).toMatchObject({ ok: false, code: 'UNKNOWN_SENDER' });
+    expect(mp.admit(tx(14))).toMatchObject({ ok: false, code: 'NONCE_TOO_FAR' });
+    // An id already in the ledger (e.g. rejected in an earlier block) is a duplicate.
+    const t = tx(4);
+    known.add(txId(t).toString('hex'));
+    expect(mp.admit(t)).toMatchObject({ ok: false, code: 'DUPLICATE' });
+    expect(mp.size).toBe(0);
+  });
+
+  it('after an execution failure drops the sender’s waiting txs and resyncs to the committed nonce', () => {
+    for (const n of [4, 5]) mp.admit(tx(n));
+    const batch = mp.takeReady(10);
+    expect(mp.admit(tx(7)).ok).toBe(true); // waits for 6
+    // Block: nonce 4 committed, nonce 5 failed (e.g. insufficient funds).
+    mp.onCommitted(batch, Uint8Array.from([0, RejectCode.INSUFFICIENT_FUNDS]));
+    expect(mp.size).toBe(0);
+    expect(mp.droppedReason(txId(tx(7)))).toBe('NONCE_GAP');
+    // The store now says nonce 4; the sender goes on from 4 + 1.
+    nonces.set(Buffer.from(alice.publicKey).toString('hex'), 4);
+    expect(mp.admit(tx(5, { amount: 1 })).ok).toBe(true);
+    expect(mp.takeReady(10).map((e) => e.nonce)).toEqual([5]);
+  });
+});
