@@ -54,14 +54,18 @@ export class AccountState {
     return this.cache.values();
   }
 
-  /** Looks an account up by the latin1 string of its 32 key bytes (cheap, allocation-light key). */
-  get(keyStr: string, keyBytes: Uint8Array): Account | undefined {
+  /**
+   * Looks an account up by the latin1 string of its 32 key bytes (a cheap map key). The key bytes
+   * are `bytes[offset .. offset + 32]`, sliced only on a cache miss.
+   */
+  get(keyStr: string, bytes: Uint8Array, offset = 0): Account | undefined {
     const hit = this.cache.get(keyStr);
     if (hit) {
       this.hits++;
       return hit;
     }
     this.misses++;
+    const keyBytes = bytes.subarray(offset, offset + 32);
     const rec = this.source.getAccount(keyBytes);
     if (!rec) return undefined;
     const acc: Account = { key: Buffer.from(keyBytes), balance: rec.balance, nonce: rec.nonce, leaf: null, height: 0, rejectedAt: -1, touchedAt: -1 };
@@ -70,10 +74,10 @@ export class AccountState {
     return acc;
   }
 
-  getOrCreate(keyStr: string, keyBytes: Uint8Array): Account {
-    const existing = this.get(keyStr, keyBytes);
+  getOrCreate(keyStr: string, bytes: Uint8Array, offset = 0): Account {
+    const existing = this.get(keyStr, bytes, offset);
     if (existing) return existing;
-    const acc: Account = { key: Buffer.from(keyBytes), balance: 0, nonce: 0, leaf: null, height: 0, rejectedAt: -1, touchedAt: -1 };
+    const acc: Account = { key: Buffer.from(bytes.subarray(offset, offset + 32)), balance: 0, nonce: 0, leaf: null, height: 0, rejectedAt: -1, touchedAt: -1 };
     this.cache.set(keyStr, acc);
     return acc;
   }

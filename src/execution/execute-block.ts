@@ -74,7 +74,7 @@ export function executeBlock(state: AccountState, input: BlockInput, shards: num
     if (statuses[i] !== 0) continue;
     committed++;
     const off = i * TX_SIZE + Off.RECIPIENT;
-    const to = state.getOrCreate(txs.toString('latin1', off, off + 32), txs.subarray(off, off + 32));
+    const to = state.getOrCreate(txs.toString('latin1', off, off + 32), txs, off);
     to.balance += readU53(txs, i * TX_SIZE + Off.AMOUNT);
     touch(to);
   }
@@ -95,7 +95,7 @@ function debit(state: AccountState, input: BlockInput, i: number, touch: (a: Acc
   if (txs.compare(txs, o + Off.RECIPIENT, o + Off.RECIPIENT + 32, o + Off.SENDER, o + Off.SENDER + 32) === 0) return RejectCode.SELF_TRANSFER;
   const v = input.verified[i]!;
   if (v !== 0) return v;
-  const from = state.get(txs.toString('latin1', o + Off.SENDER, o + Off.SENDER + 32), txs.subarray(o + Off.SENDER, o + Off.SENDER + 32));
+  const from = state.get(txs.toString('latin1', o + Off.SENDER, o + Off.SENDER + 32), txs, o + Off.SENDER);
   if (!from) return RejectCode.UNKNOWN_SENDER;
   const nonce = readU53(txs, o + Off.NONCE);
   if (nonce !== from.nonce + 1) {

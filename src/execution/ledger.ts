@@ -112,7 +112,7 @@ export class Ledger {
     const executeMs = performance.now() - t0;
     const { visible, durable } = this.store.writeBlock({
       header, encodedHeader, hash, payload: input.txs.subarray(0, input.count * TX_SIZE), ids: input.ids, statuses: outcome.statuses,
-      accounts: outcome.touched.map((a) => ({ key: a.key, balance: a.balance, nonce: a.nonce })),
+      accounts: outcome.touched,
     });
     this.tipValue = { height, hash, stateRoot: header.stateRoot };
     void visible.then(() => this.state.markVisible(height));

@@ -1,6 +1,7 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { mkdirSync } from 'node:fs';
 import { HotledgerError } from '../errors.js';
+import { TX_ID_SIZE } from '../tx/layout.js';
 import { decodeHeader, type BlockHeader } from '../chain/block-header.js';
 import { ACCOUNT_RECORD_SIZE, decodeAccount, decodeTxLocation, encodeAccount, encodeTxLocation, TX_LOCATION_SIZE, type TxLocation } from './records.js';
 
@@ -121,8 +122,11 @@ export class LedgerStore {
     this.payloads.put(h, Buffer.from(w.payload.buffer, w.payload.byteOffset, w.payload.length));
     this.results.put(h, Buffer.from(w.statuses.buffer, w.statuses.byteOffset, w.statuses.length));
     const ids = Buffer.from(w.ids.buffer, w.ids.byteOffset, w.ids.length);
+    // One allocation for all index values of the block; LMDB reads each slice at commit.
+    const locations = Buffer.allocUnsafe(w.header.txCount * TX_LOCATION_SIZE);
     for (let i = 0; i < w.header.txCount; i++) {
-      this.txIndex.put(ids.subarray(i * 32, i * 32 + 32), encodeTxLocation(h, i, w.statuses[i]!));
+      const v = locations.subarray(i * TX_LOCATION_SIZE, (i + 1) * TX_LOCATION_SIZE);
+      this.txIndex.put(ids.subarray(i * TX_ID_SIZE, (i + 1) * TX_ID_SIZE), encodeTxLocation(h, i, w.statuses[i]!, v));
     }
     for (const a of w.accounts) {
       this.accounts.put(Buffer.from(a.key.buffer, a.key.byteOffset, 32), encodeAccount(a.balance, a.nonce));

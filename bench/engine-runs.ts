@@ -1,0 +1,154 @@
+import { performance } from 'node:perf_hooks';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Histogram } from 'hdr-histogram-js';
+import { loadConfig } from '../src/config/load.js';
+import { startNode, type RunningNode } from '../src/node/node.js';
+import { newLatencyHistogram } from '../src/node/stats.js';
+import { LedgerClient } from '../src/pipeline/ledger-client.js';
+import { VerifyPool } from '../src/pipeline/verify-pool.js';
+import { genesisAccounts } from '../src/chain/genesis.js';
+import { txId } from '../src/tx/codec.js';
+import { TX_ID_SIZE, TX_SIZE } from '../src/tx/layout.js';
+import type { BenchWorkload } from './workload-cache.js';
+import { progress } from './progress.js';
+
+export interface LatencySummary {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+export function summarize(h: Histogram): LatencySummary {
+  const ms = (v: number) => Math.round(v / 10) / 100; // µs → ms, 2 decimals
+  return { p50: ms(h.getValueAtPercentile(50)), p95: ms(h.getValueAtPercentile(95)), p99: ms(h.getValueAtPercentile(99)), max: ms(h.maxValue) };
+}
+
+async function withNode<T>(w: BenchWorkload, threads: number, fn: (node: RunningNode) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'hotledger-bench-'));
+  const cfg = loadConfig({
+    profile: 'bench',
+    overrides: { node: { dataDir: dir }, pipeline: { threads }, chain: { chainId: w.chainId, genesis: { devnetAccounts: w.accounts.length } } },
+  });
+  const node = await startNode(cfg);
+  try {
+    return await fn(node);
+  } finally {
+    await node.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface SignedRun {
+  committed: number;
+  rejected: number;
+  seconds: number;
+  tps: number;
+  /** Offered rate (tx/s) for a fixed-rate run; 0 = as fast as the node admits. */
+  offered: number;
+  latencyMs: LatencySummary;
+}
+
+/**
+ * Drives the workload through the real pipeline (admission → pool verify → ledger thread →
+ * durable LMDB) and measures submission→durable-commit latency per transaction. With `rate` > 0
+ * each tx has an intended send time i/rate and its latency is measured from that time, so a
+ * stalled sender cannot hide queueing (coordinated omission).
+ */
+export function signedRun(w: BenchWorkload, threads: number, rate: number, count = w.count, label = rate ? 'fixed-rate run' : 'saturation run'): Promise<SignedRun> {
+  return withNode(w, threads, async (node) => {
+    const hist = newLatencyHistogram();
+    const sentAt = new Map<string, number>();
+    let committed = 0;
+    let rejected = 0;
+    let lastCommit = 0;
+    const bar = progress(label, count);
+    node.onBlock((e) => {
+      const now = performance.now();
+      for (let i = 0; i < e.statuses.length; i++) {
+        const key = e.txIds.toString('latin1', i * TX_ID_SIZE, (i + 1) * TX_ID_SIZE);
+        const t = sentAt.get(key);
+        if (t !== undefined) hist.recordValue(Math.max(1, Math.round((now - t) * 1000)));
+        sentAt.delete(key);
+      }
+      committed += e.block.committed;
+      rejected += e.block.rejected;
+      lastCommit = now;
+      bar.update(committed + rejected);
+    });
+    const ids = Array.from({ length: count }, (_, i) => txId(w.txs, i * TX_SIZE).toString('latin1'));
+    const chunk = rate ? Number.MAX_SAFE_INTEGER : 2_000;
+    let sent = 0;
+    let refused = 0;
+    const t0 = performance.now();
+    await new Promise<void>((resolve) => {
+      const step = () => {
+        const now = performance.now();
+        const due = rate ? Math.min(count, Math.floor(((now - t0) * rate) / 1000)) : Math.min(count, sent + chunk);
+        if (due > sent) {
+          const res = node.submit(w.txs.subarray(sent * TX_SIZE, due * TX_SIZE));
+          for (let i = 0; i < res.length; i++) {
+            if (res[i]!.ok) sentAt.set(ids[sent + i]!, rate ? t0 + ((sent + i) * 1000) / rate : now);
+            else refused++;
+          }
+          sent = due;
+        }
+        if (sent >= count) resolve();
+        else if (rate) setTimeout(step, 1);
+        else setImmediate(step);
+      };
+      step();
+    });
+    await node.idle();
+    bar.stop();
+    if (refused > 0) process.stderr.write(`warning: ${refused} transactions refused at admission (mempool full?)\n`);
+    const seconds = (lastCommit - t0) / 1000;
+    return { committed, rejected, seconds, tps: committed / seconds, offered: rate, latencyMs: summarize(hist) };
+  });
+}
+
+/** The verify stage alone: the workload through the piscina pool, chunking and copying included. */
+export async function verifyStageRun(w: BenchWorkload, threads: number, chunkSize: number): Promise<number> {
+  const pool = new VerifyPool({ threads, chunkSize });
+  try {
+    await pool.verify(w.txs.subarray(0, Math.min(w.count, 4 * chunkSize) * TX_SIZE), Math.min(w.count, 4 * chunkSize)); // warm-up
+    const t0 = performance.now();
+    const out = await pool.verify(w.txs, w.count);
+    const ms = performance.now() - t0;
+    if (out.some((v) => v !== 0)) throw new Error('verify stage saw invalid signatures');
+    return (w.count / ms) * 1000;
+  } finally {
+    await pool.close();
+  }
+}
+
+/**
+ * Execute + persist alone: pre-verified blocks of `blockSize` straight to the ledger thread, all
+ * handed over at once (as the pipeline overlaps them), timed until the last one is durable.
+ */
+export async function executePersistRun(w: BenchWorkload, blockSize: number, shards: number): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'hotledger-bench-ep-'));
+  const cfg = loadConfig({ profile: 'bench', overrides: { node: { dataDir: dir }, chain: { chainId: w.chainId, genesis: { devnetAccounts: w.accounts.length } } } });
+  const ledger = new LedgerClient();
+  try {
+    await ledger.init({ path: dir, mapSizeMb: cfg.storage.mapSizeMb, cacheSizeMb: cfg.storage.cacheSizeMb, chainId: w.chainId, shards, genesis: genesisAccounts(cfg) });
+    const blocks: { txs: Buffer; ids: Buffer; count: number }[] = [];
+    for (let start = 0; start < w.count; start += blockSize) {
+      const count = Math.min(blockSize, w.count - start);
+      const ids = Buffer.allocUnsafe(count * TX_ID_SIZE);
+      for (let i = 0; i < count; i++) txId(w.txs, (start + i) * TX_SIZE).copy(ids, i * TX_ID_SIZE);
+      blocks.push({ txs: Buffer.from(w.txs.subarray(start * TX_SIZE, (start + count) * TX_SIZE)), ids, count });
+    }
+    const t0 = performance.now();
+    const replies = await Promise.all(blocks.map((b) => ledger.apply({ ...b, verified: new Uint8Array(b.count), timestamp: Date.now(), round: 0 })));
+    const ms = performance.now() - t0;
+    const committed = replies.reduce((s, r) => s + r.committed, 0);
+    if (committed !== w.count) throw new Error(`execute+persist committed ${committed} of ${w.count}`);
+    return (committed / ms) * 1000;
+  } finally {
+    await ledger.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

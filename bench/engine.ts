@@ -1,0 +1,87 @@
+import { writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { Command, InvalidArgumentError } from 'commander';
+import { loadWorkload } from './workload-cache.js';
+import { measureVerifyCeiling } from './ceiling.js';
+import { executePersistRun, signedRun, verifyStageRun, type SignedRun } from './engine-runs.js';
+
+const BENCH_CHAIN_ID = 7;
+
+function positiveInt(name: string, max: number) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max}`);
+    return n;
+  };
+}
+
+const program = new Command()
+  .name('npm run bench --')
+  .description('Engine benchmark: signed transfers through mempool → verify pool → execute → durable LMDB, beside the same-run libsodium verify ceiling')
+  .option('--txs <n>', 'signed transfers in the workload', positiveInt('--txs', 10_000_000), 200_000)
+  .option('--accounts <n>', 'funded sender accounts', positiveInt('--accounts', 1_000_000), 10_000)
+  .option('--threads <list>', 'worker threads, or a comma list to compare (e.g. 1,2)', String(availableParallelism()))
+  .option('--rate <r>', 'offered tx/s for the latency run (default: 80% of the measured saturation rate)', positiveInt('--rate', 10_000_000))
+  .option('--rate-seconds <s>', 'length of the fixed-rate run', positiveInt('--rate-seconds', 600), 8)
+  .option('--json <file>', 'also write the results as JSON')
+  .parse();
+
+const opts = program.opts<{ txs: number; accounts: number; threads: string; rate?: number; rateSeconds: number; json?: string }>();
+const threadList = opts.threads.split(',').map((t) => positiveInt('--threads', 64)(t.trim()));
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const pct = (n: number) => `${(n * 100).toFixed(1)} %`;
+
+async function benchThreads(threads: number) {
+  const w = loadWorkload(BENCH_CHAIN_ID, opts.accounts, opts.txs);
+  process.stderr.write(`workload: ${fmt(w.count)} transfers, ${fmt(opts.accounts)} accounts (${w.cached ? 'cached' : 'generated'}: ${w.cachePath})\n`);
+  const ceilingTps = await measureVerifyCeiling(w.txs, Math.min(w.count, 100_000 * threads), threads);
+  const verify = await verifyStageRun(w, threads, 4096);
+  const saturation = await signedRun(w, threads, 0);
+  const rate = opts.rate ?? Math.max(1, Math.floor(saturation.tps * 0.8));
+  const rateCount = Math.min(w.count, rate * opts.rateSeconds);
+  const fixed = await signedRun(w, threads, rate, rateCount);
+  const executePersist = await executePersistRun(w, 100_000, threads);
+  return { threads, ceilingTps, saturation, fixed, stageTps: { verify, executePersist } };
+}
+
+function printRun(r: Awaited<ReturnType<typeof benchThreads>>) {
+  const lat = (s: SignedRun) => `p50 ${s.latencyMs.p50} / p95 ${s.latencyMs.p95} / p99 ${s.latencyMs.p99} / max ${s.latencyMs.max} ms`;
+  const rows: [string, string][] = [
+    [`verify ceiling (libsodium, ${r.threads} thr)`, `${fmt(r.ceilingTps)} tx/s`],
+    ['signed tps at saturation (durable)', `${fmt(r.saturation.tps)} tx/s  = ${pct(r.saturation.tps / r.ceilingTps)} of ceiling`],
+    ['  committed / rejected', `${fmt(r.saturation.committed)} / ${fmt(r.saturation.rejected)} in ${r.saturation.seconds.toFixed(2)} s`],
+    ['  latency at saturation', lat(r.saturation)],
+    [`fixed rate ${fmt(r.fixed.offered)} tx/s offered`, `${fmt(r.fixed.tps)} tx/s committed (${fmt(r.fixed.committed)} txs)`],
+    ['  latency submit→durable', lat(r.fixed)],
+    ['stage: verify (pool)', `${fmt(r.stageTps.verify)} tx/s  = ${pct(r.stageTps.verify / r.ceilingTps)} of ceiling`],
+    ['stage: execute+persist (pre-verified)', `${fmt(r.stageTps.executePersist)} transfers/s`],
+  ];
+  const w = Math.max(...rows.map(([k]) => k.length));
+  for (const [k, v] of rows) console.log(`  ${k.padEnd(w)}  ${v}`);
+}
+
+const machine = `${cpus()[0]?.model ?? 'cpu'} ×${availableParallelism()}, Node ${process.version}`;
+console.log(`hotledger engine benchmark: ${fmt(opts.txs)} signed transfers, ${fmt(opts.accounts)} accounts, ${machine}`);
+const results: Awaited<ReturnType<typeof benchThreads>>[] = [];
+for (const t of threadList) {
+  const r = await benchThreads(t);
+  console.log(`\nthreads = ${t}`);
+  printRun(r);
+  results.push(r);
+}
+if (results.length > 1) {
+  const base = results[0]!;
+  console.log('\nscaling (signed tps at saturation):');
+  for (const r of results.slice(1)) console.log(`  ${r.threads} threads / ${base.threads} thread(s): ${(r.saturation.tps / base.saturation.tps).toFixed(2)}×`);
+}
+if (opts.json) {
+  const toJson = (r: (typeof results)[number]) => ({
+    txs: opts.txs, accounts: opts.accounts, threads: r.threads, tps: r.saturation.tps, ceilingTps: r.ceilingTps, ratio: r.saturation.tps / r.ceilingTps,
+    latencyMs: r.fixed.latencyMs, offeredRate: r.fixed.offered, fixedRateTps: r.fixed.tps, saturationLatencyMs: r.saturation.latencyMs,
+    committed: r.saturation.committed, rejected: r.saturation.rejected, stageTps: r.stageTps, machine,
+  });
+  const last = toJson(results[results.length - 1]!);
+  writeFileSync(opts.json, JSON.stringify(results.length > 1 ? { ...last, runs: results.map(toJson) } : last, null, 2) + '\n');
+  console.log(`\nwrote ${opts.json}`);
+}
