@@ -1,0 +1,273 @@
+/**
+ * HTTP benchmark: a bare uWS hello-world, GET /api/v11/stats and binary batch submission, in one run,
+ * against a node started as a child process (or an existing one with --url). Loopback only.
+ *
+ *   npm run bench:http -- [--duration S] [--connections C] [--batch-size N] [--batches N] [--json FILE] [--url U]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { compiledPath } from '../src/runtime/module-path.js';
+import { devnetKeyPair, generateTransfers } from '../src/workload/generate.js';
+import { verifySignature } from '../src/crypto/ed25519.js';
+import { signingMessage } from '../src/tx/codec.js';
+import { Off, TX_SIZE } from '../src/tx/layout.js';
+import type { NodeInfo, NodeStats } from '../src/node/node-api.js';
+
+interface Row {
+  name: string;
+  requests: number;
+  reqPerSec: number;
+  latencyMs: { p50: number; p97_5: number; p99: number };
+  non2xx: number;
+  errors: number;
+}
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '50' },
+    'batch-size': { type: 'string', default: '1000' },
+    batches: { type: 'string', default: '200' },
+    senders: { type: 'string', default: '64' },
+    json: { type: 'string' },
+    url: { type: 'string' },
+  },
+  allowPositionals: false,
+});
+
+function intArg(name: keyof typeof args, min: number, max: number): number {
+  const v = Number(args[name]);
+  if (!Number.isInteger(v) || v < min || v > max) {
+    process.stderr.write(`error: --${name} must be an integer from ${min} to ${max}\n`);
+    process.exit(2);
+  }
+  return v;
+}
+
+const duration = intArg('duration', 1, 600);
+const connections = intArg('connections', 1, 1000);
+const batchSize = intArg('batch-size', 1, 100_000);
+const batchCount = intArg('batches', 1, 100_000);
+const senderCount = intArg('senders', 1, 10_000);
+
+/** Starts a child and resolves with the first stdout match of `re`. */
+const childErrors = new Map<ChildProcess, () => string>();
+
+function startChild(args: string[], re: RegExp, env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d) => (err = (err + d).slice(-8000)));
+  childErrors.set(child, () => err);
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${args.join(' ')} did not start within 60 s: ${err.slice(-2000)}`)), 60_000);
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = re.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve({ child, match: m });
+      }
+    });
+    child.once('exit', (c) => {
+      clearTimeout(t);
+      reject(new Error(`${args.join(' ')} exited with ${c}: ${err.slice(-2000)}`));
+    });
+  });
+}
+
+function stop(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+function row(name: string, r: autocannon.Result, durationSec?: number): Row {
+  const reqPerSec = durationSec ? r.requests.total / durationSec : r.requests.average;
+  return {
+    name,
+    requests: r.requests.total,
+    reqPerSec: Math.round(reqPerSec),
+    latencyMs: { p50: r.latency.p50, p97_5: r.latency.p97_5, p99: r.latency.p99 },
+    non2xx: r.non2xx,
+    errors: r.errors + r.timeouts,
+  };
+}
+
+/** GET with one retry: a pooled keep-alive socket may have been closed by the server's idle timeout. */
+async function get(url: string): Promise<Response> {
+  try {
+    return await fetch(url);
+  } catch {
+    return fetch(url);
+  }
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  const r = await get(url);
+  if (!r.ok) throw new Error(`GET ${url}: HTTP ${r.status}`);
+  return (await r.json()) as T;
+}
+
+/** Single-thread libsodium verify rate on the same transactions: the ceiling every TPS figure sits next to. */
+function verifyCeiling(txs: Buffer, ms = 1000): number {
+  const n = txs.length / TX_SIZE;
+  const msg = Buffer.allocUnsafe(120);
+  let done = 0;
+  const start = performance.now();
+  while (performance.now() - start < ms) {
+    for (let k = 0; k < 256; k++, done++) {
+      const off = (done % n) * TX_SIZE;
+      signingMessage(txs, off, msg);
+      verifySignature(txs.subarray(off + Off.SIGNATURE, off + Off.SIGNATURE + 64), msg, txs.subarray(off + Off.SENDER, off + Off.SENDER + 32));
+    }
+  }
+  return Math.round(done / ((performance.now() - start) / 1000));
+}
+
+async function main(): Promise<void> {
+  let nodeChild: ChildProcess | undefined;
+  let helloChild: ChildProcess | undefined;
+  let dataDir: string | undefined;
+  try {
+    let base = args.url?.replace(/\/+$/, '');
+    if (!base) {
+      dataDir = mkdtempSync(join(tmpdir(), 'hotledger-bench-http-'));
+      const cfgFile = join(dataDir, 'bench-http.json');
+      writeFileSync(cfgFile, JSON.stringify({ chain: { genesis: { devnetAccounts: senderCount } }, log: { level: 'warn' } }));
+      const cli = compiledPath('../src/cli/main.ts', import.meta.url);
+      const started = await startChild(
+        [cli, 'start', '--profile', 'bench', '--config', cfgFile, '--port', '0', '--host', '127.0.0.1', '--data-dir', join(dataDir, 'node')],
+        /API\s+(http:\/\/\S+?)\/api\/v11/,
+      );
+      nodeChild = started.child;
+      base = started.match[1]!;
+    }
+    const hello = await startChild([compiledPath('./uws-hello.ts', import.meta.url), '0'], /\{"port":(\d+)\}/);
+    helloChild = hello.child;
+    const helloUrl = `http://127.0.0.1:${hello.match[1]}`;
+    const info = await getJson<NodeInfo>(`${base}/api/v11/info`);
+    process.stderr.write(`node ${base} (chain ${info.chainId}, ${info.config.threads} threads), hello-world ${helloUrl}; ${duration} s per GET phase, ${connections} connections\n`);
+
+    const rows: Row[] = [];
+    const hw = await autocannon({ url: `${helloUrl}/`, connections, duration });
+    rows.push(row('uws hello-world GET /', hw));
+    const st = await autocannon({ url: `${base}/api/v11/stats`, connections, duration });
+    rows.push(row('GET /api/v11/stats', st));
+
+    // Pre-signed, distinct batches: senders round-robin with consecutive nonces, each body sent once.
+    process.stderr.write(`signing ${batchCount} batches of ${batchSize} transfers (libsodium)...\n`);
+    const senders = Array.from({ length: senderCount }, (_, i) => devnetKeyPair(info.chainId, i));
+    const startNonces: number[] = [];
+    for (const s of senders) {
+      const r = await get(`${base}/api/v11/accounts/${Buffer.from(s.publicKey).toString('hex')}`);
+      startNonces.push(r.ok ? ((await r.json()) as { nonce: number }).nonce + 1 : 1);
+    }
+    const recipients = Array.from({ length: 256 }, (_, i) => devnetKeyPair(info.chainId, 1_000_000 + i).publicKey);
+    const all = generateTransfers({ chainId: info.chainId, senders, recipients, count: batchCount * batchSize, startNonces });
+    const bodies = Array.from({ length: batchCount }, (_, i) => all.subarray(i * batchSize * TX_SIZE, (i + 1) * batchSize * TX_SIZE));
+    const ceiling = verifyCeiling(all);
+    const before = await getJson<NodeStats>(`${base}/api/v11/stats`);
+    let next = 0;
+    let accepted = 0;
+    let rejected = 0;
+    const batchConnections = Math.min(connections, Math.max(1, Math.ceil(batchCount / 4)), 16);
+    const t0 = performance.now();
+    const bt = await autocannon({
+      url: base,
+      connections: batchConnections,
+      amount: batchCount,
+      timeout: 60,
+      requests: [
+        {
+          method: 'POST',
+          path: '/api/v11/transactions?results=none',
+          headers: { 'content-type': 'application/octet-stream' },
+          setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] as unknown as string }),
+          onResponse: (status, body) => {
+            if (status !== 202) return;
+            const j = JSON.parse(body) as { accepted: number; rejected: number };
+            accepted += j.accepted;
+            rejected += j.rejected;
+          },
+        },
+      ],
+    });
+    const batchSec = (performance.now() - t0) / 1000;
+    rows.push(row(`POST ${batchSize}-tx binary batches`, bt, batchSec));
+    // Give the pipeline a moment, then read what was committed in the meantime.
+    const drainUntil = Date.now() + 30_000;
+    let after = await getJson<NodeStats>(`${base}/api/v11/stats`);
+    while (after.mempool.size > 0 && Date.now() < drainUntil) {
+      await new Promise((r) => setTimeout(r, 200));
+      after = await getJson<NodeStats>(`${base}/api/v11/stats`);
+    }
+    const commitSec = (performance.now() - t0) / 1000;
+
+    const ratio = rows[1]!.reqPerSec / Math.max(1, rows[0]!.reqPerSec);
+    const result = {
+      when: new Date().toISOString(),
+      node: base,
+      machine: { cpus: availableParallelism(), node: process.version },
+      durationSec: duration,
+      connections,
+      rows,
+      statsVsHelloWorld: Number(ratio.toFixed(3)),
+      batch: {
+        batchSize,
+        batches: batchCount,
+        connections: batchConnections,
+        seconds: Number(batchSec.toFixed(3)),
+        acceptedTxs: accepted,
+        rejectedTxs: rejected,
+        acceptedTxPerSec: Math.round(accepted / batchSec),
+        committedTxs: after.committedTxs - before.committedTxs,
+        committedTxPerSecIncludingDrain: Math.round((after.committedTxs - before.committedTxs) / commitSec),
+        nodeThreads: info.config.threads,
+        verifyCeilingPerThread: ceiling,
+        verifyCeilingNodeThreads: ceiling * info.config.threads,
+      },
+    };
+
+    const pad = (s: string | number, n: number) => String(s).padStart(n);
+    const lines = [
+      `${'target'.padEnd(34)}${pad('req/s', 10)}${pad('p50 ms', 9)}${pad('p97.5 ms', 10)}${pad('p99 ms', 9)}${pad('non-2xx', 9)}${pad('errors', 8)}`,
+      ...rows.map((r) => `${r.name.padEnd(34)}${pad(r.reqPerSec, 10)}${pad(r.latencyMs.p50, 9)}${pad(r.latencyMs.p97_5, 10)}${pad(r.latencyMs.p99, 9)}${pad(r.non2xx, 9)}${pad(r.errors, 8)}`),
+      '',
+      `GET /api/v11/stats vs uWS hello-world: ${(ratio * 100).toFixed(1)} %`,
+      `batch submission: ${accepted} tx accepted (${rejected} rejected) in ${batchSec.toFixed(2)} s = ${result.batch.acceptedTxPerSec} tx/s accepted`,
+      `committed meanwhile: ${result.batch.committedTxs} tx (${result.batch.committedTxPerSecIncludingDrain} tx/s incl. drain); ` +
+        `verify ceiling ${ceiling} tx/s per thread × ${info.config.threads} threads = ${result.batch.verifyCeilingNodeThreads} tx/s`,
+    ];
+    process.stdout.write(lines.join('\n') + '\n');
+    if (args.json) {
+      writeFileSync(args.json, JSON.stringify(result, null, 2) + '\n');
+      process.stdout.write(`wrote ${args.json}\n`);
+    }
+  } catch (e) {
+    const cause = (e as { cause?: { message?: string } }).cause?.message;
+    if (nodeChild) {
+      const state = nodeChild.exitCode !== null ? `node exited with ${nodeChild.exitCode}` : 'node still running';
+      process.stderr.write(`${state}; its stderr ends with:\n${childErrors.get(nodeChild)?.().slice(-3000) ?? ''}\n`);
+    }
+    throw cause ? new Error(`${(e as Error).message}: ${cause}`) : e;
+  } finally {
+    await Promise.all([stop(helloChild), stop(nodeChild)]);
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`error: ${(e as Error).message ?? String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,239 @@
+import type { Logger } from 'pino';
+import type { CommittedBlockEvent, NodeApi } from '../node/node-api.js';
+import { rejectMessage, rejectName, HotledgerError } from '../errors.js';
+import { TX_ID_SIZE } from '../tx/layout.js';
+import type { ApiMetrics } from '../metrics/api-metrics.js';
+import type { Config } from '../config/schema.js';
+import type { TemplatedApp, WebSocket } from './uws.js';
+import { submitBinary } from './submit.js';
+import { txStatusJson } from './routes.js';
+
+/** Ids one connection may watch at a time; beyond it `watch` answers an error. */
+export const MAX_WATCHED_PER_CONNECTION = 10_000;
+export const WS_PATH = '/api/v11/ws';
+/** Close code for a consumer that cannot keep up (RFC 6455 1008 "policy violation"). */
+export const CLOSE_SLOW_CONSUMER = 1008;
+export const CLOSE_GOING_AWAY = 1001;
+
+interface Conn {
+  id: number;
+  closed: boolean;
+  blocks: boolean;
+  blockTxIds: boolean;
+  watched: Set<string>;
+  seq: number;
+}
+
+type Socket = WebSocket<Conn>;
+
+export interface WsHub {
+  connections(): number;
+  closeAll(): void;
+  dispose(): void;
+}
+
+/** Registers the WebSocket route: binary submission with acks, block subscription, tx watch. */
+export function attachWebSocket(app: TemplatedApp, node: NodeApi, cfg: Config['api'], metrics: ApiMetrics, logger: Logger): WsHub {
+  const sockets = new Set<Socket>();
+  /** tx id hex → sockets watching it. */
+  const watchers = new Map<string, Set<Socket>>();
+  let nextId = 1;
+  const limit = cfg.wsMaxBackpressureBytes;
+
+  function dropSlow(ws: Socket, why: string): void {
+    const c = ws.getUserData();
+    if (c.closed) return;
+    metrics.wsSlowConsumerCloses.inc();
+    logger.warn({ conn: c.id, buffered: ws.getBufferedAmount(), limit }, `closing slow WebSocket consumer: ${why}`);
+    // end() runs the close handler synchronously, which forgets the socket.
+    ws.end(CLOSE_SLOW_CONSUMER, 'backpressure limit exceeded');
+  }
+
+  /** Sends unless the socket's buffer is over the limit, in which case the consumer is dropped. */
+  function send(ws: Socket, msg: string): boolean {
+    const c = ws.getUserData();
+    if (c.closed) return false;
+    if (ws.getBufferedAmount() > limit) {
+      dropSlow(ws, 'buffered amount above api.wsMaxBackpressureBytes');
+      return false;
+    }
+    const r = ws.send(msg, false);
+    if (r === 2) {
+      dropSlow(ws, 'message dropped by uWS backpressure');
+      return false;
+    }
+    return true;
+  }
+
+  function unwatch(ws: Socket, idHex: string): void {
+    const set = watchers.get(idHex);
+    if (!set) return;
+    set.delete(ws);
+    if (set.size === 0) watchers.delete(idHex);
+  }
+
+  function onText(ws: Socket, text: string): void {
+    let msg: { op?: unknown; topic?: unknown; ids?: unknown; txIds?: unknown };
+    try {
+      msg = JSON.parse(text) as typeof msg;
+      if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) throw new Error('not an object');
+    } catch {
+      send(ws, JSON.stringify({ type: 'error', code: 'BAD_REQUEST', message: 'text frames must be JSON objects with an "op"' }));
+      return;
+    }
+    const c = ws.getUserData();
+    switch (msg.op) {
+      case 'subscribe':
+      case 'unsubscribe': {
+        if (msg.topic !== 'blocks') {
+          send(ws, JSON.stringify({ type: 'error', code: 'BAD_REQUEST', message: 'the only topic is "blocks"' }));
+          return;
+        }
+        c.blocks = msg.op === 'subscribe';
+        c.blockTxIds = c.blocks && msg.txIds === true;
+        send(ws, JSON.stringify({ type: msg.op === 'subscribe' ? 'subscribed' : 'unsubscribed', topic: 'blocks' }));
+        return;
+      }
+      case 'watch':
+      case 'unwatch': {
+        const ids = msg.ids;
+        if (!Array.isArray(ids) || ids.some((i) => typeof i !== 'string' || !/^[0-9a-fA-F]{64}$/.test(i))) {
+          send(ws, JSON.stringify({ type: 'error', code: 'BAD_REQUEST', message: `"ids" must be an array of ${TX_ID_SIZE * 2}-hex-digit transaction ids` }));
+          return;
+        }
+        const list = (ids as string[]).map((i) => i.toLowerCase());
+        if (msg.op === 'unwatch') {
+          for (const id of list) {
+            c.watched.delete(id);
+            unwatch(ws, id);
+          }
+          send(ws, JSON.stringify({ type: 'watching', count: c.watched.size }));
+          return;
+        }
+        const fresh = list.filter((id) => !c.watched.has(id));
+        if (c.watched.size + fresh.length > MAX_WATCHED_PER_CONNECTION) {
+          send(ws, JSON.stringify({ type: 'error', code: 'BAD_REQUEST', message: `at most ${MAX_WATCHED_PER_CONNECTION} watched ids per connection`, limit: MAX_WATCHED_PER_CONNECTION }));
+          return;
+        }
+        const final: string[] = [];
+        for (const id of fresh) {
+          // Already decided? Answer now, so a watch placed after the commit is never left hanging.
+          const v = node.getTransaction(Buffer.from(id, 'hex'));
+          if (v && v.status !== 'pending') {
+            final.push(JSON.stringify({ type: 'tx', ...txStatusJson(v) }));
+            continue;
+          }
+          c.watched.add(id);
+          let set = watchers.get(id);
+          if (!set) watchers.set(id, (set = new Set()));
+          set.add(ws);
+        }
+        send(ws, JSON.stringify({ type: 'watching', count: c.watched.size }));
+        for (const f of final) send(ws, f);
+        return;
+      }
+      default:
+        send(ws, JSON.stringify({ type: 'error', code: 'BAD_REQUEST', message: 'unknown op; use subscribe, unsubscribe, watch or unwatch' }));
+    }
+  }
+
+  function onBinary(ws: Socket, data: Buffer): void {
+    const c = ws.getUserData();
+    const seq = ++c.seq;
+    try {
+      const outcome = submitBinary(node, data, 'all', metrics, 'ws');
+      send(ws, JSON.stringify({ type: 'ack', seq, accepted: outcome.accepted, rejected: outcome.rejected, results: outcome.results }));
+    } catch (e) {
+      const code = e instanceof HotledgerError ? e.code : 'INTERNAL';
+      const message = e instanceof HotledgerError ? e.message : 'internal error';
+      if (!(e instanceof HotledgerError)) logger.error({ err: e }, 'WebSocket submission failed');
+      send(ws, JSON.stringify({ type: 'error', seq, code, message }));
+    }
+  }
+
+  const unsubscribe = node.onBlock((ev: CommittedBlockEvent) => {
+    if (sockets.size === 0) return;
+    try {
+      notifyBlock(ev);
+    } catch (e) {
+      logger.error({ err: e }, 'WebSocket block notification failed');
+    }
+  });
+
+  function notifyBlock(ev: CommittedBlockEvent): void {
+    let plain: string | undefined;
+    let withIds: string | undefined;
+    let hex: string | undefined;
+    const ids = (): string => (hex ??= ev.txIds.toString('hex'));
+    for (const ws of sockets) {
+      const c = ws.getUserData();
+      if (!c.blocks) continue;
+      if (c.blockTxIds) {
+        if (withIds === undefined) {
+          const all = ids();
+          const list: string[] = new Array(ev.statuses.length);
+          for (let i = 0; i < list.length; i++) list[i] = all.slice(i * 64, i * 64 + 64);
+          withIds = JSON.stringify({ type: 'block', block: ev.block, txIds: list });
+        }
+        send(ws, withIds);
+      } else send(ws, (plain ??= JSON.stringify({ type: 'block', block: ev.block })));
+    }
+    if (watchers.size === 0) return;
+    const all = ids();
+    const n = ev.statuses.length;
+    for (let i = 0; i < n && watchers.size > 0; i++) {
+      const id = all.slice(i * 64, i * 64 + 64);
+      const set = watchers.get(id);
+      if (!set) continue;
+      watchers.delete(id);
+      const status = ev.statuses[i]!;
+      const body =
+        status === 0
+          ? { type: 'tx', status: 'committed', id, height: ev.block.height, position: i }
+          : { type: 'tx', status: 'rejected', id, code: rejectName(status), message: rejectMessage[rejectName(status) as keyof typeof rejectMessage] ?? 'unknown', height: ev.block.height };
+      const msg = JSON.stringify(body);
+      for (const ws of set) {
+        ws.getUserData().watched.delete(id);
+        send(ws, msg);
+      }
+    }
+  }
+
+  app.ws<Conn>(WS_PATH, {
+    maxPayloadLength: cfg.maxBodyBytes,
+    // uWS drops sends past this; we close first (see send), so it is only a safety net.
+    maxBackpressure: limit * 2 + 1024 * 1024,
+    closeOnBackpressureLimit: 0,
+    idleTimeout: 120,
+    sendPingsAutomatically: true,
+    upgrade: (res, req, context) => {
+      const conn: Conn = { id: nextId++, closed: false, blocks: false, blockTxIds: false, watched: new Set(), seq: 0 };
+      res.upgrade(conn, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+    },
+    open: (ws) => {
+      sockets.add(ws);
+      metrics.wsConnections.inc();
+    },
+    message: (ws, message, isBinary) => {
+      metrics.wsMessages.inc({ kind: isBinary ? 'binary' : 'text' });
+      if (isBinary) onBinary(ws, Buffer.from(message.slice(0)));
+      else onText(ws, Buffer.from(message).toString('utf8'));
+    },
+    close: (ws) => {
+      const c = ws.getUserData();
+      c.closed = true;
+      sockets.delete(ws);
+      for (const id of c.watched) unwatch(ws, id);
+      c.watched.clear();
+      metrics.wsConnections.dec();
+    },
+  });
+
+  return {
+    connections: () => sockets.size,
+    closeAll: () => {
+      for (const ws of [...sockets]) if (!ws.getUserData().closed) ws.end(CLOSE_GOING_AWAY, 'server shutting down');
+    },
+    dispose: () => unsubscribe(),
+  };
+}

@@ -1,0 +1,82 @@
+import type { Command } from 'commander';
+import { dirname } from 'node:path';
+import { pino } from 'pino';
+import { loadConfig } from '../../config/load.js';
+import { HotledgerError } from '../../errors.js';
+import { fail, print, run } from '../output.js';
+
+interface StartOptions {
+  profile?: string;
+  devnet?: boolean;
+  port?: string;
+  host?: string;
+  dataDir?: string;
+  config?: string;
+}
+
+export function registerStart(program: Command): void {
+  program
+    .command('start')
+    .description('start a node and its HTTP/WebSocket API; Ctrl-C (SIGINT) or SIGTERM stops it gracefully')
+    .option('--profile <name>', 'config profile from config/profiles (e.g. devnet, bench, test)')
+    .option('--devnet', 'single-node devnet with funded, PUBLIC (insecure) accounts: the devnet profile')
+    .option('--port <n>', 'API port (0: any free port)')
+    .option('--host <host>', 'API listen address')
+    .option('--data-dir <dir>', 'data directory of the node')
+    .option('--config <file>', 'extra config file merged over the profile')
+    .action((o: StartOptions) => run(() => start(o)));
+}
+
+async function start(o: StartOptions): Promise<void> {
+  if (o.devnet && o.profile && o.profile !== 'devnet') throw new HotledgerError('CONFIG_INVALID', `--devnet and --profile ${o.profile} contradict each other`);
+  const profile = o.devnet ? 'devnet' : o.profile;
+  let port: number | undefined;
+  if (o.port !== undefined) {
+    if (!/^\d+$/.test(o.port) || Number(o.port) > 65535) throw new HotledgerError('CONFIG_INVALID', `--port must be an integer from 0 to 65535 (got ${JSON.stringify(o.port)})`);
+    port = Number(o.port);
+  }
+  const config = loadConfig({
+    profile,
+    file: o.config,
+    overrides: { api: { port, host: o.host }, node: { dataDir: o.dataDir } },
+  });
+  // Loaded here, not at the top: the other commands start fast without LMDB, workers and uWS.
+  const [{ startNode }, { startApiServer }, { loadUws }] = await Promise.all([
+    import('../../node/node.js'),
+    import('../../api/server.js'),
+    import('../../api/uws.js'),
+  ]);
+  loadUws(); // refuse the pure-JS uWS fallback before opening any storage
+  const logger = pino({ level: config.log.level, base: { node: config.node.id } }, pino.destination(2));
+  const node = await startNode(config, { logger });
+  let server;
+  try {
+    server = await startApiServer(node, config.api, logger);
+  } catch (e) {
+    await node.close().catch(() => undefined);
+    throw e;
+  }
+  const info = node.info();
+  print(`hotledger ${info.version}: ${info.role} node ${info.nodeId}, chain ${info.chainId}`);
+  print(`API       ${server.url}/api/v11  (health ${server.url}/q/health, metrics ${server.url}/q/metrics, ws ${server.url.replace(/^http/, 'ws')}/api/v11/ws)`);
+  print(`data dir  ${config.node.dataDir}`);
+  if (node.devnetKeyFiles.length > 0) {
+    print(`devnet    ${node.devnetKeyFiles.length} funded accounts; key files (PUBLIC, insecure) in ${dirname(node.devnetKeyFiles[0]!)}, e.g. ${node.devnetKeyFiles[0]}`);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      process.stderr.write(`${signal} again: exiting without a clean shutdown\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    process.stderr.write(`${signal}: shutting down\n`);
+    server
+      .close()
+      .then(() => node.close())
+      .then(() => process.exit(0))
+      .catch((e: unknown) => fail(e));
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
