@@ -1,9 +1,11 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** The node's own Prometheus metrics; the API adds HTTP metrics and process metrics to the same registry. */
-export function createNodeMetrics(registry: Registry) {
+export function createNodeMetrics(registry: Registry, collectLive: () => void) {
   const r = [registry];
   return {
+    // Read live state once per scrape, before the text is rendered.
+    live: new Gauge({ name: 'hotledger_up', help: 'Always 1; updates the live-state gauges on each scrape', registers: r, collect() { collectLive(); this.set(1); } }),
     committed: new Counter({ name: 'hotledger_tx_committed_total', help: 'Transactions committed in durable blocks', registers: r }),
     rejected: new Counter({ name: 'hotledger_tx_rejected_total', help: 'Transactions rejected, by stage and reason', labelNames: ['stage', 'reason'] as const, registers: r }),
     admitted: new Counter({ name: 'hotledger_tx_admitted_total', help: 'Transactions admitted to the mempool', registers: r }),

@@ -80,7 +80,7 @@ class HotledgerNode implements RunningNode {
     readonly devnetKeyFiles: string[],
   ) {
     this.height = height;
-    this.m = createNodeMetrics(this.metrics);
+    this.m = createNodeMetrics(this.metrics, () => this.collectGauges());
     this.m.height.set(height);
     this.m.mempoolCapacity.set(config.mempool.capacity);
     this.mempool = new Mempool(
@@ -103,22 +103,25 @@ class HotledgerNode implements RunningNode {
   }
 
   stats(): NodeStats {
-    const tps = { s1: this.tps.rate(1), s10: this.tps.rate(10), s60: this.tps.rate(60) };
-    const util = this.verifier.utilization;
-    const queueDepth = this.verifier.queueDepth;
-    this.m.tps.set({ window: '1s' }, tps.s1);
-    this.m.tps.set({ window: '10s' }, tps.s10);
-    this.m.tps.set({ window: '60s' }, tps.s60);
-    this.m.poolUtilization.set(util);
-    this.m.poolQueue.set(queueDepth);
+    return {
+      height: this.height, committedTxs: this.committedTxs, rejectedTxs: this.rejectedTxs,
+      tps: { s1: this.tps.rate(1), s10: this.tps.rate(10), s60: this.tps.rate(60) },
+      mempool: { size: this.mempool.size, capacity: this.mempool.capacity }, latencyMs: this.latency.percentilesMs(),
+      pool: { threads: this.verifier.threads, utilization: this.verifier.utilization, queueDepth: this.verifier.queueDepth },
+      uptimeSec: (Date.now() - this.startedAt) / 1000,
+    };
+  }
+
+  /** Gauges that mirror live state are read when Prometheus scrapes, not on every change. */
+  private collectGauges(): void {
+    this.m.tps.set({ window: '1s' }, this.tps.rate(1));
+    this.m.tps.set({ window: '10s' }, this.tps.rate(10));
+    this.m.tps.set({ window: '60s' }, this.tps.rate(60));
+    this.m.poolUtilization.set(this.verifier.utilization);
+    this.m.poolQueue.set(this.verifier.queueDepth);
     this.m.mempoolSize.set(this.mempool.size);
     this.m.mempoolReady.set(this.mempool.readyCount);
     this.m.inflightBatches.set(this.pipeline.inflightBatches);
-    return {
-      height: this.height, committedTxs: this.committedTxs, rejectedTxs: this.rejectedTxs, tps,
-      mempool: { size: this.mempool.size, capacity: this.mempool.capacity }, latencyMs: this.latency.percentilesMs(),
-      pool: { threads: this.verifier.threads, utilization: util, queueDepth }, uptimeSec: (Date.now() - this.startedAt) / 1000,
-    };
   }
 
   consensusStatus(): ConsensusStatus {
