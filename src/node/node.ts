@@ -7,7 +7,8 @@ import { decodeHeader, headerHash } from '../chain/block-header.js';
 import { genesisAccounts } from '../chain/genesis.js';
 import { Mempool } from '../mempool/mempool.js';
 import { LedgerClient } from '../pipeline/ledger-client.js';
-import { Pipeline, type CommittedBatch } from '../pipeline/pipeline.js';
+import { Pipeline, type CommittedBlock } from '../pipeline/pipeline.js';
+import { SoloOrderer } from '../pipeline/orderer.js';
 import { VerifyPool } from '../pipeline/verify-pool.js';
 import { LedgerStore } from '../storage/ledger-store.js';
 import { TX_SIZE } from '../tx/layout.js';
@@ -88,7 +89,7 @@ class HotledgerNode implements RunningNode {
       { committedNonce: (pk) => store.getAccount(pk)?.nonce, hasTx: (id) => store.hasTx(id) },
     );
     this.verifier = new VerifyPool({ threads: config.pipeline.threads, chunkSize: config.pipeline.chunkSize });
-    this.pipeline = new Pipeline(this.mempool, this.verifier, ledger, config.pipeline, (c) => this.onCommitted(c), (e) => this.onFailure(e));
+    this.pipeline = new Pipeline(this.mempool, this.verifier, ledger, new SoloOrderer(), config.pipeline, (c) => this.onCommitted(c), (e) => this.onFailure(e));
   }
 
   info(): NodeInfo {
@@ -221,28 +222,35 @@ class HotledgerNode implements RunningNode {
     this.logger.info({ height: this.height }, 'node stopped');
   }
 
-  private onCommitted(c: CommittedBatch): void {
-    const { batch, reply, statuses } = c;
+  private onCommitted(c: CommittedBlock): void {
+    const { block, reply, statuses } = c;
     this.store.refresh();
-    this.mempool.onCommitted(batch.entries, statuses);
-    this.height = reply.height;
     const now = performance.now();
     const rejectedBy = new Map<number, number>();
-    for (let i = 0; i < batch.count; i++) {
-      const ms = now - batch.entries[i]!.admittedAt;
-      this.latency.recordMs(ms);
-      this.m.latency.observe(ms / 1000);
-      const s = statuses[i]!;
-      if (s !== 0) rejectedBy.set(s, (rejectedBy.get(s) ?? 0) + 1);
+    let at = 0;
+    for (const { batch } of block.batches) {
+      const own = statuses.subarray(at, at + batch.count);
+      // Foreign batches (another validator's) carry no local mempool entries.
+      if (batch.entries.length > 0) {
+        this.mempool.onCommitted(batch.entries, own);
+        for (const e of batch.entries) {
+          const ms = now - e.admittedAt;
+          this.latency.recordMs(ms);
+          this.m.latency.observe(ms / 1000);
+        }
+      }
+      this.m.batchSize.observe(batch.count);
+      at += batch.count;
     }
+    for (const s of statuses) if (s !== 0) rejectedBy.set(s, (rejectedBy.get(s) ?? 0) + 1);
     for (const [code, n] of rejectedBy) this.m.rejected.inc({ stage: 'execution', reason: rejectName(code) }, n);
+    this.height = reply.height;
     this.committedTxs += reply.committed;
     this.rejectedTxs += reply.rejected;
     this.tps.add(reply.committed);
     this.m.committed.inc(reply.committed);
     this.m.height.set(reply.height);
-    this.m.batchSize.observe(batch.count);
-    this.m.verifySeconds.observe(c.verifyMs / 1000);
+    for (const b of block.batches) this.m.verifySeconds.observe(b.verifyMs / 1000);
     this.m.executeSeconds.observe(reply.executeMs / 1000);
     this.m.persistSeconds.observe(reply.persistMs / 1000);
     this.m.cacheEntries.set(reply.cacheSize);
@@ -251,9 +259,9 @@ class HotledgerNode implements RunningNode {
     const event: CommittedBlockEvent = {
       block: {
         height: reply.height, hash: hex(reply.hash), parentHash: hex(reply.parentHash), stateRoot: hex(reply.stateRoot), parentStateRoot: hex(reply.parentStateRoot),
-        timestamp: reply.timestamp, txCount: batch.count, committed: reply.committed, rejected: reply.rejected,
+        timestamp: reply.timestamp, txCount: statuses.length, committed: reply.committed, rejected: reply.rejected,
       },
-      txIds: batch.ids,
+      txIds: c.ids,
       statuses,
     };
     for (const l of this.listeners) {

@@ -1,8 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import type { Mempool } from '../mempool/mempool.js';
+import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
 import type { LedgerClient, CommittedReply } from './ledger-client.js';
 import type { VerifyPool } from './verify-pool.js';
-import { sealBatch, type Batch } from './batch.js';
+import { sealBatch } from './batch.js';
+import type { OrderedBlock, Orderer, VerifiedBatch } from './orderer.js';
 
 export interface PipelineOptions {
   batchSize: number;
@@ -10,23 +12,26 @@ export interface PipelineOptions {
   maxInflightBatches: number;
 }
 
-export interface CommittedBatch {
-  batch: Batch;
+export interface CommittedBlock {
+  block: OrderedBlock;
   reply: CommittedReply;
+  /** One byte per tx of the whole block (all batches, in order). */
   statuses: Uint8Array;
-  verifyMs: number;
+  /** Concatenated 32-byte ids of the whole block. */
+  ids: Buffer;
 }
 
 /**
  * The coordinator: seals batches from the mempool, verifies them on the pool, hands them to the
- * ledger thread strictly in order, and reports each durable block. Stages overlap: batch n+1
- * verifies while batch n executes on the ledger thread and batch n-1 is flushing.
+ * orderer in seal order, and applies ordered blocks on the ledger thread strictly in order.
+ * Stages overlap: batch n+1 verifies while block n executes and block n-1 is flushing.
  */
 export class Pipeline {
   private seq = 0;
+  /** Local batches sealed and not yet durable. */
   private inflight = 0;
   private timer: NodeJS.Timeout | undefined;
-  /** Resolves once the previous batch has been handed to the ledger thread. */
+  /** Resolves once the previous local batch has been handed to the orderer. */
   private handedOff: Promise<void> = Promise.resolve();
   private idleWaiters: (() => void)[] = [];
   private failure: Error | undefined;
@@ -36,10 +41,13 @@ export class Pipeline {
     private readonly mempool: Mempool,
     private readonly verifier: VerifyPool,
     private readonly ledger: LedgerClient,
+    private readonly orderer: Orderer,
     private readonly opts: PipelineOptions,
-    private readonly onCommitted: (c: CommittedBatch) => void,
+    private readonly onCommitted: (c: CommittedBlock) => void,
     private readonly onFailure: (e: Error) => void,
-  ) {}
+  ) {
+    orderer.start((block) => this.apply(block));
+  }
 
   get inflightBatches(): number {
     return this.inflight;
@@ -64,28 +72,27 @@ export class Pipeline {
     const batch = sealBatch(++this.seq, entries, performance.now());
     this.inflight++;
     const t0 = performance.now();
-    let verifyMs = 0;
-    const verified = this.verifier.verify(batch.txs, batch.count).then((v) => {
-      verifyMs = performance.now() - t0;
-      return v;
-    });
-    let committed!: Promise<CommittedReply>;
-    // The ledger gets blocks in seal order; it starts executing n+1 as soon as n is handed over.
-    this.handedOff = Promise.all([this.handedOff, verified]).then(([, v]) => {
-      // ids are copied: the transferred buffers are gone from this thread, and listeners need the ids.
-      committed = this.ledger.apply({ txs: batch.txs, count: batch.count, verified: v, ids: Buffer.from(batch.ids), timestamp: Date.now(), round: 0 });
-    });
-    this.handedOff
-      .then(() => committed)
-      .then(
-        (reply) => {
-          this.inflight--;
-          this.onCommitted({ batch, reply, statuses: new Uint8Array(reply.statuses), verifyMs });
-          this.poke();
-          this.checkIdle();
-        },
-        (e: unknown) => this.fail(e as Error),
-      );
+    const verified = this.verifier.verify(batch.txs, batch.count);
+    this.handedOff = Promise.all([this.handedOff, verified]).then(
+      ([, v]) => this.orderer.submit({ batch, verified: v, verifyMs: performance.now() - t0 }),
+      (e: unknown) => this.fail(e as Error),
+    );
+  }
+
+  /** Executes and persists one ordered block; the ledger thread keeps the order of these calls. */
+  private apply(block: OrderedBlock): void {
+    if (this.failure) return;
+    const { txs, ids, verified, count } = concatBatches(block.batches);
+    // ids are copied: the transferred buffers are gone from this thread, and listeners need the ids.
+    this.ledger.apply({ txs, count, verified, ids: Buffer.from(ids), timestamp: block.timestamp, round: block.round }).then(
+      (reply) => {
+        for (const b of block.batches) if (b.batch.entries.length > 0) this.inflight--;
+        this.onCommitted({ block, reply, statuses: new Uint8Array(reply.statuses), ids });
+        this.poke();
+        this.checkIdle();
+      },
+      (e: unknown) => this.fail(e as Error),
+    );
   }
 
   /** Resolves when nothing is ready or in flight (tests, benchmarks, graceful shutdown). */
@@ -114,7 +121,28 @@ export class Pipeline {
 
   stop(): void {
     this.stopped = true;
+    this.orderer.stop();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
+}
+
+/** One block's flat buffers; a single batch is passed through without copying. */
+function concatBatches(batches: readonly VerifiedBatch[]): { txs: Buffer; ids: Buffer; verified: Uint8Array; count: number } {
+  if (batches.length === 1) {
+    const b = batches[0]!;
+    return { txs: b.batch.txs, ids: b.batch.ids, verified: b.verified, count: b.batch.count };
+  }
+  const count = batches.reduce((s, b) => s + b.batch.count, 0);
+  const txs = Buffer.allocUnsafe(count * TX_SIZE);
+  const ids = Buffer.allocUnsafe(count * TX_ID_SIZE);
+  const verified = new Uint8Array(count);
+  let at = 0;
+  for (const b of batches) {
+    b.batch.txs.copy(txs, at * TX_SIZE, 0, b.batch.count * TX_SIZE);
+    b.batch.ids.copy(ids, at * TX_ID_SIZE, 0, b.batch.count * TX_ID_SIZE);
+    verified.set(b.verified, at);
+    at += b.batch.count;
+  }
+  return { txs, ids, verified, count };
 }
