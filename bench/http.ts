@@ -12,9 +12,9 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { compiledPath } from '../src/runtime/module-path.js';
 import { devnetKeyPair, generateTransfers } from '../src/workload/generate.js';
-import { verifySignature } from '../src/crypto/ed25519.js';
-import { signingMessage } from '../src/tx/codec.js';
-import { Off, TX_SIZE } from '../src/tx/layout.js';
+import { TX_SIZE } from '../src/tx/layout.js';
+import { measureVerifyCeiling } from './ceiling.js';
+import { signedRun } from './engine-runs.js';
 import type { NodeInfo, NodeStats } from '../src/node/node-api.js';
 
 interface Row {
@@ -119,22 +119,6 @@ async function getJson<T>(url: string): Promise<T> {
   return (await r.json()) as T;
 }
 
-/** Single-thread libsodium verify rate on the same transactions: the ceiling every TPS figure sits next to. */
-function verifyCeiling(txs: Buffer, ms = 1000): number {
-  const n = txs.length / TX_SIZE;
-  const msg = Buffer.allocUnsafe(120);
-  let done = 0;
-  const start = performance.now();
-  while (performance.now() - start < ms) {
-    for (let k = 0; k < 256; k++, done++) {
-      const off = (done % n) * TX_SIZE;
-      signingMessage(txs, off, msg);
-      verifySignature(txs.subarray(off + Off.SIGNATURE, off + Off.SIGNATURE + 64), msg, txs.subarray(off + Off.SENDER, off + Off.SENDER + 32));
-    }
-  }
-  return Math.round(done / ((performance.now() - start) / 1000));
-}
-
 async function main(): Promise<void> {
   let nodeChild: ChildProcess | undefined;
   let helloChild: ChildProcess | undefined;
@@ -176,7 +160,16 @@ async function main(): Promise<void> {
     const recipients = Array.from({ length: 256 }, (_, i) => devnetKeyPair(info.chainId, 1_000_000 + i).publicKey);
     const all = generateTransfers({ chainId: info.chainId, senders, recipients, count: batchCount * batchSize, startNonces });
     const bodies = Array.from({ length: batchCount }, (_, i) => all.subarray(i * batchSize * TX_SIZE, (i + 1) * batchSize * TX_SIZE));
-    const ceiling = verifyCeiling(all);
+    const threads = info.config.threads;
+    const ceiling = Math.round(await measureVerifyCeiling(all, Math.min(all.length / TX_SIZE, 50_000 * threads), threads));
+    // The engine figure the API is compared with: the same transactions through an in-process
+    // node with the same genesis and thread count (no HTTP), measured in this run.
+    process.stderr.write('engine run (in-process, same transactions)...\n');
+    // Only meaningful against a fresh node (--url may point at one whose nonces have moved on).
+    const fresh = startNonces.every((n) => n === 1);
+    const engine = fresh
+      ? await signedRun({ chainId: info.chainId, accounts: senders, txs: all, count: all.length / TX_SIZE, cachePath: '', cached: true }, threads, 0)
+      : { tps: Number.NaN };
     const before = await getJson<NodeStats>(`${base}/api/v11/stats`);
     let next = 0;
     let accepted = 0;
@@ -208,12 +201,13 @@ async function main(): Promise<void> {
     // Give the pipeline a moment, then read what was committed in the meantime.
     const drainUntil = Date.now() + 30_000;
     let after = await getJson<NodeStats>(`${base}/api/v11/stats`);
-    while (after.mempool.size > 0 && Date.now() < drainUntil) {
-      await new Promise((r) => setTimeout(r, 200));
+    while (after.committedTxs + after.rejectedTxs - before.committedTxs - before.rejectedTxs < accepted && Date.now() < drainUntil) {
+      await new Promise((r) => setTimeout(r, 20));
       after = await getJson<NodeStats>(`${base}/api/v11/stats`);
     }
     const commitSec = (performance.now() - t0) / 1000;
 
+    const committedTps = (after.committedTxs - before.committedTxs) / commitSec;
     const ratio = rows[1]!.reqPerSec / Math.max(1, rows[0]!.reqPerSec);
     const result = {
       when: new Date().toISOString(),
@@ -232,12 +226,14 @@ async function main(): Promise<void> {
         rejectedTxs: rejected,
         acceptedTxPerSec: Math.round(accepted / batchSec),
         committedTxs: after.committedTxs - before.committedTxs,
-        committedTxPerSecIncludingDrain: Math.round((after.committedTxs - before.committedTxs) / commitSec),
-        nodeThreads: info.config.threads,
-        verifyCeilingPerThread: ceiling,
-        verifyCeilingNodeThreads: ceiling * info.config.threads,
+        committedTxPerSecIncludingDrain: Math.round(committedTps),
+        nodeThreads: threads,
+        verifyCeilingTps: ceiling,
+        engineTps: Math.round(engine.tps),
+        apiVsEngine: 0,
       },
     };
+    result.batch.apiVsEngine = Number((committedTps / engine.tps).toFixed(3));
 
     const pad = (s: string | number, n: number) => String(s).padStart(n);
     const lines = [
@@ -246,8 +242,9 @@ async function main(): Promise<void> {
       '',
       `GET /api/v11/stats vs uWS hello-world: ${(ratio * 100).toFixed(1)} %`,
       `batch submission: ${accepted} tx accepted (${rejected} rejected) in ${batchSec.toFixed(2)} s = ${result.batch.acceptedTxPerSec} tx/s accepted`,
-      `committed meanwhile: ${result.batch.committedTxs} tx (${result.batch.committedTxPerSecIncludingDrain} tx/s incl. drain); ` +
-        `verify ceiling ${ceiling} tx/s per thread × ${info.config.threads} threads = ${result.batch.verifyCeilingNodeThreads} tx/s`,
+      `committed through the API: ${result.batch.committedTxs} tx at ${result.batch.committedTxPerSecIncludingDrain} tx/s (submission start to last commit)`,
+      `engine, same txs, in-process: ${result.batch.engineTps} tx/s -> API / engine = ${(result.batch.apiVsEngine * 100).toFixed(1)} %`,
+      `verify ceiling (libsodium, ${threads} threads, same run): ${ceiling} tx/s -> API = ${((committedTps / ceiling) * 100).toFixed(1)} % of ceiling`,
     ];
     process.stdout.write(lines.join('\n') + '\n');
     if (args.json) {
