@@ -24,6 +24,7 @@ export interface ApplyInput {
   ids: Buffer;
   timestamp: number;
   round: number;
+  batches?: { digest: Uint8Array; count: number }[];
 }
 
 export interface Applied {
@@ -112,7 +113,7 @@ export class Ledger {
     const executeMs = performance.now() - t0;
     const { visible, durable } = this.store.writeBlock({
       header, encodedHeader, hash, payload: input.txs.subarray(0, input.count * TX_SIZE), ids: input.ids, statuses: outcome.statuses,
-      accounts: outcome.touched,
+      accounts: outcome.touched, batches: input.batches,
     });
     this.tipValue = { height, hash, stateRoot: header.stateRoot };
     void visible.then(() => this.state.markVisible(height));

@@ -8,7 +8,10 @@ import { genesisAccounts } from '../chain/genesis.js';
 import { Mempool } from '../mempool/mempool.js';
 import { LedgerClient } from '../pipeline/ledger-client.js';
 import { Pipeline, type CommittedBlock } from '../pipeline/pipeline.js';
-import { SoloOrderer } from '../pipeline/orderer.js';
+import { SoloOrderer, type Orderer } from '../pipeline/orderer.js';
+import { PeerTransport } from '../network/index.js';
+import { ConsensusOrderer } from './consensus-orderer.js';
+import { validatorIdentity } from './validator-set.js';
 import { VerifyPool } from '../pipeline/verify-pool.js';
 import { LedgerStore } from '../storage/ledger-store.js';
 import { TX_SIZE } from '../tx/layout.js';
@@ -52,6 +55,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   // The read side on this thread shares the ledger thread's LMDB environment (one per process).
   const store = new LedgerStore({ path: config.node.dataDir, mapSizeMb: config.storage.mapSizeMb });
   const node = new HotledgerNode(config, logger, ledger, store, tip.height, devnetKeyFiles);
+  await node.startOrdering();
   logger.info({ height: tip.height, dataDir: config.node.dataDir, threads: config.pipeline.threads }, 'node started');
   return node;
 }
@@ -62,6 +66,8 @@ class HotledgerNode implements RunningNode {
   private readonly mempool: Mempool;
   private readonly verifier: VerifyPool;
   private readonly pipeline: Pipeline;
+  private readonly orderer: Orderer;
+  private readonly consensus: { orderer: ConsensusOrderer; transport: PeerTransport; ids: string[] } | undefined;
   private readonly listeners = new Set<(b: CommittedBlockEvent) => void>();
   private readonly tps = new TpsWindow();
   private readonly latency = new RecentLatency();
@@ -89,7 +95,24 @@ class HotledgerNode implements RunningNode {
       { committedNonce: (pk) => store.getAccount(pk)?.nonce, hasTx: (id) => store.hasTx(id) },
     );
     this.verifier = new VerifyPool({ threads: config.pipeline.threads, chunkSize: config.pipeline.chunkSize });
-    this.pipeline = new Pipeline(this.mempool, this.verifier, ledger, new SoloOrderer(), config.pipeline, (c) => this.onCommitted(c), (e) => this.onFailure(e));
+    const identity = validatorIdentity(config);
+    if (identity) {
+      const me = identity.peers[identity.index]!;
+      const transport = new PeerTransport({
+        index: identity.index, seed: identity.key.seed, validators: identity.peers, chainId: config.chain.chainId,
+        listenHost: me.host, listenPort: me.port, logger: logger.child({ component: 'transport' }),
+      });
+      const orderer = new ConsensusOrderer({
+        identity, chainId: config.chain.chainId, timeoutMs: config.consensus.timeoutMs, heartbeatMs: config.consensus.heartbeatMs,
+        transport, verifier: this.verifier, store, logger: logger.child({ component: 'consensus' }),
+        appliedRound: store.getHeader(height)?.round ?? 0,
+      });
+      this.consensus = { orderer, transport, ids: config.consensus.validators.map((v) => v.id) };
+      this.orderer = orderer;
+    } else {
+      this.orderer = new SoloOrderer();
+    }
+    this.pipeline = new Pipeline(this.mempool, this.verifier, ledger, this.orderer, config.pipeline, (c) => this.onCommitted(c), (e) => this.onFailure(e));
   }
 
   info(): NodeInfo {
@@ -125,8 +148,21 @@ class HotledgerNode implements RunningNode {
     this.m.inflightBatches.set(this.pipeline.inflightBatches);
   }
 
+  /** Validators listen and dial before the first round starts; a solo node has nothing to start. */
+  async startOrdering(): Promise<void> {
+    if (this.consensus) await this.consensus.transport.start();
+  }
+
   consensusStatus(): ConsensusStatus {
     const latest = this.getBlock('latest');
+    if (this.consensus) {
+      const s = this.consensus.orderer.status();
+      return {
+        mode: 'hotstuff', round: s.round, leader: this.consensus.ids[s.leader] ?? String(s.leader), lastCommittedHeight: this.height,
+        lastCommittedHash: latest?.hash ?? '', highQc: s.highQc,
+        note: `2-chain HotStuff over ${this.consensus.ids.length} validators; consensus height ${s.committedHeight} (${s.committedHash.slice(0, 16)}…), ledger height counts non-empty blocks; equivocations seen ${s.equivocations}, view changes ${this.consensus.orderer.viewChanges}`,
+      };
+    }
     return {
       mode: 'solo', round: this.height, leader: this.config.node.id, lastCommittedHeight: this.height, lastCommittedHash: latest?.hash ?? '',
       highQc: null, note: 'single-node solo sequencer: this node orders its own batches; no votes or quorum certificates',
@@ -195,10 +231,19 @@ class HotledgerNode implements RunningNode {
       ready: [
         { name: 'storage', status: this.closing || this.failure ? 'DOWN' : 'UP', data: { height: this.height } },
         { name: 'verify-pool', status: this.closing ? 'DOWN' : 'UP', data: { threads: this.verifier.threads } },
-        { name: 'sync', status: 'UP', data: { mode: 'solo' } },
+        this.syncCheck(),
         pipeline,
       ],
     };
+  }
+
+  /** Solo: always in sync. Validator: at least 2f other validators connected (a quorum with itself). */
+  private syncCheck(): HealthCheck {
+    if (!this.consensus) return { name: 'sync', status: 'UP', data: { mode: 'solo' } };
+    const n = this.consensus.ids.length;
+    const needed = 2 * Math.floor((n - 1) / 3);
+    const peers = this.consensus.transport.connectedPeers().length;
+    return { name: 'sync', status: peers >= needed ? 'UP' : 'DOWN', data: { mode: 'hotstuff', peers, needed } };
   }
 
   onBlock(listener: (b: CommittedBlockEvent) => void): () => void {
@@ -216,6 +261,7 @@ class HotledgerNode implements RunningNode {
     this.pipeline.stop();
     // Let batches already sealed become durable; what is still only in the mempool is dropped.
     if (!this.failure) await Promise.race([this.pipeline.idle(), new Promise((r) => setTimeout(r, 10_000).unref())]);
+    if (this.consensus) await this.consensus.transport.close();
     await this.verifier.close();
     await this.ledger.close();
     await this.store.close().catch(() => undefined);

@@ -14,6 +14,7 @@ export interface LedgerBlock {
   ids: Buffer;
   timestamp: number;
   round: number;
+  batches?: { digest: Uint8Array; count: number }[];
 }
 
 /** Coordinator-side handle on the ledger thread. Blocks must be sent in height order. */
@@ -51,7 +52,7 @@ export class LedgerClient {
     const ids = ownedArrayBuffer(b.ids, b.count * TX_ID_SIZE);
     return new Promise((resolve, reject) => {
       this.pending.set(seq, { resolve, reject });
-      this.post({ type: 'block', seq, txs, count: b.count, verified, ids, timestamp: b.timestamp, round: b.round }, [txs, verified, ids]);
+      this.post({ type: 'block', seq, txs, count: b.count, verified, ids, timestamp: b.timestamp, round: b.round, batches: b.batches }, [txs, verified, ids]);
     });
   }
 

@@ -36,7 +36,7 @@ async function handle(m: LedgerRequest): Promise<void> {
       const t0 = performance.now();
       const applied = ledger.apply({
         txs: Buffer.from(m.txs), count: m.count, verified: new Uint8Array(m.verified), ids: Buffer.from(m.ids),
-        timestamp: m.timestamp, round: m.round,
+        timestamp: m.timestamp, round: m.round, batches: m.batches,
       });
       await applied.durable;
       const statuses = applied.statuses.buffer as ArrayBuffer;

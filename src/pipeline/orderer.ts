@@ -5,6 +5,8 @@ export interface VerifiedBatch {
   batch: Batch;
   verified: Uint8Array;
   verifyMs: number;
+  /** txRootOf(ids): what consensus orders; set by orderers that need it. */
+  digest?: Uint8Array;
 }
 
 /** What the ledger executes next: one or more batches, in order, as one block. */
@@ -24,6 +26,8 @@ export interface OrderedBlock {
 export interface Orderer {
   start(deliver: (block: OrderedBlock) => void): void;
   submit(batch: VerifiedBatch): void;
+  /** A delivered block is durable; `stateRoot` is the state after it. */
+  applied(stateRoot: Uint8Array, round: number): void;
   stop(): void;
 }
 
@@ -38,6 +42,8 @@ export class SoloOrderer implements Orderer {
   submit(batch: VerifiedBatch): void {
     this.deliver?.({ batches: [batch], round: 0, timestamp: Date.now() });
   }
+
+  applied(): void {}
 
   stop(): void {
     this.deliver = undefined;

@@ -84,8 +84,10 @@ export class Pipeline {
     if (this.failure) return;
     const { txs, ids, verified, count } = concatBatches(block.batches);
     // ids are copied: the transferred buffers are gone from this thread, and listeners need the ids.
-    this.ledger.apply({ txs, count, verified, ids: Buffer.from(ids), timestamp: block.timestamp, round: block.round }).then(
+    const batches = block.batches.every((b) => b.digest) ? block.batches.map((b) => ({ digest: b.digest!, count: b.batch.count })) : undefined;
+    this.ledger.apply({ txs, count, verified, ids: Buffer.from(ids), timestamp: block.timestamp, round: block.round, batches }).then(
       (reply) => {
+        this.orderer.applied(reply.stateRoot, block.round);
         for (const b of block.batches) if (b.batch.entries.length > 0) this.inflight--;
         this.onCommitted({ block, reply, statuses: new Uint8Array(reply.statuses), ids });
         this.poke();

@@ -31,6 +31,15 @@ export interface BlockWrite {
   accounts: Iterable<{ key: Uint8Array; balance: number; nonce: number }>;
   /** Extra metadata written in the same transaction (consensus safety data, QCs). */
   meta?: Record<string, unknown>;
+  /** The ordered batches the block is made of, for serving them by digest (consensus sync). */
+  batches?: readonly { digest: Uint8Array; count: number }[];
+}
+
+/** Where a batch sits in the chain: its block, its first position, its length. */
+export interface BatchLocation {
+  height: number;
+  start: number;
+  count: number;
 }
 
 /**
@@ -47,6 +56,7 @@ export class LedgerStore {
   readonly txIndex: Database<Buffer, Buffer>;
   readonly accounts: Database<Buffer, Buffer>;
   readonly meta: Database<unknown, string>;
+  readonly batchIndex: Database<Buffer, Buffer>;
   private closed = false;
 
   constructor(opts: StoreOptions) {
@@ -59,6 +69,7 @@ export class LedgerStore {
     this.txIndex = this.root.openDB<Buffer, Buffer>({ name: 'tx-index', keyEncoding: 'binary', encoding: 'binary' });
     this.accounts = this.root.openDB<Buffer, Buffer>({ name: 'accounts', keyEncoding: 'binary', encoding: 'binary' });
     this.meta = this.root.openDB<unknown, string>({ name: 'meta', encoding: 'msgpack' });
+    this.batchIndex = this.root.openDB<Buffer, Buffer>({ name: 'batch-index', keyEncoding: 'binary', encoding: 'binary' });
   }
 
   tip(): ChainTip | undefined {
@@ -102,6 +113,12 @@ export class LedgerStore {
     return this.txIndex.doesExist(Buffer.from(id.buffer, id.byteOffset, id.length));
   }
 
+  getBatchLocation(digest: Uint8Array): BatchLocation | undefined {
+    const v = this.batchIndex.get(Buffer.from(digest.buffer, digest.byteOffset, digest.length));
+    if (!v || v.length !== 12) return undefined;
+    return { height: v.readUInt32LE(0), start: v.readUInt32LE(4), count: v.readUInt32LE(8) };
+  }
+
   getMeta<T>(key: string): T | undefined {
     return this.meta.get(key) as T | undefined;
   }
@@ -131,10 +148,28 @@ export class LedgerStore {
     for (const a of w.accounts) {
       this.accounts.put(Buffer.from(a.key.buffer, a.key.byteOffset, 32), encodeAccount(a.balance, a.nonce));
     }
+    let start = 0;
+    for (const b of w.batches ?? []) {
+      const loc = Buffer.allocUnsafe(12);
+      loc.writeUInt32LE(h, 0);
+      loc.writeUInt32LE(start, 4);
+      loc.writeUInt32LE(b.count, 8);
+      this.batchIndex.put(Buffer.from(b.digest), loc);
+      start += b.count;
+    }
     if (w.meta) for (const [k, v] of Object.entries(w.meta)) this.meta.put(k, v);
     const visible = this.meta.put('tip', { height: h, hash: w.hash, stateRoot: w.header.stateRoot });
     const durable = visible.then(() => this.root.flushed).then(() => undefined);
     return { visible, durable };
+  }
+
+  /** Writes metadata from any thread and resolves once it is on disk (consensus safety data). */
+  async putMetaDurable(entries: Record<string, unknown>): Promise<void> {
+    if (this.closed) throw new HotledgerError('STORAGE_CLOSED', 'ledger store is closed');
+    let last: Promise<unknown> = Promise.resolve();
+    for (const [k, v] of Object.entries(entries)) last = this.meta.put(k, v);
+    await last;
+    await this.root.flushed;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,245 @@
+import type { Logger } from 'pino';
+import {
+  ConsensusCore, Ed25519ConsensusCrypto, decodeMessage, encodeMessage, hex,
+  type Block, type CommittedBlock, type ConsensusOutput, type ConsensusStatusView, type SafetyData,
+} from '../consensus/index.js';
+import { txRootOf } from '../chain/block-header.js';
+import type { PeerTransport } from '../network/index.js';
+import type { OrderedBlock, Orderer, VerifiedBatch } from '../pipeline/orderer.js';
+import type { VerifyPool } from '../pipeline/verify-pool.js';
+import type { LedgerStore } from '../storage/ledger-store.js';
+import { txId } from '../tx/codec.js';
+import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
+import type { ValidatorIdentity } from './validator-set.js';
+
+/** Peer messages besides consensus ones: batches travel apart from proposals (which carry digests). */
+type PeerMessage =
+  | { k: 'c'; m: Uint8Array }
+  | { k: 'b'; txs: Uint8Array }
+  | { k: 'bq'; d: Uint8Array[] }
+  | { k: 'br'; txs: Uint8Array[] };
+
+const SAFETY_KEY = 'consensus/safety';
+const BLOCKS_KEY = 'consensus/blocks';
+const ROOT_KEY = 'consensus/root';
+
+export interface ConsensusOrdererOptions {
+  identity: ValidatorIdentity;
+  chainId: number;
+  timeoutMs: number;
+  heartbeatMs: number;
+  transport: PeerTransport;
+  verifier: VerifyPool;
+  store: LedgerStore;
+  logger: Logger;
+  /** Consensus round of the last block in the ledger: commits at or below it are already applied. */
+  appliedRound: number;
+}
+
+/**
+ * A validator's ordering stage: runs the sans-I/O HotStuff core with real I/O around it. Local
+ * batches are broadcast to every validator and offered for proposal by digest; committed blocks
+ * are delivered in order once all their batches are here. Safety data and uncommitted blocks are
+ * written durably BEFORE any message of the same output is sent, so a restart cannot double-vote.
+ */
+export class ConsensusOrderer implements Orderer {
+  private readonly core: ConsensusCore;
+  private deliver: ((block: OrderedBlock) => void) | undefined;
+  /** Batches by digest hex, local or received, until their block is applied. */
+  private readonly payloads = new Map<string, VerifiedBatch>();
+  private readonly wanted = new Set<string>();
+  private readonly commitQueue: CommittedBlock[] = [];
+  private readonly uncommitted = new Map<string, Block>();
+  private outputs: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private refetch: NodeJS.Timeout | undefined;
+  private appliedRound: number;
+  private stopped = false;
+  equivocations = 0;
+  viewChanges = 0;
+
+  constructor(private readonly o: ConsensusOrdererOptions) {
+    const ids = o.identity;
+    const safety = o.store.getMeta<SafetyData>(SAFETY_KEY);
+    const blocks = o.store.getMeta<Block[]>(BLOCKS_KEY) ?? [];
+    const root = o.store.getMeta<CommittedBlock>(ROOT_KEY);
+    for (const b of blocks) this.uncommitted.set(hex(b.hash), b);
+    this.appliedRound = o.appliedRound;
+    this.core = new ConsensusCore({
+      chainId: o.chainId, validators: ids.peers.length, self: ids.index, timeoutMs: o.timeoutMs, heartbeatMs: o.heartbeatMs,
+      crypto: new Ed25519ConsensusCrypto(ids.key.seed, ids.peers.map((p) => p.publicKey)),
+      safety, blocks, root,
+    });
+  }
+
+  start(deliver: (block: OrderedBlock) => void): void {
+    this.deliver = deliver;
+    this.o.transport.onMessage((from, msg) => this.onPeer(from, msg as PeerMessage));
+    this.handle(this.core.start(Date.now()));
+  }
+
+  submit(vb: VerifiedBatch): void {
+    const digest = txRootOf(vb.batch.ids.subarray(0, vb.batch.count * TX_ID_SIZE));
+    vb.digest = digest;
+    this.payloads.set(hex(digest), vb);
+    // Encoded (copied) now: the batch buffer is transferred to the ledger thread once ordered.
+    this.o.transport.broadcast({ k: 'b', txs: vb.batch.txs.subarray(0, vb.batch.count * TX_SIZE) } satisfies PeerMessage);
+    this.handle(this.core.onPayloadAvailable(digest, Date.now()));
+  }
+
+  applied(stateRoot: Uint8Array, round: number): void {
+    this.core.setStateRoot(stateRoot);
+    if (round > this.appliedRound) this.appliedRound = round;
+  }
+
+  status(): ConsensusStatusView {
+    return this.core.status();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.deliver = undefined;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.refetch) clearTimeout(this.refetch);
+  }
+
+  private onPeer(from: number, msg: PeerMessage): void {
+    if (this.stopped || typeof msg !== 'object' || msg === null) return;
+    try {
+      switch (msg.k) {
+        case 'c':
+          this.handle(this.core.onMessage(from, decodeMessage(msg.m), Date.now()));
+          return;
+        case 'b':
+          void this.receiveBatch(Buffer.from(msg.txs));
+          return;
+        case 'br':
+          for (const t of msg.txs) void this.receiveBatch(Buffer.from(t));
+          return;
+        case 'bq':
+          this.serveBatches(from, msg.d);
+          return;
+      }
+    } catch (e) {
+      this.o.logger.warn({ from, err: (e as Error).message }, 'dropped an undecodable peer message');
+    }
+  }
+
+  /** A peer's batch: recompute its ids and digest (never trust the sender's), verify, offer it. */
+  private async receiveBatch(txs: Buffer): Promise<void> {
+    if (txs.length === 0 || txs.length % TX_SIZE !== 0) return;
+    const count = txs.length / TX_SIZE;
+    const ids = Buffer.allocUnsafe(count * TX_ID_SIZE);
+    for (let i = 0; i < count; i++) txId(txs, i * TX_SIZE).copy(ids, i * TX_ID_SIZE);
+    const digest = txRootOf(ids);
+    const key = hex(digest);
+    if (this.payloads.has(key)) return;
+    const t0 = performance.now();
+    const verified = await this.o.verifier.verify(txs, count);
+    if (this.stopped || this.payloads.has(key)) return;
+    this.payloads.set(key, { batch: { seq: 0, entries: [], txs, ids, count, sealedAt: t0 }, verified, verifyMs: performance.now() - t0, digest });
+    this.wanted.delete(key);
+    this.handle(this.core.onPayloadAvailable(digest, Date.now()));
+    this.pump();
+  }
+
+  /** Answers from memory, or from the ledger for batches already applied (lagging peers). */
+  private serveBatches(to: number, digests: Uint8Array[]): void {
+    const out: Uint8Array[] = [];
+    for (const d of digests.slice(0, 64)) {
+      const mem = this.payloads.get(hex(d));
+      if (mem && mem.batch.txs.byteLength > 0) {
+        out.push(mem.batch.txs.subarray(0, mem.batch.count * TX_SIZE));
+        continue;
+      }
+      const loc = this.o.store.getBatchLocation(d);
+      const payload = loc && this.o.store.getPayload(loc.height);
+      if (loc && payload) out.push(payload.subarray(loc.start * TX_SIZE, (loc.start + loc.count) * TX_SIZE));
+    }
+    if (out.length > 0) this.o.transport.send(to, { k: 'br', txs: out } satisfies PeerMessage);
+  }
+
+  /** Outputs are processed strictly in order: persist (durably) first, then send. */
+  private handle(out: ConsensusOutput): void {
+    for (const e of out.events) {
+      if (e.type === 'equivocation') {
+        this.equivocations++;
+        this.o.logger.warn({ event: e }, 'equivocation detected');
+      } else if (e.type === 'local-timeout') {
+        this.viewChanges++;
+        this.o.logger.info({ round: e.round }, 'round timed out');
+      } else if (e.type === 'conflicting-commit') this.o.logger.fatal({ event: e }, 'conflicting commit: more than f validators are Byzantine');
+      else this.o.logger.debug({ event: e }, 'consensus event');
+    }
+    if (out.timer) this.arm(out.timer.at);
+    this.outputs = this.outputs.then(async () => {
+      if (this.stopped) return;
+      for (const b of out.persistBlocks) this.uncommitted.set(hex(b.hash), b);
+      if (out.persist || out.persistBlocks.length > 0) {
+        const meta: Record<string, unknown> = {};
+        if (out.persist) meta[SAFETY_KEY] = out.persist;
+        if (out.persistBlocks.length > 0) meta[BLOCKS_KEY] = [...this.uncommitted.values()];
+        await this.o.store.putMetaDurable(meta);
+      }
+      if (this.stopped) return;
+      for (const s of out.send) {
+        const m: PeerMessage = { k: 'c', m: encodeMessage(s.msg) };
+        if (s.to === 'all') this.o.transport.broadcast(m);
+        else this.o.transport.send(s.to, m);
+      }
+      for (const f of out.fetchPayload) this.fetch(f.digests, f.from);
+      if (out.commits.length > 0) {
+        this.commitQueue.push(...out.commits);
+        const last = out.commits[out.commits.length - 1]!;
+        for (const [k, b] of this.uncommitted) if (b.height <= last.block.height) this.uncommitted.delete(k);
+        void this.o.store.putMetaDurable({ [ROOT_KEY]: last, [BLOCKS_KEY]: [...this.uncommitted.values()] }).catch(() => undefined);
+        this.pump();
+      }
+    }).catch((e: unknown) => this.o.logger.error({ err: e }, 'consensus output failed'));
+  }
+
+  private fetch(digests: Uint8Array[], from: number): void {
+    const missing = digests.filter((d) => !this.payloads.has(hex(d)));
+    if (missing.length === 0) return;
+    for (const d of missing) this.wanted.add(hex(d));
+    if (from >= 0 && from !== this.o.identity.index) this.o.transport.send(from, { k: 'bq', d: missing } satisfies PeerMessage);
+    else this.o.transport.broadcast({ k: 'bq', d: missing } satisfies PeerMessage);
+  }
+
+  /** Delivers committed blocks in order, each once all of its batches are here. */
+  private pump(): void {
+    while (this.commitQueue.length > 0 && this.deliver) {
+      const { block } = this.commitQueue[0]!;
+      if (block.round <= this.appliedRound || block.payload.length === 0) {
+        this.commitQueue.shift();
+        continue;
+      }
+      const batches = block.payload.map((d) => this.payloads.get(hex(d)));
+      if (batches.some((b) => b === undefined)) {
+        this.fetch(block.payload.filter((d) => !this.payloads.has(hex(d))), -1);
+        this.scheduleRefetch();
+        return;
+      }
+      this.commitQueue.shift();
+      for (const d of block.payload) this.payloads.delete(hex(d));
+      this.appliedRound = block.round;
+      this.deliver({ batches: batches as VerifiedBatch[], round: block.round, timestamp: block.timestampMs });
+    }
+  }
+
+  private scheduleRefetch(): void {
+    if (this.refetch || this.stopped) return;
+    this.refetch = setTimeout(() => {
+      this.refetch = undefined;
+      this.pump();
+    }, Math.max(50, this.o.timeoutMs / 2));
+  }
+
+  private arm(at: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (!this.stopped) this.handle(this.core.onTick(Date.now()));
+    }, Math.max(0, at - Date.now()));
+  }
+}

@@ -1,0 +1,60 @@
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { writeKeyFile } from '../../src/crypto/keys.js';
+import { devnetValidatorKey } from '../../src/node/validator-set.js';
+import { startNode, type RunningNode } from '../../src/node/node.js';
+import type { Config } from '../../src/config/schema.js';
+import { tempDir, testConfig } from './fixtures.js';
+
+/** Ports the OS says are free right now (bound then released). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<import('node:net').Server>((resolve) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+export interface InProcessCluster {
+  nodes: RunningNode[];
+  configs: Config[];
+  remove(): void;
+  close(): Promise<void>;
+}
+
+/** N validators in this process, each with its own data dir, key file, peer port and threads. */
+export async function startValidators(n: number, accounts: number, overrides: Record<string, unknown> = {}): Promise<InProcessCluster> {
+  const dir = tempDir('hotledger-cluster-');
+  const ports = await freePorts(n);
+  const chainId = 99;
+  const validators = ports.map((port, i) => ({ id: `v${i}`, publicKey: Buffer.from(devnetValidatorKey(chainId, i).publicKey).toString('hex'), host: '127.0.0.1', port }));
+  const configs = ports.map((_, i) => {
+    const keyFile = join(dir.path, `v${i}.key.json`);
+    writeKeyFile(keyFile, devnetValidatorKey(chainId, i));
+    return testConfig(join(dir.path, `v${i}`), accounts, {
+      node: { id: `v${i}`, keyFile },
+      pipeline: { threads: 1 },
+      consensus: { validators, timeoutMs: 1_000, heartbeatMs: 100 },
+      ...overrides,
+    });
+  });
+  const nodes = await Promise.all(configs.map((c) => startNode(c)));
+  return {
+    nodes, configs, remove: () => dir.remove(),
+    close: async () => {
+      await Promise.all(nodes.map((nd) => nd.close()));
+    },
+  };
+}
+
+export async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
