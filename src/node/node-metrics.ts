@@ -22,6 +22,10 @@ export function createNodeMetrics(registry: Registry, collectLive: () => void) {
     verifySeconds: new Histogram({ name: 'hotledger_verify_seconds', help: 'Verification time of one batch', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: r }),
     executeSeconds: new Histogram({ name: 'hotledger_execute_seconds', help: 'Execution time of one block', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5], registers: r }),
     persistSeconds: new Histogram({ name: 'hotledger_lmdb_write_seconds', help: 'LMDB write until durable, one block', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: r }),
+    consensusRound: new Gauge({ name: 'hotledger_consensus_round', help: 'Current consensus round (0 for the solo sequencer)', registers: r }),
+    consensusViewChanges: new Gauge({ name: 'hotledger_consensus_view_changes_total', help: 'Rounds this validator timed out', registers: r }),
+    consensusEquivocations: new Gauge({ name: 'hotledger_consensus_equivocations_total', help: 'Equivocations (two proposals or votes for one round from one key) detected', registers: r }),
+    consensusPeers: new Gauge({ name: 'hotledger_consensus_connected_peers', help: 'Validators with an authenticated link to this one', registers: r }),
     cacheEntries: new Gauge({ name: 'hotledger_account_cache_entries', help: 'Accounts in the ledger thread cache', registers: r }),
   };
 }

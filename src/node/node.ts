@@ -146,6 +146,13 @@ class HotledgerNode implements RunningNode {
     this.m.mempoolSize.set(this.mempool.size);
     this.m.mempoolReady.set(this.mempool.readyCount);
     this.m.inflightBatches.set(this.pipeline.inflightBatches);
+    if (this.consensus) {
+      const s = this.consensus.orderer.status();
+      this.m.consensusRound.set(s.round);
+      this.m.consensusViewChanges.set(this.consensus.orderer.viewChanges);
+      this.m.consensusEquivocations.set(s.equivocations);
+      this.m.consensusPeers.set(this.consensus.transport.connectedPeers().length);
+    }
   }
 
   /** Validators listen and dial before the first round starts; a solo node has nothing to start. */

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import { readKeyFile, type KeyPair } from '../crypto/keys.js';
-import { sodiumSecretKey } from '../crypto/ed25519.js';
+import { publicDerivedKeyPair } from '../workload/generate.js';
 import type { PeerInfo } from '../network/index.js';
 
 export interface ValidatorIdentity {
@@ -17,11 +16,7 @@ export interface ValidatorIdentity {
  * devnet accounts so every process agrees on the set without exchanging files.
  */
 export function devnetValidatorKey(chainId: number, index: number): KeyPair {
-  const tag = Buffer.alloc(8);
-  tag.writeUInt32LE(chainId >>> 0, 0);
-  tag.writeUInt32LE(index >>> 0, 4);
-  const seed = createHash('sha256').update('hotledger/devnet-validator/v1\0').update(tag).digest();
-  return { seed: Uint8Array.from(seed), publicKey: Uint8Array.from(sodiumSecretKey(seed).publicKey) };
+  return publicDerivedKeyPair('hotledger/devnet-validator/v1\0', chainId, index);
 }
 
 /** Resolves this node's place in the configured validator set; undefined when running solo. */

@@ -2,20 +2,13 @@ import { Worker } from 'node:worker_threads';
 import { HotledgerError } from '../errors.js';
 import { compiledPath } from '../runtime/module-path.js';
 import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
-import type { LedgerOptions } from '../execution/ledger.js';
+import type { ApplyInput, LedgerOptions } from '../execution/ledger.js';
 import type { LedgerReply, LedgerRequest, TipMessage } from './ledger-protocol.js';
 
 export type CommittedReply = Extract<LedgerReply, { type: 'committed' }>;
 
-export interface LedgerBlock {
-  txs: Buffer;
-  count: number;
-  verified: Uint8Array;
-  ids: Buffer;
-  timestamp: number;
-  round: number;
-  batches?: { digest: Uint8Array; count: number }[];
-}
+/** What the ledger thread applies: the same shape as Ledger.apply's input. */
+export type LedgerBlock = ApplyInput;
 
 /** Coordinator-side handle on the ledger thread. Blocks must be sent in height order. */
 export class LedgerClient {

@@ -6,16 +6,21 @@ import { Off, TX_SIZE } from '../tx/layout.js';
 import { encodeUnsigned } from '../tx/transaction.js';
 
 /**
- * Deterministic, PUBLIC and therefore insecure devnet keys: every node of a devnet or test cluster
- * derives the same funded genesis accounts without exchanging files. Never use on a real chain.
+ * Deterministic, PUBLIC and therefore insecure keys: every process of a devnet or test cluster
+ * derives the same keys without exchanging files. Never use on a real chain.
  */
-export function devnetKeyPair(chainId: number, index: number): KeyPair {
+export function publicDerivedKeyPair(domain: string, chainId: number, index: number): KeyPair {
   const tag = Buffer.alloc(8);
   tag.writeUInt32LE(chainId >>> 0, 0);
   tag.writeUInt32LE(index >>> 0, 4);
-  const seed = createHash('sha256').update('hotledger/devnet-key/v1\0').update(tag).digest();
+  const seed = createHash('sha256').update(domain).update(tag).digest();
   // libsodium derives the public key ~15x faster than noble; genesis of a large devnet derives thousands.
   return { seed: Uint8Array.from(seed), publicKey: Uint8Array.from(sodiumSecretKey(seed).publicKey) };
+}
+
+/** Funded devnet accounts (genesis), derived publicly: see publicDerivedKeyPair. */
+export function devnetKeyPair(chainId: number, index: number): KeyPair {
+  return publicDerivedKeyPair('hotledger/devnet-key/v1\0', chainId, index);
 }
 
 export interface TransferWorkload {
