@@ -82,12 +82,15 @@ export class AccountState {
     return acc;
   }
 
-  /** Folds the new values of touched accounts into the root: O(touched). */
-  commitLeaves(touched: readonly Account[], height: number): void {
+  /**
+   * Folds the new values of touched accounts into `into` (the state root, or a shard's per-block
+   * delta that the ledger adds to the root): O(touched).
+   */
+  commitLeaves(touched: readonly Account[], height: number, into: Uint32Array): void {
     for (const a of touched) {
-      if (a.leaf) subInto(this.root, a.leaf);
+      if (a.leaf) subInto(into, a.leaf);
       a.leaf = accountLeaf(a.key, a.balance, a.nonce);
-      addInto(this.root, a.leaf);
+      addInto(into, a.leaf);
       a.height = height;
     }
   }

@@ -21,68 +21,70 @@ export interface BlockOutcome {
   touched: Account[];
 }
 
-/** Which execution shard owns a sender: its first four key bytes modulo the shard count. */
-export function shardOf(txs: Uint8Array, txOffset: number, shards: number): number {
-  return readU32(txs, txOffset + Off.SENDER) % shards;
+/** Which execution shard owns an account: the first four key bytes modulo the shard count. */
+export function shardOfKey(bytes: Uint8Array, keyOffset: number, shards: number): number {
+  return readU32(bytes, keyOffset) % shards;
 }
 
 /**
- * Deterministic execution of one block, partitioned by sender shard.
+ * Execution rule (what makes shards independent): a debit is checked against the sender's balance
+ * at block start minus its earlier debits in the same block; credits land after every debit of the
+ * block. A shard's debit phase therefore reads and writes only its own senders, and the credit
+ * phase only adds (commutative), so balances, nonces, statuses and the state root are identical
+ * for any shard count or shard scheduling. Supply is capped at 2^53 - 1: no credit can overflow.
  *
- * Rule (what makes shards independent): a debit is checked against the sender's balance at block
- * start minus its earlier debits in the same block; credits land after every debit of the block.
- * A shard's debit phase therefore reads and writes only its own senders, and the credit phase
- * only adds (commutative), so balances, nonces, statuses and the state root are identical for any
- * shard count or shard scheduling. Supply is capped at 2^53 - 1, so no credit can overflow.
+ * The two phases below are what every shard runs, on one thread (executeBlock) or on one worker
+ * per shard (shard-pool.ts). `shard`/`shards` select the transactions a caller owns.
  */
-export function executeBlock(state: AccountState, input: BlockInput, shards: number): BlockOutcome {
-  const { txs, count, verified, height } = input;
-  const statuses = new Uint8Array(count);
-  const touched: Account[] = [];
-  const touch = (a: Account) => {
-    if (a.touchedAt !== height) {
-      a.touchedAt = height;
-      touched.push(a);
-    }
-  };
-
-  // Partition once: per-shard lists of tx positions, each in block order.
-  const shardOfTx = new Uint16Array(count);
-  const sizes = new Uint32Array(shards);
-  for (let i = 0; i < count; i++) {
-    const s = shardOf(txs, i * TX_SIZE, shards);
-    shardOfTx[i] = s;
-    sizes[s]!++;
-  }
-  const starts = new Uint32Array(shards + 1);
-  for (let s = 0; s < shards; s++) starts[s + 1] = starts[s]! + sizes[s]!;
-  const order = new Uint32Array(count);
-  const fill = starts.slice(0, shards);
-  for (let i = 0; i < count; i++) order[fill[shardOfTx[i]!]!++] = i;
-
-  // Debit phase, shard by shard (independent: see the rule above).
-  for (let s = 0; s < shards; s++) {
-    for (let j = starts[s]!; j < starts[s + 1]!; j++) {
-      const i = order[j]!;
-      statuses[i] = debit(state, input, i, touch);
+export class BlockTouches {
+  readonly list: Account[] = [];
+  constructor(private readonly height: number) {}
+  add(a: Account): void {
+    if (a.touchedAt !== this.height) {
+      a.touchedAt = this.height;
+      this.list.push(a);
     }
   }
-
-  // Credit phase: block order, after all debits.
-  let committed = 0;
-  for (let i = 0; i < count; i++) {
-    if (statuses[i] !== 0) continue;
-    committed++;
-    const off = i * TX_SIZE + Off.RECIPIENT;
-    const to = state.getOrCreate(txs.toString('latin1', off, off + 32), txs, off);
-    to.balance += readU53(txs, i * TX_SIZE + Off.AMOUNT);
-    touch(to);
-  }
-  state.commitLeaves(touched, height);
-  return { statuses, committed, rejected: count - committed, touched };
 }
 
-function debit(state: AccountState, input: BlockInput, i: number, touch: (a: Account) => void): number {
+/** Debits of the block's transactions whose sender is in `shard`; writes their statuses. */
+export function debitPhase(state: AccountState, input: BlockInput, shard: number, shards: number, statuses: Uint8Array, touches: BlockTouches): void {
+  for (let i = 0; i < input.count; i++) {
+    if (shards > 1 && shardOfKey(input.txs, i * TX_SIZE + Off.SENDER, shards) !== shard) continue;
+    statuses[i] = debit(state, input, i, touches);
+  }
+}
+
+/** Credits of committed transactions whose recipient is in `shard`, in block order. */
+export function creditPhase(state: AccountState, input: BlockInput, shard: number, shards: number, statuses: Uint8Array, touches: BlockTouches): void {
+  const { txs } = input;
+  for (let i = 0; i < input.count; i++) {
+    if (statuses[i] !== 0) continue;
+    const off = i * TX_SIZE + Off.RECIPIENT;
+    if (shards > 1 && shardOfKey(txs, off, shards) !== shard) continue;
+    const to = state.getOrCreate(txs.toString('latin1', off, off + 32), txs, off);
+    to.balance += readU53(txs, i * TX_SIZE + Off.AMOUNT);
+    touches.add(to);
+  }
+}
+
+/** The whole block on one thread: every shard's debits, then the credits; updates the state root. */
+export function executeBlock(state: AccountState, input: BlockInput, shards: number): BlockOutcome {
+  const statuses = new Uint8Array(input.count);
+  const touches = new BlockTouches(input.height);
+  for (let s = 0; s < shards; s++) debitPhase(state, input, s, shards, statuses, touches);
+  creditPhase(state, input, 0, 1, statuses, touches);
+  state.commitLeaves(touches.list, input.height, state.root);
+  return outcome(statuses, touches.list);
+}
+
+export function outcome(statuses: Uint8Array, touched: Account[]): BlockOutcome {
+  let committed = 0;
+  for (let i = 0; i < statuses.length; i++) if (statuses[i] === 0) committed++;
+  return { statuses, committed, rejected: statuses.length - committed, touched };
+}
+
+function debit(state: AccountState, input: BlockInput, i: number, touches: BlockTouches): number {
   const { txs, chainId, height } = input;
   const o = i * TX_SIZE;
   // Static rules again: a block may come from another (possibly Byzantine) leader's mempool.
@@ -109,6 +111,6 @@ function debit(state: AccountState, input: BlockInput, i: number, touch: (a: Acc
   }
   from.balance -= amount;
   from.nonce = nonce;
-  touch(from);
+  touches.add(from);
   return 0;
 }

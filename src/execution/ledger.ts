@@ -5,8 +5,9 @@ import { genesisId, type GenesisAccount } from '../chain/genesis.js';
 import { LedgerStore, type ChainTip } from '../storage/ledger-store.js';
 import { AccountState } from './account-state.js';
 import { executeBlock } from './execute-block.js';
+import { ShardPool } from './shard-pool.js';
 import { TX_SIZE } from '../tx/layout.js';
-import { rootFromBuffer, rootToBuffer, ZERO_ROOT } from './state-root.js';
+import { addInto, rootFromBuffer, rootToBuffer, ZERO_ROOT } from './state-root.js';
 
 export interface LedgerOptions {
   path: string;
@@ -42,8 +43,10 @@ export interface Applied {
  */
 export class Ledger {
   readonly store: LedgerStore;
+  /** Single shard: the account cache and the state root. Several: only the root (shards own accounts). */
   readonly state: AccountState;
   private tipValue: ChainTip;
+  private shardPool: ShardPool | undefined;
 
   private constructor(store: LedgerStore, state: AccountState, tip: ChainTip, private readonly opts: LedgerOptions) {
     this.store = store;
@@ -65,6 +68,8 @@ export class Ledger {
     const state = new AccountState(store, tip ? rootFromBuffer(tip.stateRoot) : ZERO_ROOT(), AccountState.capacityFor(opts.cacheSizeMb));
     const ledger = new Ledger(store, state, tip ?? { height: -1, hash: Buffer.alloc(32), stateRoot: Buffer.alloc(32) }, opts);
     if (!tip) await ledger.writeGenesis(gid);
+    // Shard workers read accounts from LMDB on a miss, so they start after genesis is durable.
+    if (opts.shards > 1) ledger.shardPool = await ShardPool.start({ path: opts.path, mapSizeMb: opts.mapSizeMb, cacheSizeMb: opts.cacheSizeMb, shards: opts.shards });
     return ledger;
   }
 
@@ -79,7 +84,7 @@ export class Ledger {
       return a;
     });
     const unique = [...new Set(touched)];
-    this.state.commitLeaves(unique, 0);
+    this.state.commitLeaves(unique, 0, this.state.root);
     const header: BlockHeader = {
       height: 0, timestamp: 0, txCount: 0, committed: 0, rejected: 0,
       parentHash: Buffer.alloc(32), parentStateRoot: Buffer.alloc(32), stateRoot: rootToBuffer(this.state.root),
@@ -97,14 +102,29 @@ export class Ledger {
     this.state.markVisible(0);
   }
 
-  /** Executes the next block and issues its write; the caller awaits `durable` before acking. */
-  apply(input: ApplyInput): Applied {
+  /**
+   * Executes the next block (on the shard workers when there are several) and issues its write;
+   * the caller awaits `durable` before acking. Calls must not overlap: await one before the next.
+   */
+  async apply(input: ApplyInput): Promise<Applied> {
     const t0 = performance.now();
     const height = this.tipValue.height + 1;
     const parentStateRoot = this.tipValue.stateRoot;
-    const outcome = executeBlock(this.state, { height, chainId: this.opts.chainId, txs: input.txs, count: input.count, verified: input.verified }, this.opts.shards);
+    let statuses: Uint8Array;
+    let accounts: Iterable<{ key: Uint8Array; balance: number; nonce: number }>;
+    if (this.shardPool) {
+      const r = await this.shardPool.execute(height, this.opts.chainId, input.txs, input.count, input.verified);
+      addInto(this.state.root, r.delta);
+      ({ statuses, accounts } = r);
+    } else {
+      const o = executeBlock(this.state, { height, chainId: this.opts.chainId, txs: input.txs, count: input.count, verified: input.verified }, 1);
+      statuses = o.statuses;
+      accounts = o.touched;
+    }
+    let committed = 0;
+    for (let i = 0; i < input.count; i++) if (statuses[i] === 0) committed++;
     const header: BlockHeader = {
-      height, timestamp: input.timestamp, txCount: input.count, committed: outcome.committed, rejected: outcome.rejected,
+      height, timestamp: input.timestamp, txCount: input.count, committed, rejected: input.count - committed,
       parentHash: this.tipValue.hash, parentStateRoot, stateRoot: rootToBuffer(this.state.root),
       txRoot: txRootOf(input.ids), round: input.round,
     };
@@ -112,15 +132,16 @@ export class Ledger {
     const hash = headerHash(encodedHeader);
     const executeMs = performance.now() - t0;
     const { visible, durable } = this.store.writeBlock({
-      header, encodedHeader, hash, payload: input.txs.subarray(0, input.count * TX_SIZE), ids: input.ids, statuses: outcome.statuses,
-      accounts: outcome.touched, batches: input.batches,
+      header, encodedHeader, hash, payload: input.txs.subarray(0, input.count * TX_SIZE), ids: input.ids, statuses,
+      accounts, batches: input.batches,
     });
     this.tipValue = { height, hash, stateRoot: header.stateRoot };
-    void visible.then(() => this.state.markVisible(height));
-    return { header, hash, statuses: outcome.statuses, executeMs, visible, durable };
+    void visible.then(() => (this.shardPool ? this.shardPool.visible(height) : this.state.markVisible(height)));
+    return { header, hash, statuses, executeMs, visible, durable };
   }
 
   async close(): Promise<void> {
+    await this.shardPool?.close();
     await this.store.close();
   }
 }

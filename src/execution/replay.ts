@@ -29,7 +29,7 @@ export function replayChain(store: LedgerStore, chainId: number, genesis: readon
     a.balance += g.balance;
     return a;
   }));
-  state.commitLeaves([...seen], 0);
+  state.commitLeaves([...seen], 0, state.root);
   const tip = store.tip();
   if (!tip) return { height: -1, stateRoot: rootToBuffer(state.root), problems: ['store has no tip'], accounts: 0 };
   let parentHash: Buffer = Buffer.alloc(32);

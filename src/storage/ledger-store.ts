@@ -48,6 +48,14 @@ export interface BatchLocation {
  * of one event turn as a single transaction (eventTurnBatching), so a crash leaves the store at a
  * whole block. The write resolves only after `flushed`, i.e. when the block is durable.
  */
+/**
+ * lmdb's native writer crashes the process (SIGSEGV, "invalid address 0") on values backed by a
+ * SharedArrayBuffer: such bytes are copied into a plain buffer first.
+ */
+function plain(u: Uint8Array): Buffer {
+  return u.buffer instanceof SharedArrayBuffer ? Buffer.from(u) : Buffer.from(u.buffer, u.byteOffset, u.length);
+}
+
 export class LedgerStore {
   readonly root: RootDatabase;
   readonly headers: Database<Buffer, number>;
@@ -136,9 +144,9 @@ export class LedgerStore {
     if (this.closed) throw new HotledgerError('STORAGE_CLOSED', 'ledger store is closed');
     const h = w.header.height;
     this.headers.put(h, w.encodedHeader);
-    this.payloads.put(h, Buffer.from(w.payload.buffer, w.payload.byteOffset, w.payload.length));
-    this.results.put(h, Buffer.from(w.statuses.buffer, w.statuses.byteOffset, w.statuses.length));
-    const ids = Buffer.from(w.ids.buffer, w.ids.byteOffset, w.ids.length);
+    this.payloads.put(h, plain(w.payload));
+    this.results.put(h, plain(w.statuses));
+    const ids = plain(w.ids);
     // One allocation for all index values of the block; LMDB reads each slice at commit.
     const locations = Buffer.allocUnsafe(w.header.txCount * TX_LOCATION_SIZE);
     for (let i = 0; i < w.header.txCount; i++) {
@@ -146,7 +154,7 @@ export class LedgerStore {
       this.txIndex.put(ids.subarray(i * TX_ID_SIZE, (i + 1) * TX_ID_SIZE), encodeTxLocation(h, i, w.statuses[i]!, v));
     }
     for (const a of w.accounts) {
-      this.accounts.put(Buffer.from(a.key.buffer, a.key.byteOffset, 32), encodeAccount(a.balance, a.nonce));
+      this.accounts.put(plain(a.key), encodeAccount(a.balance, a.nonce));
     }
     let start = 0;
     for (const b of w.batches ?? []) {

@@ -24,7 +24,7 @@ function freshState(balances: Map<number, number>): AccountState {
     a.balance = b;
     return a;
   });
-  state.commitLeaves(touched, 0);
+  state.commitLeaves(touched, 0, state.root);
   return state;
 }
 

@@ -1,0 +1,18 @@
+/** Messages between the ledger thread and a shard worker. Block buffers are shared, read-only. */
+export type ShardRequest =
+  | { type: 'init'; path: string; mapSizeMb: number; capacity: number; shard: number; shards: number }
+  | { type: 'debit'; height: number; chainId: number; txs: SharedArrayBuffer; count: number; verified: SharedArrayBuffer }
+  | { type: 'credit'; height: number; statuses: SharedArrayBuffer }
+  | { type: 'visible'; height: number }
+  | { type: 'close' };
+
+export type ShardReply =
+  | { type: 'ready' }
+  /** Statuses of this shard's senders' txs; 255 where the tx belongs to another shard. */
+  | { type: 'debited'; height: number; statuses: ArrayBuffer }
+  /** Accounts this shard changed in the block, and its state-root delta (new leaves - old leaves). */
+  | { type: 'credited'; height: number; keys: ArrayBuffer; balances: ArrayBuffer; nonces: ArrayBuffer; delta: ArrayBuffer }
+  | { type: 'closed' }
+  | { type: 'error'; message: string };
+
+export const NOT_MINE = 255;

@@ -1,0 +1,81 @@
+import { parentPort } from 'node:worker_threads';
+import { LedgerStore } from '../storage/ledger-store.js';
+import { AccountState } from './account-state.js';
+import { BlockTouches, creditPhase, debitPhase, type BlockInput } from './execute-block.js';
+import { NOT_MINE, type ShardReply, type ShardRequest } from './shard-protocol.js';
+import { ZERO_ROOT } from './state-root.js';
+import { TX_SIZE } from '../tx/layout.js';
+
+/**
+ * One execution shard: owns the accounts whose key falls in its shard (its own cache; LMDB for
+ * misses, read-only; the ledger thread is the only writer). Runs the debit phase for its senders
+ * and the credit phase for its recipients of each block, in that order.
+ */
+if (!parentPort) throw new Error('shard-worker must run as a worker thread');
+const port = parentPort;
+let store: LedgerStore | undefined;
+let state: AccountState | undefined;
+let shard = 0;
+let shards = 1;
+let block: { input: BlockInput; touches: BlockTouches } | undefined;
+
+function reply(m: ShardReply, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(m, transfer);
+}
+
+port.on('message', (m: ShardRequest) => {
+  try {
+    handle(m);
+  } catch (e) {
+    reply({ type: 'error', message: (e as Error).message });
+  }
+});
+
+function handle(m: ShardRequest): void {
+  switch (m.type) {
+    case 'init':
+      store = new LedgerStore({ path: m.path, mapSizeMb: m.mapSizeMb });
+      state = new AccountState(store, ZERO_ROOT(), m.capacity);
+      shard = m.shard;
+      shards = m.shards;
+      reply({ type: 'ready' });
+      return;
+    case 'debit': {
+      if (!state || !store) throw new Error('shard not initialised');
+      store.refresh(); // misses must read what the ledger thread committed last
+      const input: BlockInput = { height: m.height, chainId: m.chainId, txs: Buffer.from(m.txs, 0, m.count * TX_SIZE), count: m.count, verified: new Uint8Array(m.verified, 0, m.count) };
+      const statuses = new Uint8Array(m.count).fill(NOT_MINE);
+      const touches = new BlockTouches(m.height);
+      debitPhase(state, input, shard, shards, statuses, touches);
+      block = { input, touches };
+      reply({ type: 'debited', height: m.height, statuses: statuses.buffer }, [statuses.buffer]);
+      return;
+    }
+    case 'credit': {
+      if (!state || !block || block.input.height !== m.height) throw new Error(`credit for block ${m.height} without its debit phase`);
+      const { input, touches } = block;
+      creditPhase(state, input, shard, shards, new Uint8Array(m.statuses, 0, input.count), touches);
+      const delta = ZERO_ROOT();
+      state.commitLeaves(touches.list, m.height, delta);
+      const k = touches.list.length;
+      const keys = new Uint8Array(k * 32);
+      const balances = new Float64Array(k);
+      const nonces = new Float64Array(k);
+      touches.list.forEach((a, i) => {
+        keys.set(a.key, i * 32);
+        balances[i] = a.balance;
+        nonces[i] = a.nonce;
+      });
+      block = undefined;
+      const bufs = [keys.buffer, balances.buffer, nonces.buffer, delta.buffer as ArrayBuffer];
+      reply({ type: 'credited', height: m.height, keys: bufs[0]!, balances: bufs[1]!, nonces: bufs[2]!, delta: bufs[3]! }, bufs);
+      return;
+    }
+    case 'visible':
+      state?.markVisible(m.height);
+      return;
+    case 'close':
+      void store?.close().then(() => reply({ type: 'closed' }));
+      return;
+  }
+}
