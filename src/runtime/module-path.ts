@@ -9,7 +9,7 @@ export function compiledPath(relative: string, fromUrl: string): string {
   const url = new URL(relative.replace(/\.ts$/, '.js'), fromUrl);
   let path = fileURLToPath(url);
   if (fromUrl.endsWith('.ts')) {
-    path = path.replace(/([\\/])(src|bench)([\\/])/, '$1dist$1$2$3');
+    path = path.replace(/([\\/])(src|bench|test)([\\/])/, '$1dist$1$2$3');
     if (!existsSync(path)) throw new Error(`${path} is missing: run \`npm run build\` first`);
   }
   return path;
