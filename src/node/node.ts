@@ -54,6 +54,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   }
   // The read side on this thread shares the ledger thread's LMDB environment (one per process).
   const store = new LedgerStore({ path: config.node.dataDir, mapSizeMb: config.storage.mapSizeMb });
+  store.pinSnapshot(); // queries and admission see durable blocks only
   const node = new HotledgerNode(config, logger, ledger, store, tip.height, devnetKeyFiles);
   await node.startOrdering();
   logger.info({ height: tip.height, dataDir: config.node.dataDir, threads: config.pipeline.threads }, 'node started');
@@ -277,7 +278,7 @@ class HotledgerNode implements RunningNode {
 
   private onCommitted(c: CommittedBlock): void {
     const { block, reply, statuses } = c;
-    this.store.refresh();
+    this.store.pinSnapshot();
     const now = performance.now();
     const rejectedBy = new Map<number, number>();
     let at = 0;

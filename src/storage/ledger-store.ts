@@ -1,4 +1,4 @@
-import { open, type Database, type RootDatabase } from 'lmdb';
+import { open, type Database, type RootDatabase, type Transaction } from 'lmdb';
 import { mkdirSync } from 'node:fs';
 import { HotledgerError } from '../errors.js';
 import { TX_ID_SIZE } from '../tx/layout.js';
@@ -66,6 +66,8 @@ export class LedgerStore {
   readonly meta: Database<unknown, string>;
   readonly batchIndex: Database<Buffer, Buffer>;
   private closed = false;
+  /** When set, every read goes through this snapshot (see pinSnapshot). */
+  private snapshot: Transaction | undefined;
 
   constructor(opts: StoreOptions) {
     mkdirSync(opts.path, { recursive: true });
@@ -81,59 +83,75 @@ export class LedgerStore {
   }
 
   tip(): ChainTip | undefined {
-    const t = this.meta.get('tip') as { height: number; hash: Uint8Array; stateRoot: Uint8Array } | undefined;
+    const t = this.meta.get('tip', this.readOpts()) as { height: number; hash: Uint8Array; stateRoot: Uint8Array } | undefined;
     if (!t) return undefined;
     return { height: t.height, hash: Buffer.from(t.hash), stateRoot: Buffer.from(t.stateRoot) };
   }
 
   getAccount(publicKey: Uint8Array): { balance: number; nonce: number } | undefined {
-    const v = this.accounts.get(Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.length));
+    const v = this.accounts.get(Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.length), this.readOpts());
     if (!v) return undefined;
     if (v.length !== ACCOUNT_RECORD_SIZE) throw new HotledgerError('STORAGE_CORRUPT', 'account record has the wrong size');
     return decodeAccount(v);
   }
 
   getHeader(height: number): BlockHeader | undefined {
-    const v = this.headers.get(height);
+    const v = this.headers.get(height, this.readOpts());
     return v ? decodeHeader(v) : undefined;
   }
 
   getHeaderBytes(height: number): Buffer | undefined {
-    return this.headers.get(height);
+    return this.headers.get(height, this.readOpts());
   }
 
   getPayload(height: number): Buffer | undefined {
-    return this.payloads.get(height);
+    return this.payloads.get(height, this.readOpts());
   }
 
   getResults(height: number): Buffer | undefined {
-    return this.results.get(height);
+    return this.results.get(height, this.readOpts());
   }
 
   getTxLocation(id: Uint8Array): TxLocation | undefined {
-    const v = this.txIndex.get(Buffer.from(id.buffer, id.byteOffset, id.length));
+    const v = this.txIndex.get(Buffer.from(id.buffer, id.byteOffset, id.length), this.readOpts());
     if (!v) return undefined;
     if (v.length !== TX_LOCATION_SIZE) throw new HotledgerError('STORAGE_CORRUPT', 'tx index record has the wrong size');
     return decodeTxLocation(v);
   }
 
   hasTx(id: Uint8Array): boolean {
-    return this.txIndex.doesExist(Buffer.from(id.buffer, id.byteOffset, id.length));
+    return this.txIndex.get(Buffer.from(id.buffer, id.byteOffset, id.length), this.readOpts()) !== undefined;
   }
 
   getBatchLocation(digest: Uint8Array): BatchLocation | undefined {
-    const v = this.batchIndex.get(Buffer.from(digest.buffer, digest.byteOffset, digest.length));
+    const v = this.batchIndex.get(Buffer.from(digest.buffer, digest.byteOffset, digest.length), this.readOpts());
     if (!v || v.length !== 12) return undefined;
     return { height: v.readUInt32LE(0), start: v.readUInt32LE(4), count: v.readUInt32LE(8) };
   }
 
   getMeta<T>(key: string): T | undefined {
-    return this.meta.get(key) as T | undefined;
+    return this.meta.get(key, this.readOpts()) as T | undefined;
   }
 
   /** Makes reads on this thread see commits made by the ledger thread. */
   refresh(): void {
     this.root.resetReadTxn();
+  }
+
+  /**
+   * Pins every later read to the database as it is now, until the next call. The node's query side
+   * calls it only when a block is reported durable: lmdb makes a commit visible to readers before
+   * it is flushed, and a client must never see a block (or a balance) that a power loss could undo.
+   */
+  pinSnapshot(): void {
+    this.root.resetReadTxn();
+    const next = this.root.useReadTransaction();
+    this.snapshot?.done();
+    this.snapshot = next;
+  }
+
+  private readOpts(): { transaction: Transaction } | undefined {
+    return this.snapshot ? { transaction: this.snapshot } : undefined;
   }
 
   /**
@@ -183,6 +201,8 @@ export class LedgerStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.snapshot?.done();
+    this.snapshot = undefined;
     await this.root.flushed;
     await this.root.close();
   }
