@@ -1,0 +1,413 @@
+import { BlockTree } from './block-tree.js';
+import { CertVerifier } from './certificates.js';
+import { RoundRobin, type LeaderElection } from './leader-election.js';
+import { Pacemaker } from './pacemaker.js';
+import { PayloadTracker } from './payload.js';
+import { SafetyRules, type VotingRules } from './safety-rules.js';
+import { SYNC_BATCH, Synchronizer } from './synchronizer.js';
+import {
+  ZERO_HASH,
+  computeBlockHash,
+  equalBytes,
+  faultTolerance,
+  genesisBlock,
+  genesisQc,
+  hex,
+  makeBlock,
+  proposalSigningBytes,
+  timeoutSigningBytes,
+  voteSigningBytes,
+  type Block,
+  type CommittedBlock,
+  type ConsensusMessage,
+  type Hash,
+  type Proposal,
+  type QuorumCert,
+  type Timeout,
+  type TimeoutCert,
+} from './types.js';
+import { VoteAggregator, type EquivocationEvent } from './vote-aggregator.js';
+import type { ConsensusConfig, ConsensusOutput, ConsensusStatusView } from './api.js';
+
+export type { ConsensusConfig, ConsensusEvent, ConsensusOutput, ConsensusStatusView } from './api.js';
+
+/** Sans-I/O 2-chain HotStuff (Jolteon): inputs in, an output object back, no clocks or sockets. */
+export class ConsensusCore {
+  private readonly n: number;
+  private readonly self: number;
+  private readonly f: number;
+  private readonly election: LeaderElection;
+  private readonly rules: VotingRules;
+  private readonly verifier: CertVerifier;
+  private readonly agg: VoteAggregator;
+  private readonly pacemaker: Pacemaker;
+  private readonly tree: BlockTree;
+  private readonly payload = new PayloadTracker();
+  private readonly sync: Synchronizer;
+  private readonly maxPayload: number;
+  private highQc: QuorumCert;
+  private highTc: TimeoutCert | null = null;
+  private proposedRound = 0;
+  private waitingVote: { block: Block; tc: TimeoutCert | null } | null = null;
+  /** When we last sent sync-info to each peer. */
+  private readonly syncInfoSent = new Map<number, number>();
+  /** Highest round each validator sent a timeout for (verified). */
+  private readonly timeoutRoundOf = new Map<number, number>();
+  private stateRoot: Hash = ZERO_HASH;
+  private now = 0;
+  private dirty = false;
+  private equivocations = 0;
+  private out: ConsensusOutput = emptyOutput();
+
+  constructor(private readonly cfg: ConsensusConfig) {
+    this.n = cfg.validators;
+    this.self = cfg.self;
+    this.f = faultTolerance(this.n).f;
+    this.election = cfg.leaderElection ?? new RoundRobin(this.n);
+    const gQc = genesisQc(cfg.chainId);
+    const root = cfg.root ?? { block: genesisBlock(cfg.chainId), qc: gQc };
+    const safety = cfg.safety ?? SafetyRules.initial(gQc);
+    this.rules = cfg.votingRules ? cfg.votingRules(safety) : new SafetyRules(safety);
+    this.verifier = new CertVerifier(cfg.chainId, this.n, cfg.crypto);
+    this.agg = new VoteAggregator(this.verifier.quorum);
+    this.pacemaker = new Pacemaker({ timeoutMs: cfg.timeoutMs, heartbeatMs: cfg.heartbeatMs, maxBackoffExponent: cfg.maxBackoffExponent ?? 2 });
+    this.tree = new BlockTree(root.block, root.qc, cfg.retainCommitted ?? 1_000, cfg.unsafeOneChainCommit === true);
+    this.sync = new Synchronizer(this.self, this.n, Math.max(1, Math.floor(cfg.timeoutMs / 2)));
+    this.maxPayload = cfg.maxPayloadDigests ?? 64;
+    this.highQc = safety.highQc.round >= root.qc.round ? safety.highQc : root.qc;
+    this.highTc = cfg.highTc ?? null;
+  }
+
+  start(nowMs: number): ConsensusOutput {
+    this.begin(nowMs);
+    const round = Math.max(this.highQc.round + 1, (this.highTc?.round ?? 0) + 1, this.rules.data.lastVotedRound, 1);
+    this.pacemaker.start(round, this.now);
+    const stored = [...(this.cfg.blocks ?? [])].sort((a, b) => a.height - b.height);
+    for (const b of stored) {
+      if (b.height <= this.tree.root.height || !equalBytes(computeBlockHash(b), b.hash) || !this.verifier.qc(b.qc)) continue;
+      if (this.tree.insert(b)) this.afterInsert(b, false);
+    }
+    if (!this.tree.has(this.highQc.blockHash)) this.requestBlock(this.highQc.blockHash, this.election.leader(this.highQc.round + 1));
+    this.proposeIfReady(false);
+    return this.finish();
+  }
+
+  onTick(nowMs: number): ConsensusOutput {
+    this.begin(nowMs);
+    for (const r of this.sync.due(this.now)) this.send(r.peer, { type: 'blocks-request', hash: r.hash, count: SYNC_BATCH });
+    if (this.now >= this.pacemaker.timeoutDeadline) this.localTimeout();
+    if (this.now >= this.pacemaker.heartbeatAt()) this.proposeIfReady(true);
+    return this.finish();
+  }
+
+  onMessage(from: number, msg: ConsensusMessage, nowMs?: number): ConsensusOutput {
+    this.begin(nowMs);
+    if (Number.isInteger(from) && from >= 0 && from < this.n && from !== this.self) {
+      switch (msg.type) {
+        case 'proposal': this.handleProposal(from, msg.proposal); break;
+        case 'vote': this.handleVote(from, msg.vote); break;
+        case 'timeout': this.handleTimeout(from, msg.timeout, msg.highTc); break;
+        case 'sync-info': this.handleSyncInfo(from, msg.highQc, msg.highTc); break;
+        case 'blocks-request': this.handleBlocksRequest(from, msg.hash, msg.count); break;
+        case 'blocks-response': this.handleBlocksResponse(from, msg.blocks); break;
+      }
+    }
+    return this.finish();
+  }
+
+  /** The batch with this digest is stored locally: it may be proposed and voted on. */
+  onPayloadAvailable(digest: Hash, nowMs?: number): ConsensusOutput {
+    this.begin(nowMs);
+    if (this.payload.onAvailable(digest)) {
+      const w = this.waitingVote;
+      if (w !== null && this.payload.missing(w.block).length === 0) {
+        this.waitingVote = null;
+        this.maybeVote(w.block, w.tc);
+      }
+      this.proposeIfReady(false);
+    }
+    return this.finish();
+  }
+
+  /** The node's latest state root; copied unchecked into this node's next proposals. */
+  setStateRoot(root: Hash): void {
+    this.stateRoot = Uint8Array.from(root);
+  }
+
+  status(): ConsensusStatusView {
+    return {
+      round: this.pacemaker.round,
+      leader: this.election.leader(this.pacemaker.round),
+      committedHeight: this.tree.root.height,
+      committedHash: hex(this.tree.root.hash),
+      highQc: { round: this.highQc.round, blockHash: hex(this.highQc.blockHash), votes: this.highQc.signatures.length },
+      equivocations: this.equivocations,
+    };
+  }
+
+  // --- message handlers -------------------------------------------------------------------
+
+  private handleProposal(from: number, p: Proposal): void {
+    const b = p.block;
+    const bad = (reason: string): void => void this.out.events.push({ type: 'invalid', from, reason });
+    if (b.chainId !== this.cfg.chainId || !equalBytes(computeBlockHash(b), b.hash)) return bad('proposal: bad block hash');
+    if (b.proposer !== this.election.leader(b.round)) return bad('proposal: not the leader of its round');
+    if (!equalBytes(b.qc.blockHash, b.parentHash) || b.qc.round >= b.round) return bad('proposal: qc does not certify parent');
+    if (b.payload.length > this.maxPayload) return bad('proposal: payload too large');
+    if (!this.verifier.proposal(p)) return bad('proposal: bad signature');
+    const eq = this.agg.checkProposal(b.round, b.proposer, b.hash);
+    if (eq !== null) this.reportEquivocation(eq);
+    if (!this.verifier.qc(b.qc)) return bad('proposal: invalid qc');
+    if (p.tc !== null && !this.verifier.tc(p.tc)) return bad('proposal: invalid tc');
+    const direct = b.qc.round + 1 === b.round;
+    if (!direct && (p.tc === null || p.tc.round + 1 !== b.round)) return bad('proposal: round not justified');
+    this.processQc(b.qc, from);
+    if (p.tc !== null) this.processTc(p.tc);
+    if (b.height <= this.tree.root.height) return;
+    if (!this.tree.has(b.parentHash)) {
+      this.sync.park(from, p);
+      this.requestBlock(b.parentHash, from);
+      return;
+    }
+    if (!this.tree.insert(b)) return bad('proposal: does not fit its parent');
+    this.afterInsert(b);
+    this.maybeVote(b, p.tc);
+  }
+
+  private handleVote(from: number, v: { round: number; blockHash: Hash; signer: number; sig: Uint8Array }): void {
+    if (v.round <= this.tree.root.round) return;
+    if (!this.verifier.vote(v)) return void this.out.events.push({ type: 'invalid', from, reason: 'vote: bad signature' });
+    const events: EquivocationEvent[] = [];
+    const qc = this.agg.addVote(v, events);
+    for (const e of events) this.reportEquivocation(e);
+    if (qc !== null) this.processQc(qc, v.signer);
+  }
+
+  private handleTimeout(from: number, t: Timeout, highTc: TimeoutCert | null): void {
+    if (!this.verifier.timeout(t)) return void this.out.events.push({ type: 'invalid', from, reason: 'timeout: bad signature or qc' });
+    this.processQc(t.highQc, t.signer);
+    if (highTc !== null && this.verifier.tc(highTc)) this.processTc(highTc);
+    if (t.round > (this.timeoutRoundOf.get(t.signer) ?? 0)) this.timeoutRoundOf.set(t.signer, t.round);
+    // f+1 validators timed out in round r or later, so at least one honest node is there: jump to
+    // r and time out too. Without this, a node that lost the TC that moved the others on (a crash
+    // loses it) could keep the rest one timeout short of a quorum forever. Safety never depends on
+    // how a round was entered: votes need a QC or TC inside the proposal.
+    const r = [...this.timeoutRoundOf.values()].sort((a, b) => b - a)[this.f] ?? 0;
+    if (r > this.pacemaker.round) {
+      this.pacemaker.advance(r - 1, true, this.now);
+      this.onNewRound();
+      this.localTimeout();
+    }
+    if (t.round < this.pacemaker.round) {
+      // The sender is behind: hand it the certificates that moved us on. Rate-limited per peer,
+      // but not once-per-round: the first answer may be lost, and the peer keeps re-broadcasting.
+      const last = this.syncInfoSent.get(from);
+      if (last === undefined || this.now - last >= this.cfg.timeoutMs / 2) {
+        this.syncInfoSent.set(from, this.now);
+        this.send(from, { type: 'sync-info', highQc: this.highQc, highTc: this.highTc });
+      }
+      return;
+    }
+    const tc = this.agg.addTimeout(t);
+    if (tc !== null) return this.processTc(tc);
+    // f+1 timeouts mean at least one honest node gave up on the round: join so a TC can form.
+    if (t.round === this.pacemaker.round && !this.pacemaker.hasTimedOut() && this.agg.timeoutCount(t.round) > this.f) this.localTimeout();
+  }
+
+  private handleSyncInfo(from: number, qc: QuorumCert, tc: TimeoutCert | null): void {
+    if (!this.verifier.qc(qc)) return void this.out.events.push({ type: 'invalid', from, reason: 'sync-info: invalid qc' });
+    this.processQc(qc, from);
+    if (tc !== null && this.verifier.tc(tc)) this.processTc(tc);
+  }
+
+  private handleBlocksRequest(from: number, hash: Hash, count: number): void {
+    const blocks = this.tree.ancestry(hash, Math.max(1, Math.min(count, SYNC_BATCH)));
+    if (blocks.length > 0) this.send(from, { type: 'blocks-response', blocks });
+  }
+
+  private handleBlocksResponse(from: number, blocks: Block[]): void {
+    if (blocks.length === 0 || blocks.length > SYNC_BATCH) return;
+    for (const b of blocks) {
+      const ok =
+        b.chainId === this.cfg.chainId &&
+        equalBytes(computeBlockHash(b), b.hash) &&
+        equalBytes(b.qc.blockHash, b.parentHash) &&
+        b.payload.length <= this.maxPayload &&
+        this.verifier.qc(b.qc);
+      if (!ok) return void this.out.events.push({ type: 'invalid', from, reason: 'blocks-response: invalid block' });
+    }
+    const chain = this.sync.accept(blocks);
+    if (chain === null) return;
+    for (const b of chain) this.processQc(b.qc, from);
+    for (const b of chain) {
+      if (b.height <= this.tree.root.height) {
+        this.sync.resolved(b.hash);
+        continue;
+      }
+      if (!this.tree.has(b.parentHash)) return this.requestBlock(b.parentHash, from);
+      if (!this.tree.insert(b)) return void this.out.events.push({ type: 'invalid', from, reason: 'blocks-response: block does not fit' });
+      this.afterInsert(b);
+    }
+  }
+
+  // --- protocol steps ---------------------------------------------------------------------
+
+  private processQc(qc: QuorumCert, hint: number): void {
+    if (qc.round > this.highQc.round) this.highQc = qc;
+    if (this.rules.observeQc(qc)) this.dirty = true;
+    if (qc.round <= this.tree.root.round) return;
+    this.tree.addQc(qc);
+    if (this.tree.has(qc.blockHash)) this.commit(this.tree.tryCommit(qc.blockHash));
+    else this.requestBlock(qc.blockHash, hint);
+    if (this.pacemaker.advance(qc.round, false, this.now)) this.onNewRound();
+  }
+
+  private processTc(tc: TimeoutCert): void {
+    this.processQc(tc.highQc, this.election.leader(tc.highQc.round + 1));
+    if (this.highTc === null || tc.round > this.highTc.round) {
+      this.highTc = tc;
+      this.out.persistTc = tc;
+    }
+    if (this.pacemaker.advance(tc.round, true, this.now)) this.onNewRound();
+  }
+
+  private onNewRound(): void {
+    this.waitingVote = null;
+    this.agg.prune(this.pacemaker.round - 2);
+    this.proposeIfReady(false);
+  }
+
+  private afterInsert(b: Block, persist = true): void {
+    if (persist) this.out.persistBlocks.push(b);
+    this.sync.resolved(b.hash);
+    const missing = this.payload.missing(b).filter((d) => !this.payload.wasCommitted(d));
+    if (missing.length > 0) this.out.fetchPayload.push({ digests: missing, from: b.proposer });
+    this.commit(this.tree.tryCommit(b.parentHash));
+    if (this.tree.qcFor(b.hash) !== undefined) this.commit(this.tree.tryCommit(b.hash));
+    for (const parked of this.sync.unpark(b.hash)) this.handleProposal(parked.from, parked.proposal);
+    if (equalBytes(b.hash, this.highQc.blockHash)) this.proposeIfReady(false);
+    // Catch-up over more than one blocks-response: newer segments wait in the synchronizer as
+    // orphans (and are never re-requested); insert the one that hangs below this block, upwards.
+    const child = this.sync.childOf(b.hash);
+    if (child && !this.tree.has(child.hash) && this.tree.insert(child)) this.afterInsert(child);
+  }
+
+  private commit(blocks: CommittedBlock[]): void {
+    for (const h of this.tree.conflicts.splice(0)) this.out.events.push({ type: 'conflicting-commit', blockHash: h });
+    for (const c of blocks) {
+      this.out.commits.push(c);
+      this.payload.onCommit(c.block);
+    }
+    if (blocks.length > 0) this.sync.prune(this.tree.root.height);
+  }
+
+  private maybeVote(b: Block, tc: TimeoutCert | null): void {
+    if (b.round !== this.pacemaker.round || this.pacemaker.hasTimedOut()) return;
+    // A correct leader never re-proposes an ordered batch; voting for it would order it twice.
+    if (b.payload.some((d) => this.payload.wasCommitted(d))) return;
+    if (this.payload.missing(b).length > 0) {
+      this.waitingVote = { block: b, tc };
+      return;
+    }
+    if (!this.rules.voteFor(b, tc).ok) return;
+    this.dirty = true;
+    const sig = this.cfg.crypto.sign(voteSigningBytes(this.cfg.chainId, b.round, b.hash));
+    const vote = { round: b.round, blockHash: b.hash, signer: this.self, sig };
+    const next = this.election.leader(b.round + 1);
+    if (next === this.self) this.handleVote(this.self, vote);
+    else this.send(next, { type: 'vote', vote });
+  }
+
+  private localTimeout(): void {
+    const round = this.pacemaker.round;
+    this.pacemaker.onLocalTimeout(this.now);
+    if (!this.rules.timeoutFor(round, this.highQc).ok) return;
+    this.dirty = true;
+    this.out.events.push({ type: 'local-timeout', round });
+    const sig = this.cfg.crypto.sign(timeoutSigningBytes(this.cfg.chainId, round, this.highQc.round));
+    const timeout: Timeout = { round, highQc: this.highQc, signer: this.self, sig };
+    this.send('all', { type: 'timeout', timeout, highTc: this.highTc });
+    const tc = this.agg.addTimeout(timeout);
+    if (tc !== null) this.processTc(tc);
+  }
+
+  /**
+   * The leader proposes at once when there is work (pending batches, or uncommitted payload that
+   * needs a 2-chain on top to commit); otherwise it waits for the heartbeat and proposes an empty
+   * keep-alive block, so rounds keep moving at heartbeat pace instead of timing out.
+   */
+  private proposeIfReady(heartbeat: boolean): void {
+    const round = this.pacemaker.round;
+    if (this.election.leader(round) !== this.self || this.proposedRound >= round || this.pacemaker.hasTimedOut()) return;
+    // After a restart proposedRound is lost; a persisted vote or timeout in this round means we
+    // may already have proposed in it, and a second proposal would be an equivocation.
+    if (round <= this.rules.data.lastVotedRound) return;
+    let tc: TimeoutCert | null = null;
+    if (this.highQc.round + 1 !== round) {
+      if (this.highTc === null || this.highTc.round + 1 !== round) return;
+      tc = this.highTc;
+    }
+    const parent = this.tree.get(this.highQc.blockHash);
+    if (parent === undefined) return this.requestBlock(this.highQc.blockHash, this.election.leader(this.highQc.round + 1));
+    const exclude = this.tree.uncommittedDigests(parent);
+    const digests = this.payload.select(exclude, this.maxPayload);
+    if (!heartbeat && digests.length === 0 && exclude.size === 0) return;
+    this.proposedRound = round;
+    const block = makeBlock({
+      chainId: this.cfg.chainId,
+      round,
+      height: parent.height + 1,
+      parentHash: parent.hash,
+      qc: this.highQc,
+      payload: digests,
+      proposer: this.self,
+      parentStateRoot: this.stateRoot,
+      timestampMs: Math.max(this.now, parent.timestampMs),
+    });
+    const proposal: Proposal = { block, tc, sig: this.cfg.crypto.sign(proposalSigningBytes(this.cfg.chainId, block.hash)) };
+    this.send('all', { type: 'proposal', proposal });
+    if (this.tree.insert(block)) {
+      this.afterInsert(block);
+      this.maybeVote(block, tc);
+    }
+  }
+
+  private requestBlock(hash: Hash, peer: number): void {
+    const to = this.sync.request(hash, peer, this.now);
+    if (to !== null) this.send(to, { type: 'blocks-request', hash, count: SYNC_BATCH });
+  }
+
+  private reportEquivocation(e: EquivocationEvent): void {
+    this.equivocations++;
+    this.out.events.push(e);
+  }
+
+  private send(to: number | 'all', msg: ConsensusMessage): void {
+    this.out.send.push({ to, msg });
+  }
+
+  private begin(nowMs: number | undefined): void {
+    if (nowMs !== undefined && nowMs > this.now) this.now = nowMs;
+    this.out = emptyOutput();
+    this.dirty = false;
+  }
+
+  private finish(): ConsensusOutput {
+    const out = this.out;
+    if (this.dirty) out.persist = this.rules.data;
+    let at = this.pacemaker.timeoutDeadline;
+    const round = this.pacemaker.round;
+    if (this.election.leader(round) === this.self && this.proposedRound < round && !this.pacemaker.hasTimedOut()) {
+      const hb = this.pacemaker.heartbeatAt();
+      if (hb > this.now && hb < at) at = hb;
+    }
+    const retry = this.sync.nextRetryAt();
+    if (retry !== null && retry < at) at = Math.max(retry, this.now);
+    out.timer = { at };
+    return out;
+  }
+}
+
+function emptyOutput(): ConsensusOutput {
+  return { persistBlocks: [], send: [], commits: [], fetchPayload: [], timer: null, events: [] };
+}

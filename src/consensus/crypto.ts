@@ -1,0 +1,32 @@
+import { sodiumSecretKey, sodiumSign, verifySignature } from '../crypto/ed25519.js';
+
+/**
+ * What the core needs from cryptography. Messages are already domain-tagged by the caller
+ * (see types.ts signing-bytes helpers), so implementations sign the bytes as given.
+ */
+export interface ConsensusCrypto {
+  sign(msg: Uint8Array): Uint8Array;
+  /** Never throws; false for an unknown validator index. */
+  verify(index: number, msg: Uint8Array, sig: Uint8Array): boolean;
+}
+
+/** Production implementation: libsodium Ed25519, strict verification (the consensus rule). */
+export class Ed25519ConsensusCrypto implements ConsensusCrypto {
+  private readonly secretKey: Buffer;
+  private readonly publicKeys: Uint8Array[];
+
+  /** seed32: this validator's 32-byte Ed25519 seed; publicKeys: the validator set in index order. */
+  constructor(seed32: Uint8Array, publicKeys: Uint8Array[]) {
+    this.secretKey = sodiumSecretKey(seed32).secretKey;
+    this.publicKeys = publicKeys;
+  }
+
+  sign(msg: Uint8Array): Uint8Array {
+    return new Uint8Array(sodiumSign(msg, this.secretKey));
+  }
+
+  verify(index: number, msg: Uint8Array, sig: Uint8Array): boolean {
+    const pk = Number.isInteger(index) ? this.publicKeys[index] : undefined;
+    return pk !== undefined && verifySignature(sig, msg, pk);
+  }
+}

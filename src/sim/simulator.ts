@@ -1,0 +1,339 @@
+import { createHash } from 'node:crypto';
+import { decodeMessage, encodeMessage } from '../consensus/codec.js';
+import { ConsensusCore, type ConsensusOutput } from '../consensus/core.js';
+import type { ConsensusCrypto } from '../consensus/crypto.js';
+import type { SafetyData } from '../consensus/safety-rules.js';
+import { faultTolerance, hex, type Block, type CommittedBlock, type ConsensusMessage, type TimeoutCert } from '../consensus/types.js';
+import { Collusion, RecklessRules, byzantineSends, type ByzantineMode } from './byzantine.js';
+import { EventQueue } from './event-queue.js';
+import { InvariantChecker } from './invariants.js';
+import { Prng } from './prng.js';
+import { ed25519CryptoSet, idealCryptoSet } from './sim-crypto.js';
+
+export interface SimOptions {
+  validators?: number;
+  /** Byzantine validator count; default: seeded, 0..f. Above f is allowed (to show violations). */
+  byzantine?: number;
+  /** Use libsodium Ed25519 and run every message through the wire codec. */
+  realCrypto?: boolean;
+  /** Faults (drops, partitions, crashes) happen in [0, faultMs); then the network heals. */
+  faultMs?: number;
+  /** After healing, fresh digests must commit on every honest node within this window. */
+  settleMs?: number;
+  timeoutMs?: number;
+  heartbeatMs?: number;
+  /** Force every Byzantine validator into one behaviour (default: seeded per validator). */
+  byzantineMode?: ByzantineMode;
+  /** Test-only: honest nodes run a voting rule that approves everything. */
+  brokenSafety?: boolean;
+  /** Test-only: honest nodes commit on a 1-chain (certified block) instead of a 2-chain. */
+  brokenCommitRule?: boolean;
+  /** Log each crash, partition and commit height to this function. */
+  log?: (line: string) => void;
+}
+
+export interface SeedResult {
+  seed: number;
+  validators: number;
+  byzantine: { index: number; mode: ByzantineMode }[];
+  safetyViolations: number;
+  violations: string[];
+  livenessFailure: boolean;
+  livenessDetail: string | null;
+  /** Lowest committed height among honest nodes at the end. */
+  commits: number;
+  equivocationsDetected: number;
+  messages: number;
+  crashes: number;
+  partitions: number;
+}
+
+type Ev =
+  | { kind: 'deliver'; from: number; to: number; msg: ConsensusMessage | Uint8Array }
+  | { kind: 'tick'; node: number; version: number }
+  | { kind: 'payload'; node: number; digest: Uint8Array }
+  | { kind: 'inject'; digest: Uint8Array }
+  | { kind: 'crash'; node: number; midOutput: boolean }
+  | { kind: 'restart'; node: number }
+  | { kind: 'partition'; groups: number[] }
+  | { kind: 'heal' };
+
+interface SimNode {
+  index: number;
+  byzantine: ByzantineMode | null;
+  core: ConsensusCore | null;
+  crypto: ConsensusCrypto;
+  persisted: SafetyData | undefined;
+  persistedTc: TimeoutCert | null;
+  committed: CommittedBlock | undefined;
+  committedDigests: Set<string>;
+  /** Durable batch store: survives crashes and is re-announced to the core on restart. */
+  store: Map<string, Uint8Array>;
+  /** Durable consensus block store (the core's persistBlocks), pruned at commit. */
+  blocks: Map<string, Block>;
+  timerVersion: number;
+  crashAfterPersist: boolean;
+}
+
+const CHAIN_ID = 7;
+
+export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
+  const rng = new Prng(seed);
+  const n = options.validators ?? 4;
+  const { f } = faultTolerance(n);
+  const faultMs = options.faultMs ?? 2_000;
+  const settleMs = options.settleMs ?? 6_000;
+  const timeoutMs = options.timeoutMs ?? 200;
+  const heartbeatMs = options.heartbeatMs ?? 100;
+  const endMs = faultMs + settleMs;
+  const real = options.realCrypto ?? false;
+  const log = options.log;
+  const cryptos = real ? ed25519CryptoSet(seed, n) : idealCryptoSet(seed, n);
+  const q = new EventQueue<Ev>();
+  const checker = new InvariantChecker();
+  const collusion = new Collusion();
+
+  // Fault profile of this seed.
+  const dropP = rng.float() * 0.2;
+  const dupP = rng.float() * 0.05;
+  const maxDelay = rng.int(5, 60);
+  const byzCount = options.byzantine ?? rng.int(0, f);
+  const order = shuffle(rng, Array.from({ length: n }, (_, i) => i));
+  const modes: ByzantineMode[] = ['equivocate', 'double-vote', 'silent', 'fork'];
+  const byzantine = order.slice(0, byzCount).map((index) => ({ index, mode: options.byzantineMode ?? rng.pick(modes) }));
+  const byzOf = new Map(byzantine.map((b) => [b.index, b.mode]));
+
+  const nodes: SimNode[] = Array.from({ length: n }, (_, i) => ({
+    index: i,
+    byzantine: byzOf.get(i) ?? null,
+    core: null,
+    crypto: cryptos[i]!,
+    persisted: undefined,
+    persistedTc: null,
+    committed: undefined,
+    committedDigests: new Set(),
+    store: new Map(),
+    blocks: new Map(),
+    timerVersion: 0,
+    crashAfterPersist: false,
+  }));
+  const honest = nodes.filter((x) => x.byzantine === null);
+  let now = 0;
+  let healed = false;
+  let groupOf: number[] | null = null;
+  let messages = 0;
+  let equivocations = 0;
+  let crashes = 0;
+  let partitions = 0;
+  const lateDigests: Uint8Array[] = [];
+  let digestCounter = 0;
+
+  const makeCore = (x: SimNode): ConsensusCore =>
+    new ConsensusCore({
+      chainId: CHAIN_ID,
+      validators: n,
+      self: x.index,
+      timeoutMs,
+      heartbeatMs,
+      crypto: x.crypto,
+      safety: x.persisted,
+      root: x.committed,
+      blocks: [...x.blocks.values()],
+      highTc: x.persistedTc,
+      votingRules: x.byzantine !== null || options.brokenSafety ? (d) => new RecklessRules(d) : undefined,
+      unsafeOneChainCommit: x.byzantine === null && options.brokenCommitRule === true,
+    });
+
+  const transmit = (from: number, to: number, msg: ConsensusMessage): void => {
+    messages++;
+    if (msg.type === 'proposal') collusion.blocks.set(hex(msg.proposal.block.hash), msg.proposal.block);
+    if (!healed) {
+      if (groupOf !== null && groupOf[from] !== groupOf[to]) return;
+      if (rng.chance(dropP)) return;
+    }
+    const wire: ConsensusMessage | Uint8Array = real ? encodeMessage(msg) : msg;
+    const delay = healed ? rng.int(1, 10) : rng.int(1, maxDelay);
+    q.push(now + delay, { kind: 'deliver', from, to, msg: wire });
+    if (!healed && rng.chance(dupP)) q.push(now + rng.int(1, maxDelay), { kind: 'deliver', from, to, msg: wire });
+  };
+
+  const apply = (x: SimNode, out: ConsensusOutput): void => {
+    // Persist first: a crash after this point loses the sends but never the safety data.
+    if (out.persist !== undefined) x.persisted = out.persist;
+    if (out.persistTc !== undefined) x.persistedTc = out.persistTc;
+    for (const b of out.persistBlocks) x.blocks.set(hex(b.hash), b);
+    if (x.crashAfterPersist) {
+      x.crashAfterPersist = false;
+      crash(x);
+      return;
+    }
+    if (x.byzantine !== null) {
+      for (const s of byzantineSends(x.byzantine, x.index, n, CHAIN_ID, x.crypto, out.send, rng, collusion)) transmit(x.index, s.to, s.msg);
+    } else {
+      for (const s of out.send) {
+        if (s.to === 'all') for (let i = 0; i < n; i++) i !== x.index && transmit(x.index, i, s.msg);
+        else transmit(x.index, s.to, s.msg);
+      }
+    }
+    for (const c of out.commits) {
+      x.committed = c;
+      for (const [k, b] of x.blocks) if (b.height <= c.block.height) x.blocks.delete(k);
+      for (const d of c.block.payload) x.committedDigests.add(hex(d));
+      if (x.byzantine === null) checker.onCommit(x.index, c.block);
+    }
+    for (const e of out.events) {
+      if (e.type === 'equivocation') {
+        equivocations++;
+        if (nodes[e.validator]?.byzantine === null) checker.onAlarm(x.index, `honest validator ${e.validator} equivocated (${e.kind}, round ${e.round})`);
+      }
+      if (e.type === 'conflicting-commit' && x.byzantine === null) checker.onAlarm(x.index, `conflicting commit ${e.blockHash.slice(0, 12)}`);
+    }
+    for (const fp of out.fetchPayload) {
+      // Batch fetch is the node's own retrying protocol: modelled as reliable but delayed.
+      for (const d of fp.digests) if (allDigests.has(hex(d))) q.push(now + rng.int(1, 2 * maxDelay), { kind: 'payload', node: x.index, digest: d });
+    }
+    if (out.timer !== null) {
+      x.timerVersion++;
+      q.push(Math.max(out.timer.at, now), { kind: 'tick', node: x.index, version: x.timerVersion });
+    }
+  };
+
+  const crash = (x: SimNode): void => {
+    x.core = null;
+    x.timerVersion++;
+    crashes++;
+    log?.(`${now}ms: node ${x.index} crashed (committed height ${x.committed?.block.height ?? 0})`);
+  };
+
+  const boot = (x: SimNode): void => {
+    x.core = makeCore(x);
+    apply(x, x.core.start(now));
+    for (const [k, d] of x.store) if (!x.committedDigests.has(k) && x.core !== null) apply(x, x.core.onPayloadAvailable(d, now));
+  };
+
+  const allDigests = new Map<string, Uint8Array>();
+  const newDigest = (): Uint8Array => {
+    const d = new Uint8Array(createHash('sha256').update(`seed ${seed} batch ${digestCounter++}`).digest());
+    allDigests.set(hex(d), d);
+    return d;
+  };
+
+  // Schedule the run: digests throughout, faults only before faultMs.
+  for (let t = rng.int(0, 100); t < faultMs; t += rng.int(20, 250)) q.push(t, { kind: 'inject', digest: newDigest() });
+  for (let t = faultMs + 50; t < faultMs + Math.min(1_000, settleMs / 3); t += rng.int(50, 250)) {
+    const d = newDigest();
+    lateDigests.push(d);
+    q.push(t, { kind: 'inject', digest: d });
+  }
+  const crashCount = rng.int(0, 3);
+  for (let i = 0; i < crashCount && honest.length > 0; i++) {
+    const x = rng.pick(honest);
+    const at = rng.int(0, faultMs - 200);
+    q.push(at, { kind: 'crash', node: x.index, midOutput: rng.chance(0.5) });
+    q.push(Math.min(faultMs - 1, at + rng.int(50, 1_500)), { kind: 'restart', node: x.index });
+  }
+  const partitionCount = rng.int(0, 2);
+  for (let i = 0; i < partitionCount; i++) {
+    const at = rng.int(0, faultMs - 300);
+    q.push(at, { kind: 'partition', groups: nodes.map(() => rng.int(0, 1)) });
+    q.push(Math.min(faultMs - 1, at + rng.int(100, 1_000)), { kind: 'heal' });
+  }
+  q.push(faultMs, { kind: 'heal' });
+
+  for (const x of nodes) boot(x);
+
+  for (;;) {
+    const e = q.pop();
+    if (e === undefined || e.at > endMs) break;
+    now = e.at;
+    const ev = e.item;
+    switch (ev.kind) {
+      case 'deliver': {
+        const x = nodes[ev.to]!;
+        if (x.core === null) break;
+        const msg = ev.msg instanceof Uint8Array ? decodeMessage(ev.msg) : ev.msg;
+        apply(x, x.core.onMessage(ev.from, msg, now));
+        break;
+      }
+      case 'tick': {
+        const x = nodes[ev.node]!;
+        if (x.core !== null && ev.version === x.timerVersion) apply(x, x.core.onTick(now));
+        break;
+      }
+      case 'payload': {
+        const x = nodes[ev.node]!;
+        x.store.set(hex(ev.digest), ev.digest);
+        if (x.core !== null) apply(x, x.core.onPayloadAvailable(ev.digest, now));
+        break;
+      }
+      case 'inject':
+        // A batch reaches each validator separately; during faults some copies are lost.
+        for (const x of nodes) {
+          if (now < faultMs && rng.chance(dropP)) continue;
+          q.push(now + rng.int(1, maxDelay), { kind: 'payload', node: x.index, digest: ev.digest });
+        }
+        break;
+      case 'crash': {
+        const x = nodes[ev.node]!;
+        if (x.core === null) break;
+        if (ev.midOutput) x.crashAfterPersist = true;
+        else crash(x);
+        break;
+      }
+      case 'restart': {
+        const x = nodes[ev.node]!;
+        x.crashAfterPersist = false;
+        if (x.core !== null) break;
+        log?.(`${now}ms: node ${x.index} restarts from persisted safety data (lastVotedRound ${x.persisted?.lastVotedRound ?? 0})`);
+        boot(x);
+        break;
+      }
+      case 'partition':
+        groupOf = ev.groups;
+        partitions++;
+        log?.(`${now}ms: partition ${ev.groups.join('')}`);
+        break;
+      case 'heal':
+        groupOf = null;
+        if (now >= faultMs) {
+          healed = true;
+          for (const x of nodes) {
+            x.crashAfterPersist = false;
+            if (x.core === null) boot(x);
+          }
+          log?.(`${now}ms: network healed; heights ${honest.map((x) => checker.heightOf(x.index)).join(',')}`);
+        }
+        break;
+    }
+  }
+
+  const missing: string[] = [];
+  for (const x of honest) {
+    const lost = lateDigests.filter((d) => !x.committedDigests.has(hex(d))).length;
+    if (lost > 0) missing.push(`node ${x.index} lacks ${lost}/${lateDigests.length} post-heal batches (height ${checker.heightOf(x.index)})`);
+  }
+  for (const x of honest) log?.(`node ${x.index} status ${JSON.stringify(x.core?.status())} persisted lastVoted ${x.persisted?.lastVotedRound}`);
+  log?.(`end: heights ${honest.map((x) => checker.heightOf(x.index)).join(',')}, ${messages} messages, ${equivocations} equivocations detected`);
+  return {
+    seed,
+    validators: n,
+    byzantine,
+    safetyViolations: checker.violations.length,
+    violations: checker.violations,
+    livenessFailure: missing.length > 0,
+    livenessDetail: missing.length > 0 ? missing.join('; ') : null,
+    commits: Math.min(...honest.map((x) => checker.heightOf(x.index))),
+    equivocationsDetected: equivocations,
+    messages,
+    crashes,
+    partitions,
+  };
+}
+
+function shuffle<T>(rng: Prng, items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = rng.int(0, i);
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}
