@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import {
   ConsensusCore, Ed25519ConsensusCrypto, decodeMessage, encodeMessage, hex,
-  type Block, type CommittedBlock, type ConsensusOutput, type ConsensusStatusView, type SafetyData,
+  type Block, type CommittedBlock, type ConsensusOutput, type ConsensusStatusView, type SafetyData, type TimeoutCert,
 } from '../consensus/index.js';
 import { txRootOf } from '../chain/block-header.js';
 import type { PeerTransport } from '../network/index.js';
@@ -22,6 +22,7 @@ type PeerMessage =
 const SAFETY_KEY = 'consensus/safety';
 const BLOCKS_KEY = 'consensus/blocks';
 const ROOT_KEY = 'consensus/root';
+const TC_KEY = 'consensus/high-tc';
 
 export interface ConsensusOrdererOptions {
   identity: ValidatorIdentity;
@@ -63,12 +64,13 @@ export class ConsensusOrderer implements Orderer {
     const safety = o.store.getMeta<SafetyData>(SAFETY_KEY);
     const blocks = o.store.getMeta<Block[]>(BLOCKS_KEY) ?? [];
     const root = o.store.getMeta<CommittedBlock>(ROOT_KEY);
+    const highTc = o.store.getMeta<TimeoutCert>(TC_KEY);
     for (const b of blocks) this.uncommitted.set(hex(b.hash), b);
     this.appliedRound = o.appliedRound;
     this.core = new ConsensusCore({
       chainId: o.chainId, validators: ids.peers.length, self: ids.index, timeoutMs: o.timeoutMs, heartbeatMs: o.heartbeatMs,
       crypto: new Ed25519ConsensusCrypto(ids.key.seed, ids.peers.map((p) => p.publicKey)),
-      safety, blocks, root,
+      safety, blocks, root, highTc,
     });
   }
 
@@ -175,9 +177,10 @@ export class ConsensusOrderer implements Orderer {
     this.outputs = this.outputs.then(async () => {
       if (this.stopped) return;
       for (const b of out.persistBlocks) this.uncommitted.set(hex(b.hash), b);
-      if (out.persist || out.persistBlocks.length > 0) {
+      if (out.persist || out.persistTc || out.persistBlocks.length > 0) {
         const meta: Record<string, unknown> = {};
         if (out.persist) meta[SAFETY_KEY] = out.persist;
+        if (out.persistTc) meta[TC_KEY] = out.persistTc;
         if (out.persistBlocks.length > 0) meta[BLOCKS_KEY] = [...this.uncommitted.values()];
         await this.o.store.putMetaDurable(meta);
       }
