@@ -49,7 +49,8 @@ export function maxTcHighQcRound(tc: TimeoutCert): number {
  *  - a timeout always reports the node's true highest QC (never lower than the lock).
  */
 export class SafetyRules implements VotingRules {
-  private state: SafetyData;
+  /** Protected so the simulator's Byzantine rules can reuse the bookkeeping and drop the checks. */
+  protected state: SafetyData;
 
   constructor(initial: SafetyData) {
     this.state = { ...initial };

@@ -1,5 +1,5 @@
 import type { ConsensusCrypto } from '../consensus/crypto.js';
-import type { Decision, SafetyData, VotingRules } from '../consensus/safety-rules.js';
+import { SafetyRules, type Decision } from '../consensus/safety-rules.js';
 import {
   hex,
   makeBlock,
@@ -14,28 +14,17 @@ import type { Prng } from './prng.js';
 
 export type ByzantineMode = 'equivocate' | 'double-vote' | 'silent' | 'fork';
 
-/** A voting rule that approves everything: Byzantine nodes use it, and so does the broken-rule test. */
-export class RecklessRules implements VotingRules {
-  private state: SafetyData;
-  constructor(initial: SafetyData) {
-    this.state = { ...initial };
-  }
-  get data(): SafetyData {
-    return { ...this.state };
-  }
-  get lockedRound(): number {
-    return this.state.highQc.round;
-  }
-  observeQc(qc: QuorumCert): boolean {
-    if (qc.round <= this.state.highQc.round) return false;
-    this.state = { ...this.state, highQc: qc };
-    return true;
-  }
-  voteFor(block: Block, _tc: TimeoutCert | null): Decision {
+/**
+ * A voting rule that approves everything: Byzantine nodes use it, and so does the broken-rule test.
+ * It keeps SafetyRules' bookkeeping (high QC, last voted round) and drops every check.
+ */
+export class RecklessRules extends SafetyRules {
+  override voteFor(block: Block, _tc: TimeoutCert | null): Decision {
     this.state = { ...this.state, lastVotedRound: Math.max(this.state.lastVotedRound, block.round) };
     return { ok: true };
   }
-  timeoutFor(round: number, _highQc: QuorumCert): Decision {
+
+  override timeoutFor(round: number, _highQc: QuorumCert): Decision {
     this.state = { ...this.state, lastVotedRound: Math.max(this.state.lastVotedRound, round) };
     return { ok: true };
   }
