@@ -85,6 +85,16 @@ export function decodeBlock(bytes: Uint8Array): Block {
   return block(unpack(bytes));
 }
 
+/** A committed block with the QC that certifies it (what a node restarts its block tree from). */
+export function encodeCommittedBlock(c: { block: Block; qc: QuorumCert }): Uint8Array {
+  return packr.pack({ block: strip(c.block), qc: c.qc });
+}
+
+export function decodeCommittedBlock(bytes: Uint8Array): { block: Block; qc: QuorumCert } {
+  const c = obj(unpack(bytes), 'committed block');
+  return { block: block(c.block), qc: qc(c.qc) };
+}
+
 export function encodeTimeoutCert(t: TimeoutCert): Uint8Array {
   return packr.pack(t);
 }

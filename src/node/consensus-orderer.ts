@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import {
   ConsensusCore, Ed25519ConsensusCrypto, decodeMessage, encodeMessage, hex,
-  type Block, type CommittedBlock, type ConsensusOutput, type ConsensusStatusView, type SafetyData, type TimeoutCert,
+  decodeBlock, decodeCommittedBlock, decodeSafetyData, decodeTimeoutCert, encodeBlock, encodeCommittedBlock, encodeSafetyData, encodeTimeoutCert,
+  type Block, type CommittedBlock, type ConsensusOutput, type ConsensusStatusView,
 } from '../consensus/index.js';
 import { txRootOf } from '../chain/block-header.js';
 import type { PeerTransport } from '../network/index.js';
@@ -61,10 +62,15 @@ export class ConsensusOrderer implements Orderer {
 
   constructor(private readonly o: ConsensusOrdererOptions) {
     const ids = o.identity;
-    const safety = o.store.getMeta<SafetyData>(SAFETY_KEY);
-    const blocks = o.store.getMeta<Block[]>(BLOCKS_KEY) ?? [];
-    const root = o.store.getMeta<CommittedBlock>(ROOT_KEY);
-    const highTc = o.store.getMeta<TimeoutCert>(TC_KEY);
+    // Stored with the consensus codec: decoding validates every field and recomputes block hashes.
+    const read = <T>(key: string, decode: (b: Uint8Array) => T): T | undefined => {
+      const bytes = o.store.getMeta<Uint8Array>(key);
+      return bytes ? decode(bytes) : undefined;
+    };
+    const safety = read(SAFETY_KEY, decodeSafetyData);
+    const blocks = (o.store.getMeta<Uint8Array[]>(BLOCKS_KEY) ?? []).map(decodeBlock);
+    const root = read(ROOT_KEY, decodeCommittedBlock);
+    const highTc = read(TC_KEY, decodeTimeoutCert);
     for (const b of blocks) this.uncommitted.set(hex(b.hash), b);
     this.appliedRound = o.appliedRound;
     this.core = new ConsensusCore({
@@ -179,9 +185,9 @@ export class ConsensusOrderer implements Orderer {
       for (const b of out.persistBlocks) this.uncommitted.set(hex(b.hash), b);
       if (out.persist || out.persistTc || out.persistBlocks.length > 0) {
         const meta: Record<string, unknown> = {};
-        if (out.persist) meta[SAFETY_KEY] = out.persist;
-        if (out.persistTc) meta[TC_KEY] = out.persistTc;
-        if (out.persistBlocks.length > 0) meta[BLOCKS_KEY] = [...this.uncommitted.values()];
+        if (out.persist) meta[SAFETY_KEY] = encodeSafetyData(out.persist);
+        if (out.persistTc) meta[TC_KEY] = encodeTimeoutCert(out.persistTc);
+        if (out.persistBlocks.length > 0) meta[BLOCKS_KEY] = [...this.uncommitted.values()].map(encodeBlock);
         await this.o.store.putMetaDurable(meta);
       }
       if (this.stopped) return;
@@ -195,7 +201,7 @@ export class ConsensusOrderer implements Orderer {
         this.commitQueue.push(...out.commits);
         const last = out.commits[out.commits.length - 1]!;
         for (const [k, b] of this.uncommitted) if (b.height <= last.block.height) this.uncommitted.delete(k);
-        void this.o.store.putMetaDurable({ [ROOT_KEY]: last, [BLOCKS_KEY]: [...this.uncommitted.values()] }).catch(() => undefined);
+        void this.o.store.putMetaDurable({ [ROOT_KEY]: encodeCommittedBlock(last), [BLOCKS_KEY]: [...this.uncommitted.values()].map(encodeBlock) }).catch(() => undefined);
         this.pump();
       }
     }).catch((e: unknown) => this.o.logger.error({ err: e }, 'consensus output failed'));
