@@ -49,10 +49,15 @@ export class ConsensusOrderer implements Orderer {
   private deliver: ((block: OrderedBlock) => void) | undefined;
   /** Batches by digest hex, local or received, until their block is applied. */
   private readonly payloads = new Map<string, VerifiedBatch>();
-  private readonly wanted = new Set<string>();
   private readonly commitQueue: CommittedBlock[] = [];
   private readonly uncommitted = new Map<string, Block>();
   private outputs: Promise<void> = Promise.resolve();
+  /**
+   * Per peer, the batch it sent last: each batch is offered to consensus only after the previous
+   * one from the same peer. Verification is asynchronous and a small later batch would otherwise
+   * finish first and be proposed before an earlier one, putting a sender's nonces out of order.
+   */
+  private readonly arrivals = new Map<number, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private refetch: NodeJS.Timeout | undefined;
   private appliedRound: number;
@@ -119,11 +124,16 @@ export class ConsensusOrderer implements Orderer {
           this.handle(this.core.onMessage(from, decodeMessage(msg.m), Date.now()));
           return;
         case 'b':
-          void this.receiveBatch(Buffer.from(msg.txs));
+        case 'br': {
+          const batches = msg.k === 'b' ? [msg.txs] : msg.txs;
+          let chain = this.arrivals.get(from) ?? Promise.resolve();
+          for (const t of batches) {
+            const verifying = this.verifyBatch(Buffer.from(t));
+            chain = chain.then(() => verifying).then((b) => this.offer(b));
+          }
+          this.arrivals.set(from, chain.catch((e: unknown) => this.o.logger.warn({ from, err: (e as Error).message }, 'peer batch failed')));
           return;
-        case 'br':
-          for (const t of msg.txs) void this.receiveBatch(Buffer.from(t));
-          return;
+        }
         case 'bq':
           this.serveBatches(from, msg.d);
           return;
@@ -133,21 +143,25 @@ export class ConsensusOrderer implements Orderer {
     }
   }
 
-  /** A peer's batch: recompute its ids and digest (never trust the sender's), verify, offer it. */
-  private async receiveBatch(txs: Buffer): Promise<void> {
-    if (txs.length === 0 || txs.length % TX_SIZE !== 0) return;
+  /** A peer's batch: recompute its ids and digest (never trust the sender's) and verify it. */
+  private async verifyBatch(txs: Buffer): Promise<VerifiedBatch | undefined> {
+    if (txs.length === 0 || txs.length % TX_SIZE !== 0) return undefined;
     const count = txs.length / TX_SIZE;
     const ids = Buffer.allocUnsafe(count * TX_ID_SIZE);
     for (let i = 0; i < count; i++) txId(txs, i * TX_SIZE).copy(ids, i * TX_ID_SIZE);
     const digest = txRootOf(ids);
-    const key = hex(digest);
-    if (this.payloads.has(key)) return;
+    if (this.payloads.has(hex(digest))) return undefined;
     const t0 = performance.now();
     const verified = await this.o.verifier.verify(txs, count);
-    if (this.stopped || this.payloads.has(key)) return;
-    this.payloads.set(key, { batch: { seq: 0, entries: [], txs, ids, count, sealedAt: t0 }, verified, verifyMs: performance.now() - t0, digest });
-    this.wanted.delete(key);
-    this.handle(this.core.onPayloadAvailable(digest, Date.now()));
+    return { batch: { seq: 0, entries: [], txs, ids, count, sealedAt: t0 }, verified, verifyMs: performance.now() - t0, digest };
+  }
+
+  private offer(vb: VerifiedBatch | undefined): void {
+    if (!vb || this.stopped) return;
+    const key = hex(vb.digest!);
+    if (this.payloads.has(key)) return;
+    this.payloads.set(key, vb);
+    this.handle(this.core.onPayloadAvailable(vb.digest!, Date.now()));
     this.pump();
   }
 
@@ -210,7 +224,6 @@ export class ConsensusOrderer implements Orderer {
   private fetch(digests: Uint8Array[], from: number): void {
     const missing = digests.filter((d) => !this.payloads.has(hex(d)));
     if (missing.length === 0) return;
-    for (const d of missing) this.wanted.add(hex(d));
     if (from >= 0 && from !== this.o.identity.index) this.o.transport.send(from, { k: 'bq', d: missing } satisfies PeerMessage);
     else this.o.transport.broadcast({ k: 'bq', d: missing } satisfies PeerMessage);
   }
