@@ -5,6 +5,7 @@ import { registerKeygen } from './commands/keys.js';
 import { registerSend } from './commands/send.js';
 import { registerQueries } from './commands/query.js';
 import { registerBench } from './commands/bench.js';
+import { registerCluster } from './commands/cluster.js';
 import { fail } from './output.js';
 
 export function buildProgram(): Command {
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerSend(program);
   registerQueries(program);
   registerBench(program);
+  registerCluster(program);
   program.addHelpText(
     'after',
     `

@@ -1,0 +1,3 @@
+export * from './topology.js';
+export * from './supervisor.js';
+export * from './http.js';
