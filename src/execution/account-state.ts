@@ -15,7 +15,8 @@ export interface Account {
 }
 
 export interface AccountSource {
-  getAccount(publicKey: Uint8Array): { balance: number; nonce: number } | undefined;
+  /** `leaf`, when given, is the stored state-root leaf of exactly this balance and nonce. */
+  getAccount(publicKey: Uint8Array): { balance: number; nonce: number; leaf?: Uint32Array | undefined } | undefined;
 }
 
 /** Rough bytes one cached account costs on the V8 heap (object, key buffer, leaf, Map slot). */
@@ -69,7 +70,7 @@ export class AccountState {
     const rec = this.source.getAccount(keyBytes);
     if (!rec) return undefined;
     const acc: Account = { key: Buffer.from(keyBytes), balance: rec.balance, nonce: rec.nonce, leaf: null, height: 0, rejectedAt: -1, touchedAt: -1 };
-    acc.leaf = accountLeaf(acc.key, acc.balance, acc.nonce);
+    acc.leaf = rec.leaf ?? accountLeaf(acc.key, acc.balance, acc.nonce);
     this.cache.set(keyStr, acc);
     return acc;
   }

@@ -94,7 +94,7 @@ export class Ledger {
     const hash = headerHash(encodedHeader);
     const w = this.store.writeBlock({
       header, encodedHeader, hash, payload: new Uint8Array(0), ids: new Uint8Array(0), statuses: new Uint8Array(0),
-      accounts: unique.map((a) => ({ key: a.key, balance: a.balance, nonce: a.nonce })),
+      accounts: unique,
       meta: { genesisId: gid, chainId: this.opts.chainId },
     });
     this.tipValue = { height: 0, hash, stateRoot: header.stateRoot };
@@ -111,7 +111,7 @@ export class Ledger {
     const height = this.tipValue.height + 1;
     const parentStateRoot = this.tipValue.stateRoot;
     let statuses: Uint8Array;
-    let accounts: Iterable<{ key: Uint8Array; balance: number; nonce: number }>;
+    let accounts: Iterable<{ key: Uint8Array; balance: number; nonce: number; leaf: Uint32Array | null }>;
     if (this.shardPool) {
       const r = await this.shardPool.execute(height, this.opts.chainId, input.txs, input.count, input.verified);
       addInto(this.state.root, r.delta);

@@ -7,7 +7,7 @@ import { addInto } from './state-root.js';
 
 export interface ShardedOutcome {
   statuses: Uint8Array;
-  accounts: { key: Buffer; balance: number; nonce: number }[];
+  accounts: { key: Buffer; balance: number; nonce: number; leaf: Uint32Array }[];
   /** Sum of every shard's root delta: add it to the state root. */
   delta: Uint32Array;
 }
@@ -53,7 +53,10 @@ export class ShardPool {
       const keys = Buffer.from(c.keys);
       const balances = new Float64Array(c.balances);
       const nonces = new Float64Array(c.nonces);
-      for (let i = 0; i < balances.length; i++) accounts.push({ key: keys.subarray(i * 32, i * 32 + 32), balance: balances[i]!, nonce: nonces[i]! });
+      const leaves = new Uint32Array(c.leaves);
+      for (let i = 0; i < balances.length; i++) {
+        accounts.push({ key: keys.subarray(i * 32, i * 32 + 32), balance: balances[i]!, nonce: nonces[i]!, leaf: leaves.subarray(i * 8, i * 8 + 8) });
+      }
       addInto(delta, new Uint32Array(c.delta));
     }
     return { statuses: Uint8Array.from(merged), accounts, delta };

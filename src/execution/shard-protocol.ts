@@ -11,7 +11,7 @@ export type ShardReply =
   /** Statuses of this shard's senders' txs; 255 where the tx belongs to another shard. */
   | { type: 'debited'; height: number; statuses: ArrayBuffer }
   /** Accounts this shard changed in the block, and its state-root delta (new leaves - old leaves). */
-  | { type: 'credited'; height: number; keys: ArrayBuffer; balances: ArrayBuffer; nonces: ArrayBuffer; delta: ArrayBuffer }
+  | { type: 'credited'; height: number; keys: ArrayBuffer; balances: ArrayBuffer; nonces: ArrayBuffer; leaves: ArrayBuffer; delta: ArrayBuffer }
   | { type: 'closed' }
   | { type: 'error'; message: string };
 

@@ -61,14 +61,16 @@ function handle(m: ShardRequest): void {
       const keys = new Uint8Array(k * 32);
       const balances = new Float64Array(k);
       const nonces = new Float64Array(k);
+      const leaves = new Uint32Array(k * 8);
       touches.list.forEach((a, i) => {
         keys.set(a.key, i * 32);
         balances[i] = a.balance;
         nonces[i] = a.nonce;
+        leaves.set(a.leaf!, i * 8);
       });
       block = undefined;
-      const bufs = [keys.buffer, balances.buffer, nonces.buffer, delta.buffer as ArrayBuffer];
-      reply({ type: 'credited', height: m.height, keys: bufs[0]!, balances: bufs[1]!, nonces: bufs[2]!, delta: bufs[3]! }, bufs);
+      const bufs = [keys.buffer, balances.buffer, nonces.buffer, leaves.buffer, delta.buffer as ArrayBuffer];
+      reply({ type: 'credited', height: m.height, keys: bufs[0]!, balances: bufs[1]!, nonces: bufs[2]!, leaves: bufs[3]!, delta: bufs[4]! }, bufs);
       return;
     }
     case 'visible':

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * State root: a multiset hash of all accounts, root = Σ leaf(account) mod 2^256, where
@@ -14,13 +14,19 @@ const LEAF_DOMAIN = Buffer.from('hotledger/account/v1\0', 'latin1');
 
 export const ZERO_ROOT = (): Uint32Array => new Uint32Array(8);
 
+/** domain || key || balance || nonce, assembled in one reused buffer and hashed in one call. */
+const scratch = Buffer.alloc(LEAF_DOMAIN.length + 32 + 16);
+LEAF_DOMAIN.copy(scratch, 0);
+const KEY_AT = LEAF_DOMAIN.length;
+const REC_AT = KEY_AT + 32;
+
 export function accountLeaf(publicKey: Uint8Array, balance: number, nonce: number): Uint32Array {
-  const rec = Buffer.allocUnsafe(16);
-  rec.writeUIntLE(balance, 0, 6);
-  rec.writeUInt16LE(Math.floor(balance / 2 ** 48), 6);
-  rec.writeUIntLE(nonce, 8, 6);
-  rec.writeUInt16LE(Math.floor(nonce / 2 ** 48), 14);
-  const d = createHash('sha256').update(LEAF_DOMAIN).update(publicKey).update(rec).digest();
+  scratch.set(publicKey.subarray(0, 32), KEY_AT);
+  scratch.writeUIntLE(balance % 2 ** 48, REC_AT, 6);
+  scratch.writeUInt16LE(Math.floor(balance / 2 ** 48), REC_AT + 6);
+  scratch.writeUIntLE(nonce % 2 ** 48, REC_AT + 8, 6);
+  scratch.writeUInt16LE(Math.floor(nonce / 2 ** 48), REC_AT + 14);
+  const d = hash('sha256', scratch, 'buffer');
   const out = new Uint32Array(8);
   for (let i = 0; i < 8; i++) out[i] = d.readUInt32LE(i * 4);
   return out;

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { HotledgerError } from '../errors.js';
 import { TX_ID_SIZE } from '../tx/layout.js';
 import { decodeHeader, type BlockHeader } from '../chain/block-header.js';
-import { ACCOUNT_RECORD_SIZE, decodeAccount, decodeTxLocation, encodeAccount, encodeTxLocation, TX_LOCATION_SIZE, type TxLocation } from './records.js';
+import { ACCOUNT_RECORD_SIZE, decodeAccount, decodeTxLocation, encodeAccount, encodeTxLocation, TX_LOCATION_SIZE, type AccountRecord, type TxLocation } from './records.js';
 
 export interface ChainTip {
   height: number;
@@ -27,8 +27,8 @@ export interface BlockWrite {
   ids: Uint8Array;
   /** One byte per tx: 0 committed, else RejectCode. */
   statuses: Uint8Array;
-  /** Accounts after the block. */
-  accounts: Iterable<{ key: Uint8Array; balance: number; nonce: number }>;
+  /** Accounts after the block, with their state-root leaves. */
+  accounts: Iterable<{ key: Uint8Array; balance: number; nonce: number; leaf: Uint32Array | null }>;
   /** Extra metadata written in the same transaction (consensus safety data, QCs). */
   meta?: Record<string, unknown>;
   /** The ordered batches the block is made of, for serving them by digest (consensus sync). */
@@ -88,7 +88,7 @@ export class LedgerStore {
     return { height: t.height, hash: Buffer.from(t.hash), stateRoot: Buffer.from(t.stateRoot) };
   }
 
-  getAccount(publicKey: Uint8Array): { balance: number; nonce: number } | undefined {
+  getAccount(publicKey: Uint8Array): AccountRecord | undefined {
     const v = this.accounts.get(Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.length), this.readOpts());
     if (!v) return undefined;
     if (v.length !== ACCOUNT_RECORD_SIZE) throw new HotledgerError('STORAGE_CORRUPT', 'account record has the wrong size');
@@ -172,7 +172,7 @@ export class LedgerStore {
       this.txIndex.put(ids.subarray(i * TX_ID_SIZE, (i + 1) * TX_ID_SIZE), encodeTxLocation(h, i, w.statuses[i]!, v));
     }
     for (const a of w.accounts) {
-      this.accounts.put(plain(a.key), encodeAccount(a.balance, a.nonce));
+      this.accounts.put(plain(a.key), encodeAccount(a.balance, a.nonce, a.leaf));
     }
     let start = 0;
     for (const b of w.batches ?? []) {

@@ -38,7 +38,7 @@ describe('LedgerStore.writeBlock acknowledges only after the flush', () => {
       const encodedHeader = encodeHeader(header);
       const w = store.writeBlock({
         header, encodedHeader, hash: headerHash(encodedHeader), payload: new Uint8Array(0), ids: new Uint8Array(0), statuses: new Uint8Array(0),
-        accounts: [{ key: Buffer.alloc(32, 1), balance: 5, nonce: 0 }],
+        accounts: [{ key: Buffer.alloc(32, 1), balance: 5, nonce: 0, leaf: null }],
       });
       let durable = false;
       void w.durable.then(() => (durable = true));
