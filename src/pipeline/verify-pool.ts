@@ -3,6 +3,9 @@ import { compiledPath } from '../runtime/module-path.js';
 import { TX_SIZE } from '../tx/layout.js';
 import type { VerifyTask } from './verify-worker.js';
 
+/** Below this, a task's round trip (~0.2 ms) is no longer small next to its verification work. */
+const MIN_CHUNK = 64;
+
 export interface VerifyPoolOptions {
   threads: number;
   chunkSize: number;
@@ -35,8 +38,10 @@ export class VerifyPool {
   async verify(txs: Uint8Array, count: number): Promise<Uint8Array> {
     const out = new Uint8Array(count);
     const tasks: Promise<void>[] = [];
-    for (let start = 0; start < count; start += this.chunkSize) {
-      const n = Math.min(this.chunkSize, count - start);
+    // Small batches are still spread over every worker: a batch's latency is its slowest chunk.
+    const per = Math.min(this.chunkSize, Math.max(MIN_CHUNK, Math.ceil(count / this.threads)));
+    for (let start = 0; start < count; start += per) {
+      const n = Math.min(per, count - start);
       const chunk = new Uint8Array(n * TX_SIZE);
       chunk.set(txs.subarray(start * TX_SIZE, (start + n) * TX_SIZE));
       tasks.push(
