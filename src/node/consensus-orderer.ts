@@ -64,6 +64,9 @@ export class ConsensusOrderer implements Orderer {
   private stopped = false;
   equivocations = 0;
   viewChanges = 0;
+  /** Since when the head of the commit queue has been waiting for batches (0: not waiting). */
+  private waitingSince = 0;
+  private batchResponses = 0;
 
   constructor(private readonly o: ConsensusOrdererOptions) {
     const ids = o.identity;
@@ -125,6 +128,7 @@ export class ConsensusOrderer implements Orderer {
           return;
         case 'b':
         case 'br': {
+          if (msg.k === 'br') this.batchResponses++;
           const batches = msg.k === 'b' ? [msg.txs] : msg.txs;
           let chain = this.arrivals.get(from) ?? Promise.resolve();
           for (const t of batches) {
@@ -179,6 +183,7 @@ export class ConsensusOrderer implements Orderer {
       if (loc && payload) out.push(payload.subarray(loc.start * TX_SIZE, (loc.start + loc.count) * TX_SIZE));
     }
     if (out.length > 0) this.o.transport.send(to, { k: 'br', txs: out } satisfies PeerMessage);
+    if (out.length < Math.min(digests.length, 64)) this.o.logger.debug({ to, asked: digests.length, served: out.length }, 'could not serve every requested batch');
   }
 
   /** Outputs are processed strictly in order: persist (durably) first, then send. */
@@ -238,10 +243,17 @@ export class ConsensusOrderer implements Orderer {
       }
       const batches = block.payload.map((d) => this.payloads.get(hex(d)));
       if (batches.some((b) => b === undefined)) {
-        this.fetch(block.payload.filter((d) => !this.payloads.has(hex(d))), -1);
+        const missing = block.payload.filter((d) => !this.payloads.has(hex(d)));
+        const now = Date.now();
+        if (this.waitingSince === 0) this.waitingSince = now;
+        else if (now - this.waitingSince > 2 * this.o.timeoutMs) {
+          this.o.logger.warn({ round: block.round, height: block.height, missing: missing.map(hex), waitingMs: now - this.waitingSince, batchResponses: this.batchResponses }, 'committed block waits for batches');
+        }
+        this.fetch(missing, -1);
         this.scheduleRefetch();
         return;
       }
+      this.waitingSince = 0;
       this.commitQueue.shift();
       for (const d of block.payload) this.payloads.delete(hex(d));
       this.appliedRound = block.round;
