@@ -32,6 +32,7 @@ export function summarize(h: Histogram): LatencySummary {
 export interface PipelineTuning {
   batchTimeoutMs?: number | undefined;
   maxInflightBatches?: number | undefined;
+  executionShards?: number | undefined;
 }
 
 async function withNode<T>(w: BenchWorkload, threads: number, tuning: PipelineTuning, fn: (node: RunningNode) => Promise<T>): Promise<T> {

@@ -25,15 +25,16 @@ const program = new Command()
   .option('--rate-seconds <s>', 'length of the fixed-rate run', positiveInt('--rate-seconds', 600), 8)
   .option('--batch-timeout-ms <ms>', 'pipeline.batchTimeoutMs for the runs (default: the bench profile)', positiveInt('--batch-timeout-ms', 10_000))
   .option('--max-inflight <n>', 'pipeline.maxInflightBatches for the runs (default: the bench profile)', positiveInt('--max-inflight', 64))
+  .option('--shards <n>', 'pipeline.executionShards (default: one per thread)', positiveInt('--shards', 64))
   .option('--skip-saturation', 'only the fixed-rate run (needs --rate)')
   .option('--json <file>', 'also write the results as JSON')
   .parse();
 
 const opts = program.opts<{
   txs: number; accounts: number; threads: string; rate?: number; rateSeconds: number; json?: string;
-  batchTimeoutMs?: number; maxInflight?: number; skipSaturation?: boolean;
+  batchTimeoutMs?: number; maxInflight?: number; shards?: number; skipSaturation?: boolean;
 }>();
-const pipeline = { batchTimeoutMs: opts.batchTimeoutMs, maxInflightBatches: opts.maxInflight };
+const pipeline = { batchTimeoutMs: opts.batchTimeoutMs, maxInflightBatches: opts.maxInflight, executionShards: opts.shards };
 if (opts.skipSaturation && !opts.rate) program.error('--skip-saturation needs --rate');
 const threadList = opts.threads.split(',').map((t) => positiveInt('--threads', 64)(t.trim()));
 

@@ -46,6 +46,8 @@ export const ConfigSchema = z
       batchTimeoutMs: int(1, 10_000).default(20),
       /** Transactions per verification task sent to the pool. */
       chunkSize: int(64, 100_000).default(4096),
+      /** Execution shards (one worker each when > 1); 0 = as many as `threads`. */
+      executionShards: int(0, 64).default(0),
       /** Batches sealed but not yet durable; the batcher waits beyond this (back-pressure). */
       maxInflightBatches: int(1, 64).default(4),
     }),

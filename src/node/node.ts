@@ -46,7 +46,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   try {
     tip = await ledger.init({
       path: config.node.dataDir, mapSizeMb: config.storage.mapSizeMb, cacheSizeMb: config.storage.cacheSizeMb,
-      chainId: config.chain.chainId, shards: config.pipeline.threads, genesis,
+      chainId: config.chain.chainId, shards: config.pipeline.executionShards || config.pipeline.threads, genesis,
     });
   } catch (e) {
     await ledger.close();
