@@ -52,7 +52,7 @@ describe('defaults (config/default.json + schema)', () => {
     expect(c).toEqual({
       node: { id: 'node-0', role: 'validator', dataDir: join(ROOT, 'data/node-0') },
       chain: { chainId: 1, genesis: { accounts: [], devnetAccounts: 0, devnetBalance: 1_000_000_000 } },
-      pipeline: { threads: AUTO_THREADS, batchSize: 100_000, batchTimeoutMs: 20, chunkSize: 4096, maxInflightBatches: 4 },
+      pipeline: { threads: AUTO_THREADS, batchSize: 100_000, batchTimeoutMs: 20, chunkSize: 4096, executionShards: 0, maxInflightBatches: 4 },
       mempool: { capacity: 1_000_000, maxPerSender: 10_000, maxNonceGap: 100_000 },
       storage: { cacheSizeMb: 256, mapSizeMb: 65_536 },
       consensus: { timeoutMs: 1000, heartbeatMs: 250, validators: [] },
@@ -132,7 +132,7 @@ describe('profiles (config/profiles/*.json)', () => {
     expect(c.node.id).toBe('test-0');
     expect(c.node.dataDir).toBe(join(ROOT, 'data/node-0'));
     expect(c.chain.chainId).toBe(99);
-    expect(c.pipeline).toEqual({ threads: 2, batchSize: 1000, batchTimeoutMs: 5, chunkSize: 256, maxInflightBatches: 4 });
+    expect(c.pipeline).toEqual({ threads: 2, batchSize: 1000, batchTimeoutMs: 5, chunkSize: 256, executionShards: 0, maxInflightBatches: 4 });
     expect(c.storage).toEqual({ cacheSizeMb: 16, mapSizeMb: 1024 });
     expect(c.api.port).toBe(0);
     expect(c.log.level).toBe('silent');
