@@ -58,6 +58,10 @@ export class ConsensusOrderer implements Orderer {
    * finish first and be proposed before an earlier one, putting a sender's nonces out of order.
    */
   private readonly arrivals = new Map<number, Promise<void>>();
+  /** Batches being verified, by digest: a batch that arrives again is never verified twice. */
+  private readonly verifying = new Map<string, Promise<VerifiedBatch | undefined>>();
+  /** Rotates batch requests over peers: one answer per request, not one per validator. */
+  private nextPeer = 0;
   private timer: NodeJS.Timeout | undefined;
   private refetch: NodeJS.Timeout | undefined;
   private appliedRound: number;
@@ -126,18 +130,20 @@ export class ConsensusOrderer implements Orderer {
         case 'c':
           this.handle(this.core.onMessage(from, decodeMessage(msg.m), Date.now()));
           return;
-        case 'b':
-        case 'br': {
-          if (msg.k === 'br') this.batchResponses++;
-          const batches = msg.k === 'b' ? [msg.txs] : msg.txs;
-          let chain = this.arrivals.get(from) ?? Promise.resolve();
-          for (const t of batches) {
-            const verifying = this.verifyBatch(Buffer.from(t));
-            chain = chain.then(() => verifying).then((b) => this.offer(b));
-          }
+        case 'b': {
+          const verifying = this.verifyBatch(Buffer.from(msg.txs));
+          const chain = (this.arrivals.get(from) ?? Promise.resolve()).then(() => verifying).then((b) => this.offer(b));
           this.arrivals.set(from, chain.catch((e: unknown) => this.o.logger.warn({ from, err: (e as Error).message }, 'peer batch failed')));
           return;
         }
+        case 'br':
+          // Requested batches are already in blocks, whose order consensus fixed: no queueing
+          // behind this peer's broadcasts (a lagging node would never get through its backlog).
+          this.batchResponses++;
+          for (const t of msg.txs) {
+            void this.verifyBatch(Buffer.from(t)).then((b) => this.offer(b), (e: unknown) => this.o.logger.warn({ from, err: (e as Error).message }, 'requested batch failed'));
+          }
+          return;
         case 'bq':
           this.serveBatches(from, msg.d);
           return;
@@ -154,10 +160,17 @@ export class ConsensusOrderer implements Orderer {
     const ids = Buffer.allocUnsafe(count * TX_ID_SIZE);
     for (let i = 0; i < count; i++) txId(txs, i * TX_SIZE).copy(ids, i * TX_ID_SIZE);
     const digest = txRootOf(ids);
-    if (this.payloads.has(hex(digest))) return undefined;
+    const key = hex(digest);
+    if (this.payloads.has(key)) return undefined;
+    const pending = this.verifying.get(key);
+    if (pending) return pending;
     const t0 = performance.now();
-    const verified = await this.o.verifier.verify(txs, count);
-    return { batch: { seq: 0, entries: [], txs, ids, count, sealedAt: t0 }, verified, verifyMs: performance.now() - t0, digest };
+    const run = this.o.verifier.verify(txs, count).then(
+      (verified): VerifiedBatch => ({ batch: { seq: 0, entries: [], txs, ids, count, sealedAt: t0 }, verified, verifyMs: performance.now() - t0, digest }),
+    );
+    this.verifying.set(key, run);
+    void run.finally(() => this.verifying.delete(key)).catch(() => undefined);
+    return run;
   }
 
   private offer(vb: VerifiedBatch | undefined): void {
@@ -227,10 +240,16 @@ export class ConsensusOrderer implements Orderer {
   }
 
   private fetch(digests: Uint8Array[], from: number): void {
-    const missing = digests.filter((d) => !this.payloads.has(hex(d)));
+    const missing = digests.filter((d) => !this.payloads.has(hex(d)) && !this.verifying.has(hex(d)));
     if (missing.length === 0) return;
-    if (from >= 0 && from !== this.o.identity.index) this.o.transport.send(from, { k: 'bq', d: missing } satisfies PeerMessage);
-    else this.o.transport.broadcast({ k: 'bq', d: missing } satisfies PeerMessage);
+    // The proposer first; on retries, the next connected peer in turn.
+    let to = from;
+    if (to < 0 || to === this.o.identity.index || !this.o.transport.isConnected(to)) {
+      const peers = this.o.transport.connectedPeers();
+      if (peers.length === 0) return;
+      to = peers[this.nextPeer++ % peers.length]!;
+    }
+    this.o.transport.send(to, { k: 'bq', d: missing } satisfies PeerMessage);
   }
 
   /** Delivers committed blocks in order, each once all of its batches are here. */
