@@ -33,6 +33,7 @@ import { TX_SIZE } from '../src/tx/layout.js';
 import type { KeyPair } from '../src/crypto/keys.js';
 import { measureVerifyCeiling } from './ceiling.js';
 import { summarize, type LatencySummary } from './engine-runs.js';
+import { intArg } from './args.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -51,25 +52,17 @@ const { values: args } = parseArgs({
   allowPositionals: false,
 });
 
-function intArg(name: keyof typeof args, min: number, max: number): number {
-  const v = Number(args[name]);
-  if (!Number.isInteger(v) || v < min || v > max) {
-    process.stderr.write(`error: --${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(args[name])})\n`);
-    process.exit(2);
-  }
-  return v;
-}
 
-const N = intArg('validators', 1, 32);
-const threads = intArg('threads', 1, 16);
-const duration = intArg('duration', 2, 300);
-const latencyDuration = intArg('latency-duration', 2, 300);
-const senderCount = intArg('senders', N, 10_000);
-const batchSize = intArg('batch-size', 1, 100_000);
-const windowTxs = intArg('window', batchSize, 1_000_000);
-const timeoutMs = intArg('timeout-ms', 50, 60_000);
+const N = intArg(args, 'validators', 1, 32);
+const threads = intArg(args, 'threads', 1, 16);
+const duration = intArg(args, 'duration', 2, 300);
+const latencyDuration = intArg(args, 'latency-duration', 2, 300);
+const senderCount = intArg(args, 'senders', N, 10_000);
+const batchSize = intArg(args, 'batch-size', 1, 100_000);
+const windowTxs = intArg(args, 'window', batchSize, 1_000_000);
+const timeoutMs = intArg(args, 'timeout-ms', 50, 60_000);
 /** pipeline.batchSize of the validators: every validator verifies a batch before voting on its block. */
-const maxBatch = intArg('max-batch', 1, 100_000);
+const maxBatch = intArg(args, 'max-batch', 1, 100_000);
 const CHAIN = 7001;
 const WARMUP_MS = 2_000;
 

@@ -16,6 +16,7 @@ import { TX_SIZE } from '../src/tx/layout.js';
 import { measureVerifyCeiling } from './ceiling.js';
 import { signedRun } from './engine-runs.js';
 import type { NodeInfo, NodeStats } from '../src/node/node-api.js';
+import { intArg } from './args.js';
 
 interface Row {
   name: string;
@@ -39,20 +40,12 @@ const { values: args } = parseArgs({
   allowPositionals: false,
 });
 
-function intArg(name: keyof typeof args, min: number, max: number): number {
-  const v = Number(args[name]);
-  if (!Number.isInteger(v) || v < min || v > max) {
-    process.stderr.write(`error: --${name} must be an integer from ${min} to ${max}\n`);
-    process.exit(2);
-  }
-  return v;
-}
 
-const duration = intArg('duration', 1, 600);
-const connections = intArg('connections', 1, 1000);
-const batchSize = intArg('batch-size', 1, 100_000);
-const batchCount = intArg('batches', 1, 100_000);
-const senderCount = intArg('senders', 1, 10_000);
+const duration = intArg(args, 'duration', 1, 600);
+const connections = intArg(args, 'connections', 1, 1000);
+const batchSize = intArg(args, 'batch-size', 1, 100_000);
+const batchCount = intArg(args, 'batches', 1, 100_000);
+const senderCount = intArg(args, 'senders', 1, 10_000);
 
 /** Starts a child and resolves with the first stdout match of `re`. */
 const childErrors = new Map<ChildProcess, () => string>();
