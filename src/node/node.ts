@@ -11,7 +11,7 @@ import { Pipeline, type CommittedBlock } from '../pipeline/pipeline.js';
 import { SoloOrderer, type Orderer } from '../pipeline/orderer.js';
 import { PeerTransport } from '../network/index.js';
 import { ConsensusOrderer } from './consensus-orderer.js';
-import { validatorIdentity } from './validator-set.js';
+import { validatorIdentity, type ValidatorIdentity } from './validator-set.js';
 import { VerifyPool } from '../pipeline/verify-pool.js';
 import { LedgerStore } from '../storage/ledger-store.js';
 import { TX_SIZE } from '../tx/layout.js';
@@ -39,6 +39,8 @@ export interface StartOptions {
 
 export async function startNode(config: Config, opts: StartOptions = {}): Promise<RunningNode> {
   const logger = opts.logger ?? pino({ level: config.log.level, base: { node: config.node.id } });
+  // Before anything starts: a misconfigured validator must not leave a ledger thread behind.
+  const identity = validatorIdentity(config);
   const genesis = genesisAccounts(config);
   const devnetKeyFiles = writeDevnetKeys(config);
   const ledger = new LedgerClient();
@@ -55,7 +57,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   // The read side on this thread shares the ledger thread's LMDB environment (one per process).
   const store = new LedgerStore({ path: config.node.dataDir, mapSizeMb: config.storage.mapSizeMb });
   store.pinSnapshot(); // queries and admission see durable blocks only
-  const node = new HotledgerNode(config, logger, ledger, store, tip.height, devnetKeyFiles);
+  const node = new HotledgerNode(config, logger, ledger, store, tip.height, devnetKeyFiles, identity);
   await node.startOrdering();
   logger.info({ height: tip.height, dataDir: config.node.dataDir, threads: config.pipeline.threads }, 'node started');
   return node;
@@ -67,7 +69,6 @@ class HotledgerNode implements RunningNode {
   private readonly mempool: Mempool;
   private readonly verifier: VerifyPool;
   private readonly pipeline: Pipeline;
-  private readonly orderer: Orderer;
   private readonly consensus: { orderer: ConsensusOrderer; transport: PeerTransport; ids: string[] } | undefined;
   private readonly listeners = new Set<(b: CommittedBlockEvent) => void>();
   private readonly tps = new TpsWindow();
@@ -86,6 +87,7 @@ class HotledgerNode implements RunningNode {
     private readonly store: LedgerStore,
     height: number,
     readonly devnetKeyFiles: string[],
+    identity: ValidatorIdentity | undefined,
   ) {
     this.height = height;
     this.m = createNodeMetrics(this.metrics, () => this.collectGauges());
@@ -96,24 +98,24 @@ class HotledgerNode implements RunningNode {
       { committedNonce: (pk) => store.getAccount(pk)?.nonce, hasTx: (id) => store.hasTx(id) },
     );
     this.verifier = new VerifyPool({ threads: config.pipeline.threads, chunkSize: config.pipeline.chunkSize });
-    const identity = validatorIdentity(config);
+    let orderer: Orderer;
     if (identity) {
       const me = identity.peers[identity.index]!;
       const transport = new PeerTransport({
         index: identity.index, seed: identity.key.seed, validators: identity.peers, chainId: config.chain.chainId,
         listenHost: me.host, listenPort: me.port, logger: logger.child({ component: 'transport' }),
       });
-      const orderer = new ConsensusOrderer({
+      const consensusOrderer = new ConsensusOrderer({
         identity, chainId: config.chain.chainId, timeoutMs: config.consensus.timeoutMs, heartbeatMs: config.consensus.heartbeatMs,
         transport, verifier: this.verifier, store, logger: logger.child({ component: 'consensus' }),
         appliedRound: store.getHeader(height)?.round ?? 0,
       });
-      this.consensus = { orderer, transport, ids: config.consensus.validators.map((v) => v.id) };
-      this.orderer = orderer;
+      this.consensus = { orderer: consensusOrderer, transport, ids: config.consensus.validators.map((v) => v.id) };
+      orderer = consensusOrderer;
     } else {
-      this.orderer = new SoloOrderer();
+      orderer = new SoloOrderer();
     }
-    this.pipeline = new Pipeline(this.mempool, this.verifier, ledger, this.orderer, config.pipeline, (c) => this.onCommitted(c), (e) => this.onFailure(e));
+    this.pipeline = new Pipeline(this.mempool, this.verifier, ledger, orderer, config.pipeline, (c) => this.onCommitted(c), (e) => this.onFailure(e));
   }
 
   info(): NodeInfo {
