@@ -14,6 +14,8 @@ export type LedgerBlock = ApplyInput;
 export class LedgerClient {
   private readonly worker: Worker;
   private seq = 0;
+  /** The last block acknowledged: acks must come in the order blocks were sent. */
+  private ackedSeq = 0;
   private readonly pending = new Map<number, { resolve: (r: CommittedReply) => void; reject: (e: Error) => void }>();
   private readyWaiter: { resolve: (t: TipMessage) => void; reject: (e: Error) => void } | undefined;
   private closeWaiter: (() => void) | undefined;
@@ -76,6 +78,10 @@ export class LedgerClient {
         this.readyWaiter = undefined;
         return;
       case 'committed': {
+        // The coordinator takes each ack's height as the new tip; an ack that overtook an
+        // earlier one would move the tip backwards. Stop loudly rather than serve a wrong tip.
+        if (m.seq !== this.ackedSeq + 1) return this.fail(new HotledgerError('INTERNAL', `ledger thread acknowledged block ${m.seq} after ${this.ackedSeq}`));
+        this.ackedSeq = m.seq;
         const p = this.pending.get(m.seq);
         this.pending.delete(m.seq);
         p?.resolve(m);

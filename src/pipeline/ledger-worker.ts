@@ -12,6 +12,8 @@ if (!parentPort) throw new Error('ledger-worker must run as a worker thread');
 const port = parentPort;
 let ledger: Ledger | undefined;
 let applying: Promise<void> = Promise.resolve();
+/** The previous block's acknowledgement: replies leave strictly in block order. */
+let acked: Promise<void> = Promise.resolve();
 
 function reply(m: LedgerReply, transfer: ArrayBuffer[] = []): void {
   port.postMessage(m, transfer);
@@ -41,8 +43,12 @@ async function applyBlock(m: Extract<LedgerRequest, { type: 'block' }>): Promise
     timestamp: m.timestamp, round: m.round, batches: m.batches,
   });
   const cacheSize = ledger.state.size;
-  // Not awaited: the next block executes while this one flushes. Flushes complete in order.
-  void applied.durable.then(() => replyCommitted(m.seq, applied, t0, cacheSize), (e: unknown) => replyError(m.seq, e));
+  // Not awaited: the next block executes while this one flushes. LMDB makes commits durable in
+  // order, but lmdb-js may resolve the promises of back-to-back blocks out of order (seen: block
+  // n's acknowledged after n+1..n+3 during catch-up, so the node reported height n as its tip and
+  // stalled there). Chaining restores the order; durability of n+1 implies that of n anyway.
+  const durable = applied.durable;
+  acked = acked.then(() => durable).then(() => replyCommitted(m.seq, applied, t0, cacheSize), (e: unknown) => replyError(m.seq, e));
 }
 
 function replyCommitted(seq: number, applied: Applied, t0: number, cacheSize: number): void {
