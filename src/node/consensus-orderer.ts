@@ -24,6 +24,8 @@ const SAFETY_KEY = 'consensus/safety';
 const BLOCKS_KEY = 'consensus/blocks';
 const ROOT_KEY = 'consensus/root';
 const TC_KEY = 'consensus/high-tc';
+/** Committed blocks with payload that the ledger may not have applied yet (written with ROOT_KEY). */
+const UNAPPLIED_KEY = 'consensus/unapplied';
 
 export interface ConsensusOrdererOptions {
   identity: ValidatorIdentity;
@@ -51,6 +53,14 @@ export class ConsensusOrderer implements Orderer {
   private readonly payloads = new Map<string, VerifiedBatch>();
   private readonly commitQueue: CommittedBlock[] = [];
   private readonly uncommitted = new Map<string, Block>();
+  /**
+   * Committed blocks with payload whose round is above the ledger's, oldest first. The core's
+   * root (ROOT_KEY) is written as soon as blocks commit, before the ledger applies them; a crash
+   * in between would leave blocks below the restarted core's root that the ledger never got, and
+   * the core never commits them again. So they are written in the same durable put as the root,
+   * and on restart the ones above the ledger's round go back to the head of the commit queue.
+   */
+  private readonly unapplied: CommittedBlock[] = [];
   private outputs: Promise<void> = Promise.resolve();
   /**
    * Per peer, the batch it sent last: each batch is offered to consensus only after the previous
@@ -85,6 +95,11 @@ export class ConsensusOrderer implements Orderer {
     const highTc = read(TC_KEY, decodeTimeoutCert);
     for (const b of blocks) this.uncommitted.set(hex(b.hash), b);
     this.appliedRound = o.appliedRound;
+    for (const bytes of o.store.getMeta<Uint8Array[]>(UNAPPLIED_KEY) ?? []) {
+      const c = decodeCommittedBlock(bytes);
+      if (c.block.round > this.appliedRound) this.unapplied.push(c);
+    }
+    this.commitQueue.push(...this.unapplied);
     this.core = new ConsensusCore({
       chainId: o.chainId, validators: ids.peers.length, self: ids.index, timeoutMs: o.timeoutMs, heartbeatMs: o.heartbeatMs,
       crypto: new Ed25519ConsensusCrypto(ids.key.seed, ids.peers.map((p) => p.publicKey)),
@@ -110,6 +125,9 @@ export class ConsensusOrderer implements Orderer {
   applied(stateRoot: Uint8Array, round: number): void {
     this.core.setStateRoot(stateRoot);
     if (round > this.appliedRound) this.appliedRound = round;
+    // Only in memory: the next commit's durable put carries the shorter list, and a restart
+    // drops entries at or below the ledger's own round anyway.
+    while (this.unapplied.length > 0 && this.unapplied[0]!.block.round <= round) this.unapplied.shift();
   }
 
   status(): ConsensusStatusView {
@@ -231,9 +249,17 @@ export class ConsensusOrderer implements Orderer {
       for (const f of out.fetchPayload) this.fetch(f.digests, f.from);
       if (out.commits.length > 0) {
         this.commitQueue.push(...out.commits);
+        for (const c of out.commits) if (c.block.payload.length > 0 && c.block.round > this.appliedRound) this.unapplied.push(c);
         const last = out.commits[out.commits.length - 1]!;
         for (const [k, b] of this.uncommitted) if (b.height <= last.block.height) this.uncommitted.delete(k);
-        void this.o.store.putMetaDurable({ [ROOT_KEY]: encodeCommittedBlock(last), [BLOCKS_KEY]: [...this.uncommitted.values()].map(encodeBlock) }).catch(() => undefined);
+        // Not awaited: either order against the ledger's write is safe. Root ahead of the ledger:
+        // the unapplied list in this same transaction re-queues the gap. Ledger ahead of the root:
+        // the older root's blocks commit again and are skipped as already applied.
+        void this.o.store.putMetaDurable({
+          [ROOT_KEY]: encodeCommittedBlock(last),
+          [BLOCKS_KEY]: [...this.uncommitted.values()].map(encodeBlock),
+          [UNAPPLIED_KEY]: this.unapplied.map(encodeCommittedBlock),
+        }).catch((e: unknown) => this.o.logger.error({ err: e }, 'could not persist the committed root'));
         this.pump();
       }
     }).catch((e: unknown) => this.o.logger.error({ err: e }, 'consensus output failed'));
