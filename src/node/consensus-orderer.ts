@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import {
   ConsensusCore, Ed25519ConsensusCrypto, decodeMessage, encodeMessage, hex,
@@ -8,6 +9,7 @@ import { txRootOf } from '../chain/block-header.js';
 import type { PeerTransport } from '../network/index.js';
 import type { OrderedBlock, Orderer, VerifiedBatch } from '../pipeline/orderer.js';
 import type { VerifyPool } from '../pipeline/verify-pool.js';
+import type { ConsensusStore } from '../storage/consensus-store.js';
 import type { LedgerStore } from '../storage/ledger-store.js';
 import { txId } from '../tx/codec.js';
 import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
@@ -34,10 +36,15 @@ export interface ConsensusOrdererOptions {
   heartbeatMs: number;
   transport: PeerTransport;
   verifier: VerifyPool;
+  /** The ledger: batches of applied blocks are served from it to lagging peers. */
   store: LedgerStore;
+  /** Safety data, high TC, uncommitted blocks and the committed root. */
+  consensusStore: ConsensusStore;
   logger: Logger;
   /** Consensus round of the last block in the ledger: commits at or below it are already applied. */
   appliedRound: number;
+  /** Stage timings (hotledger_stage_seconds): propose, commit, safety_fsync. */
+  observe?: (stage: 'propose' | 'commit' | 'safety_fsync', ms: number) => void;
 }
 
 /**
@@ -81,21 +88,28 @@ export class ConsensusOrderer implements Orderer {
   /** Since when the head of the commit queue has been waiting for batches (0: not waiting). */
   private waitingSince = 0;
   private batchResponses = 0;
+  /** Stage timings: local batches by digest until proposed, blocks by hash until committed. */
+  private readonly submittedAt = new Map<string, number>();
+  private readonly seenAt = new Map<string, number>();
 
   constructor(private readonly o: ConsensusOrdererOptions) {
     const ids = o.identity;
+    // Data dirs from before the consensus store kept these records in the ledger's meta: read
+    // them from there until the first write, or a restart would forget the last voted round.
+    const legacy = o.consensusStore.empty;
+    const get = <T>(key: string): T | undefined => (legacy ? o.store.getMeta<T>(key) : o.consensusStore.get<T>(key));
     // Stored with the consensus codec: decoding validates every field and recomputes block hashes.
     const read = <T>(key: string, decode: (b: Uint8Array) => T): T | undefined => {
-      const bytes = o.store.getMeta<Uint8Array>(key);
+      const bytes = get<Uint8Array>(key);
       return bytes ? decode(bytes) : undefined;
     };
     const safety = read(SAFETY_KEY, decodeSafetyData);
-    const blocks = (o.store.getMeta<Uint8Array[]>(BLOCKS_KEY) ?? []).map(decodeBlock);
+    const blocks = (get<Uint8Array[]>(BLOCKS_KEY) ?? []).map(decodeBlock);
     const root = read(ROOT_KEY, decodeCommittedBlock);
     const highTc = read(TC_KEY, decodeTimeoutCert);
     for (const b of blocks) this.uncommitted.set(hex(b.hash), b);
     this.appliedRound = o.appliedRound;
-    for (const bytes of o.store.getMeta<Uint8Array[]>(UNAPPLIED_KEY) ?? []) {
+    for (const bytes of get<Uint8Array[]>(UNAPPLIED_KEY) ?? []) {
       const c = decodeCommittedBlock(bytes);
       if (c.block.round > this.appliedRound) this.unapplied.push(c);
     }
@@ -117,6 +131,7 @@ export class ConsensusOrderer implements Orderer {
     const digest = txRootOf(vb.batch.ids.subarray(0, vb.batch.count * TX_ID_SIZE));
     vb.digest = digest;
     this.payloads.set(hex(digest), vb);
+    if (this.o.observe && this.submittedAt.size < 10_000) this.submittedAt.set(hex(digest), performance.now());
     // Encoded (copied) now: the batch buffer is transferred to the ledger thread once ordered.
     this.o.transport.broadcast({ k: 'b', txs: vb.batch.txs.subarray(0, vb.batch.count * TX_SIZE) } satisfies PeerMessage);
     this.handle(this.core.onPayloadAvailable(digest, Date.now()));
@@ -233,12 +248,15 @@ export class ConsensusOrderer implements Orderer {
     this.outputs = this.outputs.then(async () => {
       if (this.stopped) return;
       for (const b of out.persistBlocks) this.uncommitted.set(hex(b.hash), b);
+      if (this.o.observe) this.observeConsensus(out);
       if (out.persist || out.persistTc || out.persistBlocks.length > 0) {
         const meta: Record<string, unknown> = {};
         if (out.persist) meta[SAFETY_KEY] = encodeSafetyData(out.persist);
         if (out.persistTc) meta[TC_KEY] = encodeTimeoutCert(out.persistTc);
         if (out.persistBlocks.length > 0) meta[BLOCKS_KEY] = [...this.uncommitted.values()].map(encodeBlock);
-        await this.o.store.putMetaDurable(meta);
+        const t0 = performance.now();
+        await this.o.consensusStore.putDurable(meta);
+        this.o.observe?.('safety_fsync', performance.now() - t0);
       }
       if (this.stopped) return;
       for (const s of out.send) {
@@ -255,7 +273,7 @@ export class ConsensusOrderer implements Orderer {
         // Not awaited: either order against the ledger's write is safe. Root ahead of the ledger:
         // the unapplied list in this same transaction re-queues the gap. Ledger ahead of the root:
         // the older root's blocks commit again and are skipped as already applied.
-        void this.o.store.putMetaDurable({
+        void this.o.consensusStore.putDurable({
           [ROOT_KEY]: encodeCommittedBlock(last),
           [BLOCKS_KEY]: [...this.uncommitted.values()].map(encodeBlock),
           [UNAPPLIED_KEY]: this.unapplied.map(encodeCommittedBlock),
@@ -263,6 +281,27 @@ export class ConsensusOrderer implements Orderer {
         this.pump();
       }
     }).catch((e: unknown) => this.o.logger.error({ err: e }, 'consensus output failed'));
+  }
+
+  private observeConsensus(out: ConsensusOutput): void {
+    const now = performance.now();
+    for (const b of out.persistBlocks) {
+      this.seenAt.set(hex(b.hash), now);
+      for (const d of b.payload) {
+        const at = this.submittedAt.get(hex(d));
+        if (at === undefined) continue;
+        this.submittedAt.delete(hex(d));
+        this.o.observe!('propose', now - at);
+      }
+    }
+    for (const c of out.commits) {
+      const key = hex(c.block.hash);
+      const at = this.seenAt.get(key);
+      this.seenAt.delete(key);
+      if (at !== undefined && c.block.payload.length > 0) this.o.observe!('commit', now - at);
+    }
+    // Blocks that never commit (forks, timeouts) age out.
+    if (this.seenAt.size > 1_000) for (const [k, t] of this.seenAt) if (now - t > 60_000) this.seenAt.delete(k);
   }
 
   private fetch(digests: Uint8Array[], from: number): void {

@@ -19,6 +19,13 @@ export function createNodeMetrics(registry: Registry, collectLive: () => void) {
     inflightBatches: new Gauge({ name: 'hotledger_inflight_batches', help: 'Sealed batches not yet durable', registers: r }),
     batchSize: new Histogram({ name: 'hotledger_batch_size', help: 'Transactions per sealed batch', buckets: [1, 10, 100, 1_000, 5_000, 10_000, 25_000, 50_000, 100_000], registers: r }),
     latency: new Histogram({ name: 'hotledger_commit_latency_seconds', help: 'Submission to durable commit', buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.125, 0.25, 0.5, 1, 2.5, 5], registers: r }),
+    stageSeconds: new Histogram({
+      name: 'hotledger_stage_seconds',
+      help: 'Time a local batch (or a consensus step) spends in each stage: mempool, verify, order, apply; propose, commit, safety_fsync on validators',
+      labelNames: ['stage'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: r,
+    }),
     verifySeconds: new Histogram({ name: 'hotledger_verify_seconds', help: 'Verification time of one batch', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: r }),
     executeSeconds: new Histogram({ name: 'hotledger_execute_seconds', help: 'Execution time of one block', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5], registers: r }),
     persistSeconds: new Histogram({ name: 'hotledger_lmdb_write_seconds', help: 'LMDB write until durable, one block', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: r }),

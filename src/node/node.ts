@@ -8,11 +8,12 @@ import { genesisAccounts } from '../chain/genesis.js';
 import { Mempool } from '../mempool/mempool.js';
 import { LedgerClient } from '../pipeline/ledger-client.js';
 import { Pipeline, type CommittedBlock } from '../pipeline/pipeline.js';
-import { SoloOrderer, type Orderer } from '../pipeline/orderer.js';
+import { SoloOrderer, type Orderer, type VerifiedBatch } from '../pipeline/orderer.js';
 import { PeerTransport } from '../network/index.js';
 import { ConsensusOrderer } from './consensus-orderer.js';
 import { validatorIdentity, type ValidatorIdentity } from './validator-set.js';
 import { VerifyPool } from '../pipeline/verify-pool.js';
+import { ConsensusStore } from '../storage/consensus-store.js';
 import { LedgerStore } from '../storage/ledger-store.js';
 import { TX_SIZE } from '../tx/layout.js';
 import { writeDevnetKeys } from './devnet-keys.js';
@@ -69,7 +70,7 @@ class HotledgerNode implements RunningNode {
   private readonly mempool: Mempool;
   private readonly verifier: VerifyPool;
   private readonly pipeline: Pipeline;
-  private readonly consensus: { orderer: ConsensusOrderer; transport: PeerTransport; ids: string[] } | undefined;
+  private readonly consensus: { orderer: ConsensusOrderer; transport: PeerTransport; store: ConsensusStore; ids: string[] } | undefined;
   private readonly listeners = new Set<(b: CommittedBlockEvent) => void>();
   private readonly tps = new TpsWindow();
   private readonly latency = new RecentLatency();
@@ -105,12 +106,14 @@ class HotledgerNode implements RunningNode {
         index: identity.index, seed: identity.key.seed, validators: identity.peers, chainId: config.chain.chainId,
         listenHost: me.host, listenPort: me.port, logger: logger.child({ component: 'transport' }),
       });
+      const consensusStore = new ConsensusStore(config.node.dataDir);
       const consensusOrderer = new ConsensusOrderer({
         identity, chainId: config.chain.chainId, timeoutMs: config.consensus.timeoutMs, heartbeatMs: config.consensus.heartbeatMs,
-        transport, verifier: this.verifier, store, logger: logger.child({ component: 'consensus' }),
+        transport, verifier: this.verifier, store, consensusStore, logger: logger.child({ component: 'consensus' }),
         appliedRound: store.getHeader(height)?.round ?? 0,
+        observe: (stage, ms) => this.m.stageSeconds.observe({ stage }, ms / 1000),
       });
-      this.consensus = { orderer: consensusOrderer, transport, ids: config.consensus.validators.map((v) => v.id) };
+      this.consensus = { orderer: consensusOrderer, transport, store: consensusStore, ids: config.consensus.validators.map((v) => v.id) };
       orderer = consensusOrderer;
     } else {
       orderer = new SoloOrderer();
@@ -275,6 +278,7 @@ class HotledgerNode implements RunningNode {
     await this.verifier.close();
     await this.ledger.close();
     await this.store.close().catch(() => undefined);
+    await this.consensus?.store.close().catch(() => undefined);
     this.logger.info({ height: this.height }, 'node stopped');
   }
 
@@ -284,16 +288,20 @@ class HotledgerNode implements RunningNode {
     const now = performance.now();
     const rejectedBy = new Map<number, number>();
     let at = 0;
-    for (const { batch } of block.batches) {
+    for (const vb of block.batches) {
+      const { batch } = vb;
       const own = statuses.subarray(at, at + batch.count);
       // Foreign batches (another validator's) carry no local mempool entries.
       if (batch.entries.length > 0) {
         this.mempool.onCommitted(batch.entries, own);
+        let waited = 0;
         for (const e of batch.entries) {
           const ms = now - e.admittedAt;
+          waited += batch.sealedAt - e.admittedAt;
           this.latency.recordMs(ms);
           this.m.latency.observe(ms / 1000);
         }
+        this.observeStages(vb, waited / batch.entries.length, now);
       }
       this.m.batchSize.observe(batch.count);
       at += batch.count;
@@ -327,6 +335,15 @@ class HotledgerNode implements RunningNode {
         this.logger.error({ err: e }, 'block listener threw');
       }
     }
+  }
+
+  /** Where a local batch's latency went (hotledger_stage_seconds): one observation per stage. */
+  private observeStages(vb: VerifiedBatch, mempoolMs: number, now: number): void {
+    const st = this.m.stageSeconds;
+    st.observe({ stage: 'mempool' }, mempoolMs / 1000);
+    st.observe({ stage: 'verify' }, vb.verifyMs / 1000);
+    if (vb.submittedAt !== undefined && vb.deliveredAt !== undefined) st.observe({ stage: 'order' }, (vb.deliveredAt - vb.submittedAt) / 1000);
+    if (vb.deliveredAt !== undefined) st.observe({ stage: 'apply' }, (now - vb.deliveredAt) / 1000);
   }
 
   private onFailure(e: Error): void {

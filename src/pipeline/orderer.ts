@@ -7,6 +7,9 @@ export interface VerifiedBatch {
   verifyMs: number;
   /** txRootOf(ids): what consensus orders; set by orderers that need it. */
   digest?: Uint8Array;
+  /** performance.now() when handed to the orderer, and when delivered in order (stage timings). */
+  submittedAt?: number;
+  deliveredAt?: number;
 }
 
 /** What the ledger executes next: one or more batches, in order, as one block. */

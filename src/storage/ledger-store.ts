@@ -189,15 +189,6 @@ export class LedgerStore {
     return { visible, durable };
   }
 
-  /** Writes metadata from any thread and resolves once it is on disk (consensus safety data). */
-  async putMetaDurable(entries: Record<string, unknown>): Promise<void> {
-    if (this.closed) throw new HotledgerError('STORAGE_CLOSED', 'ledger store is closed');
-    let last: Promise<unknown> = Promise.resolve();
-    for (const [k, v] of Object.entries(entries)) last = this.meta.put(k, v);
-    await last;
-    await this.root.flushed;
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

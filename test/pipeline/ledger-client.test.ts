@@ -3,7 +3,6 @@ import { LedgerClient } from '../../src/pipeline/ledger-client.js';
 import { generateTransfers, devnetKeyPair } from '../../src/workload/generate.js';
 import { TX_ID_SIZE, TX_SIZE } from '../../src/tx/layout.js';
 import { txId } from '../../src/tx/codec.js';
-import { LedgerStore } from '../../src/storage/ledger-store.js';
 import { tempDir } from '../support/fixtures.js';
 
 const CHAIN = 7;
@@ -40,17 +39,7 @@ describe('LedgerClient (real ledger thread, real LMDB)', () => {
         for (let i = 0; i < count; i++) txId(txs, i * TX_SIZE).copy(ids, i * TX_ID_SIZE);
         acks.push(client.apply({ txs, count, verified: new Uint8Array(count).fill(1), ids, timestamp: b, round: b + 1 }).then((r) => order.push(r.height)));
       }
-      // A validator's consensus writes its safety data into the same environment meanwhile.
-      const meta = new LedgerStore({ path: dir.path, mapSizeMb: 256 });
-      let writes = 0;
-      const writer = (async () => {
-        while (order.length < blocks) {
-          await meta.putMetaDurable({ 'consensus/safety': Buffer.alloc(200, writes++ & 0xff) });
-        }
-      })();
       await Promise.all(acks);
-      await writer;
-      await meta.close();
       expect(order).toEqual(Array.from({ length: blocks }, (_, i) => i + 1));
     } finally {
       await client.close();

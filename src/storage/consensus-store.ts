@@ -1,0 +1,50 @@
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { HotledgerError } from '../errors.js';
+
+/**
+ * A validator's consensus records (safety data, high TC, uncommitted blocks, committed root) in an
+ * LMDB environment of their own, `<dataDir>/consensus`. Every vote and proposal waits for these
+ * writes to be durable; in the ledger's environment they queued behind block writes of thousands
+ * of puts and their flush (10 ms mean under load, measured), in a small one they take well under
+ * a millisecond. Atomicity across the two environments is not needed: the orderer's restart logic
+ * reconciles the committed root with the ledger's own round (see ConsensusOrderer).
+ */
+export class ConsensusStore {
+  private readonly root: RootDatabase;
+  private readonly meta: Database<unknown, string>;
+  private closed = false;
+
+  constructor(dataDir: string, mapSizeMb = 1024) {
+    const path = join(dataDir, 'consensus');
+    mkdirSync(path, { recursive: true });
+    this.root = open({ path, mapSize: mapSizeMb * 1024 * 1024, maxDbs: 4, compression: false });
+    this.meta = this.root.openDB<unknown, string>({ name: 'meta', encoding: 'msgpack' });
+  }
+
+  get<T>(key: string): T | undefined {
+    return this.meta.get(key) as T | undefined;
+  }
+
+  /** True before the first write: a data dir from before this store kept the records in the ledger's meta. */
+  get empty(): boolean {
+    return this.meta.getKeysCount() === 0;
+  }
+
+  /** Writes all entries in one transaction and resolves once it is on disk. */
+  async putDurable(entries: Record<string, unknown>): Promise<void> {
+    if (this.closed) throw new HotledgerError('STORAGE_CLOSED', 'consensus store is closed');
+    let last: Promise<unknown> = Promise.resolve();
+    for (const [k, v] of Object.entries(entries)) last = this.meta.put(k, v);
+    await last;
+    await this.root.flushed;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.root.flushed;
+    await this.root.close();
+  }
+}
