@@ -30,6 +30,8 @@ export class Pipeline {
   private seq = 0;
   /** Local batches sealed and not yet durable. */
   private inflight = 0;
+  /** Local batches sealed and not yet handed to the orderer. */
+  private verifying = 0;
   private timer: NodeJS.Timeout | undefined;
   /** Resolves once the previous local batch has been handed to the orderer. */
   private handedOff: Promise<void> = Promise.resolve();
@@ -57,6 +59,12 @@ export class Pipeline {
   poke(): void {
     if (this.stopped || this.failure) return;
     while (this.inflight < this.opts.maxInflightBatches && this.mempool.readyCount >= this.opts.batchSize) this.seal();
+    // When verification is idle a partial batch is sealed at once: the timer exists to amortise
+    // per-batch costs under load, and at low load it was the largest part of finality (a 20 ms wait
+    // of a ~75 ms P50 on 4 validators). While a batch verifies, the size/timer rule applies, so
+    // batches grow with load. (Not "nothing in flight": with consensus a batch is in flight for
+    // several rounds, which would leave the timer in charge at any load.)
+    if (this.verifying === 0 && this.inflight < this.opts.maxInflightBatches && this.mempool.readyCount > 0) this.seal();
     if (this.mempool.readyCount > 0 && !this.timer && this.inflight < this.opts.maxInflightBatches) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
@@ -71,10 +79,15 @@ export class Pipeline {
     if (entries.length === 0) return;
     const batch = sealBatch(++this.seq, entries, performance.now());
     this.inflight++;
+    this.verifying++;
     const t0 = performance.now();
     const verified = this.verifier.verify(batch.txs, batch.count);
     this.handedOff = Promise.all([this.handedOff, verified]).then(
-      ([, v]) => this.orderer.submit({ batch, verified: v, verifyMs: performance.now() - t0 }),
+      ([, v]) => {
+        this.verifying--;
+        this.orderer.submit({ batch, verified: v, verifyMs: performance.now() - t0, submittedAt: performance.now() });
+        if (this.mempool.readyCount > 0) this.poke();
+      },
       (e: unknown) => this.fail(e as Error),
     );
   }
@@ -82,6 +95,8 @@ export class Pipeline {
   /** Executes and persists one ordered block; the ledger thread keeps the order of these calls. */
   private apply(block: OrderedBlock): void {
     if (this.failure) return;
+    const now = performance.now();
+    for (const b of block.batches) b.deliveredAt = now;
     const { txs, ids, verified, count } = concatBatches(block.batches);
     // ids are copied: the transferred buffers are gone from this thread, and listeners need the ids.
     const batches = block.batches.every((b) => b.digest) ? block.batches.map((b) => ({ digest: b.digest!, count: b.batch.count })) : undefined;
