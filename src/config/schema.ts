@@ -64,6 +64,8 @@ export const ConfigSchema = z
     consensus: z.object({
       timeoutMs: int(50, 600_000).default(1_000),
       heartbeatMs: int(10, 60_000).default(250),
+      /** Committed blocks kept in memory for peers' backward sync; older ones are served from LMDB. */
+      retainCommitted: int(16, 1_000_000).default(1_000),
       validators: z.array(ValidatorSchema).default([]),
     }),
     api: z.object({

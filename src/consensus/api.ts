@@ -6,6 +6,15 @@ import type { EquivocationEvent } from './vote-aggregator.js';
 
 /** The public contract of ConsensusCore: what goes in at construction, what comes out of a call. */
 
+/**
+ * Read-only view of the node's own committed chain, for serving forward sync beyond the
+ * BlockTree's in-memory window. Synchronous so the core stays a pure state machine; returns
+ * undefined for any height it cannot read (never stored, pruned, unreadable).
+ */
+export interface CommittedChainReader {
+  get(height: number): Block | undefined;
+}
+
 export interface ConsensusConfig {
   chainId: number;
   /** Validator count n; indices are 0..n-1. */
@@ -24,6 +33,11 @@ export interface ConsensusConfig {
   maxPayloadDigests?: number;
   /** Committed blocks kept in memory to serve sync. Default 1000. */
   retainCommitted?: number;
+  /**
+   * Older committed blocks, to answer peers' sync-requests beyond `retainCommitted`. Without it
+   * a peer further behind than the in-memory window can only catch up from other validators.
+   */
+  committedChain?: CommittedChainReader;
   leaderElection?: LeaderElection;
   /** Restore: exactly what the environment last persisted. */
   safety?: SafetyData;

@@ -128,6 +128,12 @@ export class BlockTree {
     return out;
   }
 
+  /** The committed block at `height` while it is inside the retention window. */
+  committedAt(height: number): Block | undefined {
+    const first = this.committedChain[0];
+    return first === undefined ? undefined : this.committedChain[height - first.height];
+  }
+
   get rootCert(): QuorumCert {
     return this.rootQc;
   }

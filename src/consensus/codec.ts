@@ -23,9 +23,13 @@ const packr = new Packr({ useRecords: false, moreTypes: false, bundleStrings: fa
 const MAX_SIGS = 1024;
 const MAX_PAYLOAD = 4096;
 const MAX_BLOCKS = 64;
+/** Bound of a forward-sync chunk on the wire; above what a node asks for (SYNC_CHUNK) on purpose. */
+export const MAX_SYNC_BLOCKS = 128;
 
 export function encodeMessage(msg: ConsensusMessage): Uint8Array {
-  return packr.pack(msg.type === 'proposal' ? { ...msg, proposal: { ...msg.proposal, block: strip(msg.proposal.block) } } : msg.type === 'blocks-response' ? { ...msg, blocks: msg.blocks.map(strip) } : msg);
+  if (msg.type === 'proposal') return packr.pack({ ...msg, proposal: { ...msg.proposal, block: strip(msg.proposal.block) } });
+  if (msg.type === 'blocks-response' || msg.type === 'sync-response') return packr.pack({ ...msg, blocks: msg.blocks.map(strip) });
+  return packr.pack(msg);
 }
 
 function strip(b: Block): Omit<Block, 'hash'> {
@@ -58,6 +62,13 @@ export function decodeMessage(bytes: Uint8Array): ConsensusMessage {
       return { type: 'blocks-request', hash: hash(m.hash), count: uint(m.count) };
     case 'blocks-response':
       return { type: 'blocks-response', blocks: list(m.blocks, MAX_BLOCKS).map(block) };
+    case 'sync-request': {
+      const count = uint(m.count);
+      if (count === 0 || count > MAX_SYNC_BLOCKS) return fail('bad sync-request count');
+      return { type: 'sync-request', fromHeight: uint(m.fromHeight), count };
+    }
+    case 'sync-response':
+      return { type: 'sync-response', blocks: list(m.blocks, MAX_SYNC_BLOCKS).map(block) };
     default:
       return fail('unknown message type');
   }

@@ -1,5 +1,6 @@
 import { BlockTree } from './block-tree.js';
 import { CertVerifier } from './certificates.js';
+import { ForwardSync, SYNC_CHUNK, type SyncRequest } from './forward-sync.js';
 import { RoundRobin, type LeaderElection } from './leader-election.js';
 import { Pacemaker } from './pacemaker.js';
 import { PayloadTracker } from './payload.js';
@@ -44,6 +45,9 @@ export class ConsensusCore {
   private readonly tree: BlockTree;
   private readonly payload = new PayloadTracker();
   private readonly sync: Synchronizer;
+  private readonly forward: ForwardSync;
+  /** Gaps up to this many blocks are fetched backwards, larger ones forwards (see missingBlock). */
+  private readonly backwardReach: number;
   private readonly maxPayload: number;
   private highQc: QuorumCert;
   private highTc: TimeoutCert | null = null;
@@ -73,6 +77,9 @@ export class ConsensusCore {
     this.pacemaker = new Pacemaker({ timeoutMs: cfg.timeoutMs, heartbeatMs: cfg.heartbeatMs, maxBackoffExponent: cfg.maxBackoffExponent ?? 2 });
     this.tree = new BlockTree(root.block, root.qc, cfg.retainCommitted ?? 1_000, cfg.unsafeOneChainCommit === true);
     this.sync = new Synchronizer(this.self, this.n, Math.max(1, Math.floor(cfg.timeoutMs / 2)));
+    // The backward walk needs the whole gap in peers' memory; assume they retain what we do.
+    this.backwardReach = Math.max(1, Math.min(SYNC_BATCH, Math.floor((cfg.retainCommitted ?? 1_000) / 2)));
+    this.forward = new ForwardSync(this.self, this.n, Math.max(1, Math.floor(cfg.timeoutMs / 2)), this.backwardReach);
     this.maxPayload = cfg.maxPayloadDigests ?? 64;
     this.highQc = safety.highQc.round >= root.qc.round ? safety.highQc : root.qc;
     this.highTc = cfg.highTc ?? null;
@@ -87,7 +94,7 @@ export class ConsensusCore {
       if (b.height <= this.tree.root.height || !equalBytes(computeBlockHash(b), b.hash) || !this.verifier.qc(b.qc)) continue;
       if (this.tree.insert(b)) this.afterInsert(b, false);
     }
-    if (!this.tree.has(this.highQc.blockHash)) this.requestBlock(this.highQc.blockHash, this.election.leader(this.highQc.round + 1));
+    if (!this.tree.has(this.highQc.blockHash)) this.missingBlock(this.highQc.blockHash, this.election.leader(this.highQc.round + 1), null, this.highQc.round);
     this.proposeIfReady(false);
     return this.finish();
   }
@@ -95,6 +102,7 @@ export class ConsensusCore {
   onTick(nowMs: number): ConsensusOutput {
     this.begin(nowMs);
     for (const r of this.sync.due(this.now)) this.send(r.peer, { type: 'blocks-request', hash: r.hash, count: SYNC_BATCH });
+    if (this.forward.due(this.now)) this.forwardNext(this.forward.miss(this.now));
     if (this.now >= this.pacemaker.timeoutDeadline) this.localTimeout();
     if (this.now >= this.pacemaker.heartbeatAt()) this.proposeIfReady(true);
     return this.finish();
@@ -110,6 +118,8 @@ export class ConsensusCore {
         case 'sync-info': this.handleSyncInfo(from, msg.highQc, msg.highTc); break;
         case 'blocks-request': this.handleBlocksRequest(from, msg.hash, msg.count); break;
         case 'blocks-response': this.handleBlocksResponse(from, msg.blocks); break;
+        case 'sync-request': this.handleSyncRequest(from, msg.fromHeight, msg.count); break;
+        case 'sync-response': this.handleSyncResponse(from, msg.blocks); break;
       }
     }
     return this.finish();
@@ -161,12 +171,12 @@ export class ConsensusCore {
     if (p.tc !== null && !this.verifier.tc(p.tc)) return bad('proposal: invalid tc');
     const direct = b.qc.round + 1 === b.round;
     if (!direct && (p.tc === null || p.tc.round + 1 !== b.round)) return bad('proposal: round not justified');
-    this.processQc(b.qc, from);
+    this.processQc(b.qc, from, b.height - 1);
     if (p.tc !== null) this.processTc(p.tc);
     if (b.height <= this.tree.root.height) return;
     if (!this.tree.has(b.parentHash)) {
       this.sync.park(from, p);
-      this.requestBlock(b.parentHash, from);
+      this.missingBlock(b.parentHash, from, b.height - 1, b.qc.round);
       return;
     }
     if (!this.tree.insert(b)) return bad('proposal: does not fit its parent');
@@ -227,38 +237,93 @@ export class ConsensusCore {
 
   private handleBlocksResponse(from: number, blocks: Block[]): void {
     if (blocks.length === 0 || blocks.length > SYNC_BATCH) return;
-    for (const b of blocks) {
-      const ok =
-        b.chainId === this.cfg.chainId &&
-        equalBytes(computeBlockHash(b), b.hash) &&
-        equalBytes(b.qc.blockHash, b.parentHash) &&
-        b.payload.length <= this.maxPayload &&
-        this.verifier.qc(b.qc);
-      if (!ok) return void this.out.events.push({ type: 'invalid', from, reason: 'blocks-response: invalid block' });
-    }
+    if (!blocks.every((b) => this.validSyncedBlock(b))) return void this.out.events.push({ type: 'invalid', from, reason: 'blocks-response: invalid block' });
     const chain = this.sync.accept(blocks);
     if (chain === null) return;
-    for (const b of chain) this.processQc(b.qc, from);
+    for (const b of chain) this.processQc(b.qc, from, b.height - 1);
     for (const b of chain) {
       if (b.height <= this.tree.root.height) {
         this.sync.resolved(b.hash);
         continue;
       }
-      if (!this.tree.has(b.parentHash)) return this.requestBlock(b.parentHash, from);
+      if (!this.tree.has(b.parentHash)) return this.missingBlock(b.parentHash, from, b.height - 1, b.qc.round);
       if (!this.tree.insert(b)) return void this.out.events.push({ type: 'invalid', from, reason: 'blocks-response: block does not fit' });
       this.afterInsert(b);
     }
   }
 
+  /**
+   * Committed blocks from `fromHeight` on: from the in-memory window, then from the node's
+   * committed-chain store. Stops at the first height neither has (or that does not link), so a
+   * response is always one hash-linked run; empty tells the asker to try another peer at once.
+   */
+  private handleSyncRequest(from: number, fromHeight: number, count: number): void {
+    const blocks: Block[] = [];
+    const end = Math.min(Math.max(1, fromHeight) + Math.min(count, SYNC_CHUNK), this.tree.root.height + 1);
+    for (let h = Math.max(1, fromHeight); h < end; h++) {
+      const b = this.tree.committedAt(h) ?? this.cfg.committedChain?.get(h);
+      const prev = blocks[blocks.length - 1];
+      if (b === undefined || b.height !== h || (prev !== undefined && !equalBytes(b.parentHash, prev.hash))) break;
+      blocks.push(b);
+    }
+    this.send(from, { type: 'sync-response', blocks });
+  }
+
+  /**
+   * A forward-sync chunk, oldest first. Verified like a blocks-response, and the responder's word
+   * that the blocks are committed is never used: only blocks certified inside the chunk (each by
+   * its successor's QC) are inserted, in order, and the 2-chain rule decides what commits. The
+   * last block has no certificate here, so the next request starts at it.
+   */
+  private handleSyncResponse(from: number, blocks: Block[]): void {
+    const expected = this.forward.expecting(from);
+    if (expected === null) return; // unsolicited: not worth a signature check
+    const first = blocks[0];
+    // A late or duplicated answer to an earlier request of this run: nothing new in it.
+    if (first !== undefined && first.height !== expected) return;
+    if (first === undefined || blocks.length > SYNC_CHUNK) return this.forwardNext(this.forward.miss(this.now));
+    for (let i = 0; i < blocks.length; i++) {
+      const b = blocks[i]!;
+      const linked = i === 0 || (b.height === blocks[i - 1]!.height + 1 && equalBytes(b.parentHash, blocks[i - 1]!.hash));
+      if (!linked || !this.validSyncedBlock(b)) {
+        this.out.events.push({ type: 'invalid', from, reason: 'sync-response: invalid block' });
+        return this.forwardNext(this.forward.miss(this.now));
+      }
+    }
+    for (const b of blocks.slice(0, -1)) {
+      if (b.height <= this.tree.root.height || this.tree.has(b.hash)) continue;
+      // Does not hang off our tree: we followed an uncommitted fork, or the responder's chain is
+      // not ours. Start again just above the committed root, which every honest chain extends.
+      if (!this.tree.has(b.parentHash) || !this.tree.insert(b)) return this.forwardNext(this.forward.miss(this.now, this.tree.root.height + 1));
+      this.afterInsert(b);
+    }
+    const last = blocks[blocks.length - 1]!;
+    if (blocks.length > 1) this.processQc(last.qc, from, last.height - 1);
+    this.forwardNext(this.forward.progress(Math.max(last.height, this.tree.root.height + 1), blocks.length >= SYNC_CHUNK, this.now));
+  }
+
+  /** The same checks every synced block gets: it is what it says and its parent is certified. */
+  private validSyncedBlock(b: Block): boolean {
+    return (
+      b.chainId === this.cfg.chainId &&
+      equalBytes(computeBlockHash(b), b.hash) &&
+      equalBytes(b.qc.blockHash, b.parentHash) &&
+      b.qc.round < b.round &&
+      b.payload.length <= this.maxPayload &&
+      this.verifier.qc(b.qc)
+    );
+  }
+
   // --- protocol steps ---------------------------------------------------------------------
 
-  private processQc(qc: QuorumCert, hint: number): void {
+  /** `height`: of the block the QC certifies, when the caller knows it (QCs do not carry it). */
+  private processQc(qc: QuorumCert, hint: number, height: number | null = null): void {
     if (qc.round > this.highQc.round) this.highQc = qc;
     if (this.rules.observeQc(qc)) this.dirty = true;
     if (qc.round <= this.tree.root.round) return;
     this.tree.addQc(qc);
     if (this.tree.has(qc.blockHash)) this.commit(this.tree.tryCommit(qc.blockHash));
-    else this.requestBlock(qc.blockHash, hint);
+    else this.missingBlock(qc.blockHash, hint, height, qc.round);
     if (this.pacemaker.advance(qc.round, false, this.now)) this.onNewRound();
   }
 
@@ -372,6 +437,27 @@ export class ConsensusCore {
     }
   }
 
+  /**
+   * We lack a certified block. Close to the root, fetch its ancestry backwards (one request of
+   * SYNC_BATCH reaches the tree). Far above it, sync forward from the root instead: the backward
+   * walk holds everything as orphans until it connects and peers keep only `retainCommitted`
+   * blocks in memory. Without a height (a bare QC) the round gap bounds the height gap from above.
+   */
+  private missingBlock(hash: Hash, peer: number, height: number | null, round: number): void {
+    const root = this.tree.root;
+    const far = height !== null ? height - root.height > this.backwardReach : round - root.round > this.backwardReach;
+    if (!far) return this.requestBlock(hash, peer);
+    this.forwardNext(this.forward.start(root.height + 1, peer, { hash, peer, height }, this.now), false);
+  }
+
+  /** Sends the next sync-request; `null` means the run is over and the backward path takes over. */
+  private forwardNext(req: SyncRequest | null, endIfNull = true): void {
+    if (req !== null) return this.send(req.peer, { type: 'sync-request', fromHeight: req.fromHeight, count: req.count });
+    if (!endIfNull) return;
+    const target = this.forward.finish();
+    if (target !== null && !this.tree.has(target.hash) && (target.height === null || target.height > this.tree.root.height)) this.requestBlock(target.hash, target.peer);
+  }
+
   private requestBlock(hash: Hash, peer: number): void {
     const to = this.sync.request(hash, peer, this.now);
     if (to !== null) this.send(to, { type: 'blocks-request', hash, count: SYNC_BATCH });
@@ -401,8 +487,9 @@ export class ConsensusCore {
       const hb = this.pacemaker.heartbeatAt();
       if (hb > this.now && hb < at) at = hb;
     }
-    const retry = this.sync.nextRetryAt();
-    if (retry !== null && retry < at) at = Math.max(retry, this.now);
+    for (const retry of [this.sync.nextRetryAt(), this.forward.nextRetryAt()]) {
+      if (retry !== null && retry < at) at = Math.max(retry, this.now);
+    }
     out.timer = { at };
     return out;
   }

@@ -9,5 +9,6 @@ export * from './certificates.js';
 export * from './vote-aggregator.js';
 export * from './payload.js';
 export * from './synchronizer.js';
+export * from './forward-sync.js';
 export * from './core.js';
 export * from './api.js';

@@ -87,7 +87,11 @@ export type ConsensusMessage =
   | { type: 'sync-info'; highQc: QuorumCert; highTc: TimeoutCert | null }
   | { type: 'blocks-request'; hash: Hash; count: number }
   /** Newest first; blocks[i + 1] is the parent of blocks[i]. */
-  | { type: 'blocks-response'; blocks: Block[] };
+  | { type: 'blocks-response'; blocks: Block[] }
+  /** Committed blocks at heights fromHeight, fromHeight + 1, … (forward sync of a lagging node). */
+  | { type: 'sync-request'; fromHeight: number; count: number }
+  /** Oldest first; blocks[i] is the parent of blocks[i + 1]. Empty: the responder has none. */
+  | { type: 'sync-response'; blocks: Block[] };
 
 /** A committed block and the QC that certifies it (its child's `qc`). */
 export interface CommittedBlock {

@@ -34,6 +34,8 @@ export interface ConsensusOrdererOptions {
   chainId: number;
   timeoutMs: number;
   heartbeatMs: number;
+  /** Committed blocks the core keeps in memory (older ones are served from the consensus store). */
+  retainCommitted?: number;
   transport: PeerTransport;
   verifier: VerifyPool;
   /** The ledger: batches of applied blocks are served from it to lagging peers. */
@@ -114,10 +116,23 @@ export class ConsensusOrderer implements Orderer {
       if (c.block.round > this.appliedRound) this.unapplied.push(c);
     }
     this.commitQueue.push(...this.unapplied);
+    // Committed blocks beyond the core's memory, for peers' forward sync. A record that does not
+    // decode is served as missing: the asking peer moves on to another validator.
+    const committedChain = {
+      get: (height: number): Block | undefined => {
+        try {
+          const bytes = o.consensusStore.getCommittedBlock(height);
+          return bytes ? decodeCommittedBlock(bytes).block : undefined;
+        } catch (e) {
+          o.logger.warn({ height, err: (e as Error).message }, 'unreadable stored consensus block');
+          return undefined;
+        }
+      },
+    };
     this.core = new ConsensusCore({
       chainId: o.chainId, validators: ids.peers.length, self: ids.index, timeoutMs: o.timeoutMs, heartbeatMs: o.heartbeatMs,
       crypto: new Ed25519ConsensusCrypto(ids.key.seed, ids.peers.map((p) => p.publicKey)),
-      safety, blocks, root, highTc,
+      safety, blocks, root, highTc, committedChain, retainCommitted: o.retainCommitted,
     });
   }
 
@@ -272,12 +287,14 @@ export class ConsensusOrderer implements Orderer {
         for (const [k, b] of this.uncommitted) if (b.height <= last.block.height) this.uncommitted.delete(k);
         // Not awaited: either order against the ledger's write is safe. Root ahead of the ledger:
         // the unapplied list in this same transaction re-queues the gap. Ledger ahead of the root:
-        // the older root's blocks commit again and are skipped as already applied.
+        // the older root's blocks commit again and are skipped as already applied. The committed
+        // blocks themselves (served to peers' forward sync) go in the same transaction as the
+        // root, so the stored chain never has a hole below it.
         void this.o.consensusStore.putDurable({
           [ROOT_KEY]: encodeCommittedBlock(last),
           [BLOCKS_KEY]: [...this.uncommitted.values()].map(encodeBlock),
           [UNAPPLIED_KEY]: this.unapplied.map(encodeCommittedBlock),
-        }).catch((e: unknown) => this.o.logger.error({ err: e }, 'could not persist the committed root'));
+        }, out.commits.map((c) => ({ height: c.block.height, bytes: encodeCommittedBlock(c) }))).catch((e: unknown) => this.o.logger.error({ err: e }, 'could not persist the committed root'));
         this.pump();
       }
     }).catch((e: unknown) => this.o.logger.error({ err: e }, 'consensus output failed'));

@@ -64,6 +64,8 @@ export interface ConsensusStatus {
   lastCommittedHeight: number;
   lastCommittedHash: string;
   highQc: { round: number; blockHash: string; votes: number } | null;
+  /** Consensus blocks committed, empty heartbeat blocks included (validators only). */
+  consensusHeight?: number;
   note?: string;
 }
 

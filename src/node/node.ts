@@ -109,7 +109,7 @@ class HotledgerNode implements RunningNode {
       const consensusStore = new ConsensusStore(config.node.dataDir);
       const consensusOrderer = new ConsensusOrderer({
         identity, chainId: config.chain.chainId, timeoutMs: config.consensus.timeoutMs, heartbeatMs: config.consensus.heartbeatMs,
-        transport, verifier: this.verifier, store, consensusStore, logger: logger.child({ component: 'consensus' }),
+        retainCommitted: config.consensus.retainCommitted, transport, verifier: this.verifier, store, consensusStore, logger: logger.child({ component: 'consensus' }),
         appliedRound: store.getHeader(height)?.round ?? 0,
         observe: (stage, ms) => this.m.stageSeconds.observe({ stage }, ms / 1000),
       });
@@ -172,7 +172,7 @@ class HotledgerNode implements RunningNode {
       const s = this.consensus.orderer.status();
       return {
         mode: 'hotstuff', round: s.round, leader: this.consensus.ids[s.leader] ?? String(s.leader), lastCommittedHeight: this.height,
-        lastCommittedHash: latest?.hash ?? '', highQc: s.highQc,
+        lastCommittedHash: latest?.hash ?? '', highQc: s.highQc, consensusHeight: s.committedHeight,
         note: `2-chain HotStuff over ${this.consensus.ids.length} validators; consensus height ${s.committedHeight} (${s.committedHash.slice(0, 16)}…), ledger height counts non-empty blocks; equivocations seen ${s.equivocations}, view changes ${this.consensus.orderer.viewChanges}`,
       };
     }

@@ -28,6 +28,16 @@ export interface SimOptions {
   brokenSafety?: boolean;
   /** Test-only: honest nodes commit on a 1-chain (certified block) instead of a 2-chain. */
   brokenCommitRule?: boolean;
+  /** Committed blocks each core keeps in memory (ConsensusConfig.retainCommitted). Default 1000. */
+  retainCommitted?: number;
+  /**
+   * One honest validator (seeded) crashes within the first 200 ms and stays down through the
+   * fault phase and the first half of the healed one, so that with a small `retainCommitted` it
+   * restarts further behind than any peer keeps in memory.
+   */
+  longOutage?: boolean;
+  /** Test-only: nodes do not serve their stored committed chain (no `committedChain` port). */
+  noCommittedChain?: boolean;
   /** Log each crash, partition and commit height to this function. */
   log?: (line: string) => void;
 }
@@ -46,6 +56,8 @@ export interface SeedResult {
   messages: number;
   crashes: number;
   partitions: number;
+  /** Largest gap between a restarting honest node's committed height and the highest honest one. */
+  maxRestartLag: number;
 }
 
 type Ev =
@@ -71,6 +83,8 @@ interface SimNode {
   store: Map<string, Uint8Array>;
   /** Durable consensus block store (the core's persistBlocks), pruned at commit. */
   blocks: Map<string, Block>;
+  /** Durable committed chain by height: what the node serves to peers' forward sync. */
+  chain: Map<number, Block>;
   timerVersion: number;
   crashAfterPersist: boolean;
 }
@@ -114,6 +128,7 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     committedDigests: new Set(),
     store: new Map(),
     blocks: new Map(),
+    chain: new Map(),
     timerVersion: 0,
     crashAfterPersist: false,
   }));
@@ -125,6 +140,7 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
   let equivocations = 0;
   let crashes = 0;
   let partitions = 0;
+  let maxRestartLag = 0;
   const lateDigests: Uint8Array[] = [];
   let digestCounter = 0;
 
@@ -140,6 +156,8 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
       root: x.committed,
       blocks: [...x.blocks.values()],
       highTc: x.persistedTc,
+      retainCommitted: options.retainCommitted,
+      committedChain: options.noCommittedChain ? undefined : { get: (h) => x.chain.get(h) },
       votingRules: x.byzantine !== null || options.brokenSafety ? (d) => new RecklessRules(d) : undefined,
       unsafeOneChainCommit: x.byzantine === null && options.brokenCommitRule === true,
     });
@@ -177,6 +195,7 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     }
     for (const c of out.commits) {
       x.committed = c;
+      x.chain.set(c.block.height, c.block);
       for (const [k, b] of x.blocks) if (b.height <= c.block.height) x.blocks.delete(k);
       for (const d of c.block.payload) x.committedDigests.add(hex(d));
       if (x.byzantine === null) checker.onCommit(x.index, c.block);
@@ -206,6 +225,7 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
   };
 
   const boot = (x: SimNode): void => {
+    if (x.byzantine === null) maxRestartLag = Math.max(maxRestartLag, Math.max(...honest.map((y) => checker.heightOf(y.index))) - checker.heightOf(x.index));
     x.core = makeCore(x);
     apply(x, x.core.start(now));
     for (const [k, d] of x.store) if (!x.committedDigests.has(k) && x.core !== null) apply(x, x.core.onPayloadAvailable(d, now));
@@ -237,6 +257,13 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     const at = rng.int(0, faultMs - 300);
     q.push(at, { kind: 'partition', groups: nodes.map(() => rng.int(0, 1)) });
     q.push(Math.min(faultMs - 1, at + rng.int(100, 1_000)), { kind: 'heal' });
+  }
+  // Its seeded restarts and the heal's reboot are skipped: only its own restart brings it back.
+  const outage = options.longOutage && honest.length > 0 ? rng.pick(honest).index : -1;
+  const outageEnd = faultMs + Math.floor(settleMs / 2);
+  if (outage >= 0) {
+    q.push(rng.int(0, 200), { kind: 'crash', node: outage, midOutput: false });
+    q.push(outageEnd, { kind: 'restart', node: outage });
   }
   q.push(faultMs, { kind: 'heal' });
 
@@ -283,7 +310,7 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
       case 'restart': {
         const x = nodes[ev.node]!;
         x.crashAfterPersist = false;
-        if (x.core !== null) break;
+        if (x.core !== null || (x.index === outage && now < outageEnd)) break;
         log?.(`${now}ms: node ${x.index} restarts from persisted safety data (lastVotedRound ${x.persisted?.lastVotedRound ?? 0})`);
         boot(x);
         break;
@@ -299,7 +326,7 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
           healed = true;
           for (const x of nodes) {
             x.crashAfterPersist = false;
-            if (x.core === null) boot(x);
+            if (x.core === null && x.index !== outage) boot(x);
           }
           log?.(`${now}ms: network healed; heights ${honest.map((x) => checker.heightOf(x.index)).join(',')}`);
         }
@@ -327,6 +354,7 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     messages,
     crashes,
     partitions,
+    maxRestartLag,
   };
 }
 

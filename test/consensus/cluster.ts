@@ -1,7 +1,7 @@
-import { ConsensusCore, type ConsensusOutput } from '../../src/consensus/core.js';
+import { ConsensusCore, type ConsensusConfig, type ConsensusOutput } from '../../src/consensus/core.js';
 import type { ConsensusCrypto } from '../../src/consensus/crypto.js';
 import type { SafetyData } from '../../src/consensus/safety-rules.js';
-import type { CommittedBlock, ConsensusMessage } from '../../src/consensus/types.js';
+import type { Block, CommittedBlock, ConsensusMessage } from '../../src/consensus/types.js';
 import { EventQueue } from '../../src/sim/event-queue.js';
 
 /**
@@ -12,6 +12,8 @@ export class Cluster {
   readonly cores: (ConsensusCore | null)[];
   readonly commits: CommittedBlock[][];
   readonly persisted: (SafetyData | undefined)[];
+  /** Each node's durable committed chain by height (what it serves when `servesChain`). */
+  readonly chains: Map<number, Block>[];
   /** Every output, in order, with the node that produced it: for ordering assertions. */
   readonly outputs: { node: number; out: ConsensusOutput }[] = [];
   now = 0;
@@ -22,12 +24,21 @@ export class Cluster {
   constructor(
     readonly n: number,
     cryptos: ConsensusCrypto[],
-    readonly opts: { timeoutMs: number; heartbeatMs: number; delayMs: number },
+    readonly opts: {
+      timeoutMs: number;
+      heartbeatMs: number;
+      delayMs: number;
+      /** Extra core config for every node (e.g. retainCommitted, leaderElection). */
+      core?: Partial<ConsensusConfig>;
+      /** Nodes get a `committedChain` port over their stored chain. */
+      servesChain?: boolean;
+      /** Rewrites or drops (null) a message in flight: a Byzantine sender. */
+      tamper?: (from: number, to: number, msg: ConsensusMessage) => ConsensusMessage | null;
+    },
   ) {
     this.cryptos = cryptos;
-    this.cores = cryptos.map(
-      (crypto, self) => new ConsensusCore({ chainId: 1, validators: n, self, timeoutMs: opts.timeoutMs, heartbeatMs: opts.heartbeatMs, crypto }),
-    );
+    this.chains = cryptos.map(() => new Map());
+    this.cores = cryptos.map((_, self) => this.makeCore(self, {}));
     this.commits = cryptos.map(() => []);
     this.persisted = cryptos.map(() => undefined);
     this.timerVersion = cryptos.map(() => 0);
@@ -42,6 +53,7 @@ export class Cluster {
       for (const t of targets) this.deliverLater(i, t, s.msg);
     }
     this.commits[i]!.push(...out.commits);
+    for (const c of out.commits) this.chains[i]!.set(c.block.height, c.block);
     for (const fp of out.fetchPayload) for (const d of fp.digests) this.q.push(this.now + this.opts.delayMs, () => this.payload(i, d));
     if (out.timer) {
       const v = ++this.timerVersion[i]!;
@@ -52,7 +64,9 @@ export class Cluster {
     }
   }
 
-  private deliverLater(from: number, to: number, msg: ConsensusMessage): void {
+  private deliverLater(from: number, to: number, sent: ConsensusMessage): void {
+    const msg = this.opts.tamper ? this.opts.tamper(from, to, sent) : sent;
+    if (msg === null) return;
     this.q.push(this.now + this.opts.delayMs, () => {
       const c = this.cores[to];
       if (c) this.apply(to, c.onMessage(from, msg, this.now));
@@ -71,17 +85,24 @@ export class Cluster {
 
   /** Bring a stopped node back with only what a real node would have on disk. */
   restart(i: number, restore: { safety?: SafetyData; root?: CommittedBlock }): void {
-    const core = new ConsensusCore({
-      chainId: 1,
-      validators: this.n,
-      self: i,
-      timeoutMs: this.opts.timeoutMs,
-      heartbeatMs: this.opts.heartbeatMs,
-      crypto: this.cryptos[i]!,
-      ...restore,
-    });
+    const core = this.makeCore(i, restore);
     this.cores[i] = core;
     this.apply(i, core.start(this.now));
+  }
+
+  private makeCore(self: number, restore: { safety?: SafetyData; root?: CommittedBlock }): ConsensusCore {
+    const chain = this.chains[self]!;
+    return new ConsensusCore({
+      chainId: 1,
+      validators: this.n,
+      self,
+      timeoutMs: this.opts.timeoutMs,
+      heartbeatMs: this.opts.heartbeatMs,
+      crypto: this.cryptos[self]!,
+      ...this.opts.core,
+      committedChain: this.opts.servesChain ? { get: (h) => chain.get(h) } : undefined,
+      ...restore,
+    });
   }
 
   stop(i: number): void {

@@ -1,3 +1,4 @@
+import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import {
   decodeBlock,
@@ -5,6 +6,7 @@ import {
   decodeSafetyData,
   decodeTimeoutCert,
   encodeBlock,
+  MAX_SYNC_BLOCKS,
   encodeMessage,
   encodeSafetyData,
   encodeTimeoutCert,
@@ -27,6 +29,9 @@ describe('wire codec', () => {
       { type: 'sync-info', highQc: g, highTc: null },
       { type: 'blocks-request', hash: block.hash, count: 32 },
       { type: 'blocks-response', blocks: [block] },
+      { type: 'sync-request', fromHeight: 1001, count: 64 },
+      { type: 'sync-response', blocks: [block] },
+      { type: 'sync-response', blocks: [] },
     ];
     for (const m of msgs) {
       const back = decodeMessage(encodeMessage(m));
@@ -47,6 +52,28 @@ describe('wire codec', () => {
     const tcert = { round: 3, timeouts: [{ signer: 0, highQcRound: 1, sig }], highQc: g };
     expect(decodeTimeoutCert(encodeTimeoutCert(tcert))).toEqual({ ...tcert, highQc: { ...g, blockHash: Uint8Array.from(g.blockHash) } });
     expect(() => decodeSafetyData(encodeSafetyData({ ...sd, version: 2 as unknown as 1 }))).toThrow(HotledgerError);
+  });
+
+  it('sync-response blocks travel without their hash and get it recomputed', () => {
+    const back = decodeMessage(encodeMessage({ type: 'sync-response', blocks: [{ ...block, hash: d(0xee) }] }));
+    expect(back.type === 'sync-response' && hex(back.blocks[0]!.hash)).toBe(hex(block.hash));
+  });
+
+  it('bounds forward-sync messages', () => {
+    const many = Array.from({ length: MAX_SYNC_BLOCKS }, () => block);
+    expect(decodeMessage(encodeMessage({ type: 'sync-response', blocks: many })).type).toBe('sync-response');
+    expect(decodeMessage(encodeMessage({ type: 'sync-request', fromHeight: 0, count: MAX_SYNC_BLOCKS })).type).toBe('sync-request');
+    const bad = [
+      encodeMessage({ type: 'sync-response', blocks: [...many, block] }),
+      encodeMessage({ type: 'sync-request', fromHeight: 1, count: 0 }),
+      encodeMessage({ type: 'sync-request', fromHeight: 1, count: MAX_SYNC_BLOCKS + 1 }),
+      encodeMessage({ type: 'sync-request', fromHeight: -1, count: 8 }),
+      encodeMessage({ type: 'sync-request', fromHeight: 2 ** 53, count: 8 }),
+      encodeMessage({ type: 'sync-request', count: 8 } as unknown as ConsensusMessage),
+      encodeMessage({ type: 'sync-response', blocks: [{ ...block, payload: 'x' }] } as unknown as ConsensusMessage),
+      new Packr({ useRecords: false }).pack({ type: 'sync-response', blocks: null }),
+    ];
+    for (const b of bad) expect(() => decodeMessage(b)).toThrow(expect.objectContaining({ code: 'CONSENSUS_INVALID' }));
   });
 
   it('rejects malformed input with CONSENSUS_INVALID', () => {

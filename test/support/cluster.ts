@@ -38,8 +38,9 @@ export async function startValidators(n: number, accounts: number, overrides: Re
     return testConfig(join(dir.path, `v${i}`), accounts, {
       node: { id: `v${i}`, keyFile },
       pipeline: { threads: 1 },
-      consensus: { validators, timeoutMs: 1_000, heartbeatMs: 100 },
       ...overrides,
+      // Merged, not replaced: overriding a timing must not drop the validator set.
+      consensus: { validators, timeoutMs: 1_000, heartbeatMs: 100, ...(overrides.consensus as object | undefined) },
     });
   });
   const nodes = await Promise.all(configs.map((c) => startNode(c)));
