@@ -14,11 +14,16 @@ import type { LedgerStore } from '../storage/ledger-store.js';
 import { txId } from '../tx/codec.js';
 import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
 import type { ValidatorIdentity } from './validator-set.js';
+import { BatchSequencer } from './batch-sequencer.js';
+import { randomInt } from 'node:crypto';
 
 /** Peer messages besides consensus ones: batches travel apart from proposals (which carry digests). */
 type PeerMessage =
   | { k: 'c'; m: Uint8Array }
-  | { k: 'b'; txs: Uint8Array }
+  /** A disseminated batch; `i` is the origin's boot id, `n` its sequence number (BatchSequencer). */
+  | { k: 'b'; txs: Uint8Array; i?: number; n?: number }
+  /** Ask a batch's origin again for its sequence numbers f..t of boot i. */
+  | { k: 'bn'; i: number; f: number; t: number }
   | { k: 'bq'; d: Uint8Array[] }
   | { k: 'br'; txs: Uint8Array[] };
 
@@ -90,6 +95,13 @@ export class ConsensusOrderer implements Orderer {
   /** Since when the head of the commit queue has been waiting for batches (0: not waiting). */
   private waitingSince = 0;
   private batchResponses = 0;
+  /** Peers' batches back in their seal order (a batch lost on a dropped connection is asked for again). */
+  private readonly sequencer: BatchSequencer<Promise<VerifiedBatch | undefined>>;
+  private sequencerTimer: NodeJS.Timeout | undefined;
+  /** This process's boot id and the sequence number of its last local batch, and their digests. */
+  private readonly boot = randomInt(1, 2 ** 31);
+  private localSeq = 0;
+  private readonly sentBySeq = new Map<number, Uint8Array>();
   /** Stage timings: local batches by digest until proposed, blocks by hash until committed. */
   private readonly submittedAt = new Map<string, number>();
   private readonly seenAt = new Map<string, number>();
@@ -110,6 +122,7 @@ export class ConsensusOrderer implements Orderer {
     const root = read(ROOT_KEY, decodeCommittedBlock);
     const highTc = read(TC_KEY, decodeTimeoutCert);
     for (const b of blocks) this.uncommitted.set(hex(b.hash), b);
+    this.sequencer = new BatchSequencer(64, o.timeoutMs);
     this.appliedRound = o.appliedRound;
     for (const bytes of get<Uint8Array[]>(UNAPPLIED_KEY) ?? []) {
       const c = decodeCommittedBlock(bytes);
@@ -139,6 +152,8 @@ export class ConsensusOrderer implements Orderer {
   start(deliver: (block: OrderedBlock) => void): void {
     this.deliver = deliver;
     this.o.transport.onMessage((from, msg) => this.onPeer(from, msg as PeerMessage));
+    this.sequencerTimer = setInterval(() => this.sequencerTick(), Math.max(50, Math.floor(this.o.timeoutMs / 4)));
+    this.sequencerTimer.unref();
     this.handle(this.core.start(Date.now()));
   }
 
@@ -148,7 +163,10 @@ export class ConsensusOrderer implements Orderer {
     this.payloads.set(hex(digest), vb);
     if (this.o.observe && this.submittedAt.size < 10_000) this.submittedAt.set(hex(digest), performance.now());
     // Encoded (copied) now: the batch buffer is transferred to the ledger thread once ordered.
-    this.o.transport.broadcast({ k: 'b', txs: vb.batch.txs.subarray(0, vb.batch.count * TX_SIZE) } satisfies PeerMessage);
+    const n = ++this.localSeq;
+    this.sentBySeq.set(n, digest);
+    this.sentBySeq.delete(n - 1_024);
+    this.o.transport.broadcast({ k: 'b', txs: vb.batch.txs.subarray(0, vb.batch.count * TX_SIZE), i: this.boot, n } satisfies PeerMessage);
     this.handle(this.core.onPayloadAvailable(digest, Date.now()));
   }
 
@@ -169,6 +187,7 @@ export class ConsensusOrderer implements Orderer {
     this.deliver = undefined;
     if (this.timer) clearTimeout(this.timer);
     if (this.refetch) clearTimeout(this.refetch);
+    if (this.sequencerTimer) clearInterval(this.sequencerTimer);
   }
 
   private onPeer(from: number, msg: PeerMessage): void {
@@ -179,11 +198,17 @@ export class ConsensusOrderer implements Orderer {
           this.handle(this.core.onMessage(from, decodeMessage(msg.m), Date.now()));
           return;
         case 'b': {
+          // Verification starts at once (in parallel); offering waits for the origin's order.
           const verifying = this.verifyBatch(Buffer.from(msg.txs));
-          const chain = (this.arrivals.get(from) ?? Promise.resolve()).then(() => verifying).then((b) => this.offer(b));
-          this.arrivals.set(from, chain.catch((e: unknown) => this.o.logger.warn({ from, err: (e as Error).message }, 'peer batch failed')));
-          return;
+          verifying.catch(() => undefined); // handled where it is offered; not an unhandled rejection while held
+          if (typeof msg.i !== 'number' || typeof msg.n !== 'number') return this.offerInOrder(from, [verifying]);
+          const r = this.sequencer.receive(from, { boot: msg.i, seq: msg.n, item: verifying }, Date.now());
+          if (r.request) this.o.transport.send(from, { k: 'bn', i: r.request.boot, f: r.request.from, t: r.request.to } satisfies PeerMessage);
+          return this.offerInOrder(from, r.release);
         }
+        case 'bn':
+          this.resendBatches(from, msg.i, msg.f, msg.t);
+          return;
         case 'br':
           // Requested batches are already in blocks, whose order consensus fixed: no queueing
           // behind this peer's broadcasts (a lagging node would never get through its backlog).
@@ -198,6 +223,34 @@ export class ConsensusOrderer implements Orderer {
       }
     } catch (e) {
       this.o.logger.warn({ from, err: (e as Error).message }, 'dropped an undecodable peer message');
+    }
+  }
+
+  /** Offers a peer's batches strictly in the given order, each once verified. */
+  private offerInOrder(from: number, batches: Promise<VerifiedBatch | undefined>[]): void {
+    for (const verifying of batches) {
+      const chain = (this.arrivals.get(from) ?? Promise.resolve()).then(() => verifying).then((b) => this.offer(b));
+      this.arrivals.set(from, chain.catch((e: unknown) => this.o.logger.warn({ from, err: (e as Error).message }, 'peer batch failed')));
+    }
+  }
+
+  private sequencerTick(): void {
+    if (this.stopped) return;
+    const { release, requests } = this.sequencer.tick(Date.now());
+    for (const { origin, items } of release) {
+      this.o.logger.warn({ origin, released: items.length }, 'gave up waiting for a peer batch lost in transit');
+      this.offerInOrder(origin, items);
+    }
+    for (const r of requests) this.o.transport.send(r.origin, { k: 'bn', i: r.boot, f: r.from, t: r.to } satisfies PeerMessage);
+  }
+
+  /** A peer missed some of our batches: send them again, with their sequence numbers. */
+  private resendBatches(to: number, boot: number, from: number, toSeq: number): void {
+    if (boot !== this.boot || !Number.isInteger(from) || !Number.isInteger(toSeq)) return;
+    for (let n = Math.max(1, from, this.localSeq - 1_023); n <= Math.min(toSeq, from + 63, this.localSeq); n++) {
+      const d = this.sentBySeq.get(n);
+      const txs = d && this.batchBytes(d);
+      if (txs) this.o.transport.send(to, { k: 'b', txs, i: this.boot, n } satisfies PeerMessage);
     }
   }
 
@@ -230,18 +283,20 @@ export class ConsensusOrderer implements Orderer {
     this.pump();
   }
 
-  /** Answers from memory, or from the ledger for batches already applied (lagging peers). */
+  /** A batch's transactions from memory, or from the ledger once applied (lagging peers). */
+  private batchBytes(d: Uint8Array): Uint8Array | undefined {
+    const mem = this.payloads.get(hex(d));
+    if (mem && mem.batch.txs.byteLength > 0) return mem.batch.txs.subarray(0, mem.batch.count * TX_SIZE);
+    const loc = this.o.store.getBatchLocation(d);
+    const payload = loc && this.o.store.getPayload(loc.height);
+    return loc && payload ? payload.subarray(loc.start * TX_SIZE, (loc.start + loc.count) * TX_SIZE) : undefined;
+  }
+
   private serveBatches(to: number, digests: Uint8Array[]): void {
     const out: Uint8Array[] = [];
     for (const d of digests.slice(0, 64)) {
-      const mem = this.payloads.get(hex(d));
-      if (mem && mem.batch.txs.byteLength > 0) {
-        out.push(mem.batch.txs.subarray(0, mem.batch.count * TX_SIZE));
-        continue;
-      }
-      const loc = this.o.store.getBatchLocation(d);
-      const payload = loc && this.o.store.getPayload(loc.height);
-      if (loc && payload) out.push(payload.subarray(loc.start * TX_SIZE, (loc.start + loc.count) * TX_SIZE));
+      const txs = this.batchBytes(d);
+      if (txs) out.push(txs);
     }
     if (out.length > 0) this.o.transport.send(to, { k: 'br', txs: out } satisfies PeerMessage);
     if (out.length < Math.min(digests.length, 64)) this.o.logger.debug({ to, asked: digests.length, served: out.length }, 'could not serve every requested batch');
