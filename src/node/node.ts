@@ -106,7 +106,7 @@ class HotledgerNode implements RunningNode {
         index: identity.index, seed: identity.key.seed, validators: identity.peers, chainId: config.chain.chainId,
         listenHost: me.host, listenPort: me.port, logger: logger.child({ component: 'transport' }),
       });
-      const consensusStore = new ConsensusStore(config.node.dataDir);
+      const consensusStore = new ConsensusStore(config.node.dataDir, config.storage.mapSizeMb);
       const consensusOrderer = new ConsensusOrderer({
         identity, chainId: config.chain.chainId, timeoutMs: config.consensus.timeoutMs, heartbeatMs: config.consensus.heartbeatMs,
         retainCommitted: config.consensus.retainCommitted, transport, verifier: this.verifier, store, consensusStore, logger: logger.child({ component: 'consensus' }),
