@@ -55,7 +55,7 @@ describe('defaults (config/default.json + schema)', () => {
       pipeline: { threads: AUTO_THREADS, batchSize: 100_000, batchTimeoutMs: 20, chunkSize: 4096, executionShards: 0, maxInflightBatches: 4 },
       mempool: { capacity: 1_000_000, maxPerSender: 10_000, maxNonceGap: 100_000 },
       storage: { cacheSizeMb: 256, mapSizeMb: 65_536 },
-      consensus: { timeoutMs: 1000, heartbeatMs: 250, validators: [] },
+      consensus: { timeoutMs: 1000, heartbeatMs: 250, retainCommitted: 1000, validators: [] },
       api: { host: '127.0.0.1', port: 9003, maxBodyBytes: 33_554_432, wsMaxBackpressureBytes: 4_194_304 },
       log: { level: 'info' },
     });
