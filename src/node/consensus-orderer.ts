@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import {
@@ -15,7 +16,7 @@ import { txId } from '../tx/codec.js';
 import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
 import type { ValidatorIdentity } from './validator-set.js';
 import { BatchSequencer } from './batch-sequencer.js';
-import { randomInt } from 'node:crypto';
+import { ConsensusStageTimer, type ConsensusStage } from './consensus-stage-timer.js';
 
 /** Peer messages besides consensus ones: batches travel apart from proposals (which carry digests). */
 type PeerMessage =
@@ -51,7 +52,7 @@ export interface ConsensusOrdererOptions {
   /** Consensus round of the last block in the ledger: commits at or below it are already applied. */
   appliedRound: number;
   /** Stage timings (hotledger_stage_seconds): propose, commit, safety_fsync. */
-  observe?: (stage: 'propose' | 'commit' | 'safety_fsync', ms: number) => void;
+  observe?: (stage: ConsensusStage, ms: number) => void;
 }
 
 /**
@@ -102,9 +103,7 @@ export class ConsensusOrderer implements Orderer {
   private readonly boot = randomInt(1, 2 ** 31);
   private localSeq = 0;
   private readonly sentBySeq = new Map<number, Uint8Array>();
-  /** Stage timings: local batches by digest until proposed, blocks by hash until committed. */
-  private readonly submittedAt = new Map<string, number>();
-  private readonly seenAt = new Map<string, number>();
+  private readonly stages: ConsensusStageTimer | undefined;
 
   constructor(private readonly o: ConsensusOrdererOptions) {
     const ids = o.identity;
@@ -123,6 +122,7 @@ export class ConsensusOrderer implements Orderer {
     const highTc = read(TC_KEY, decodeTimeoutCert);
     for (const b of blocks) this.uncommitted.set(hex(b.hash), b);
     this.sequencer = new BatchSequencer(64, o.timeoutMs);
+    this.stages = o.observe && new ConsensusStageTimer(o.observe);
     this.appliedRound = o.appliedRound;
     for (const bytes of get<Uint8Array[]>(UNAPPLIED_KEY) ?? []) {
       const c = decodeCommittedBlock(bytes);
@@ -161,7 +161,7 @@ export class ConsensusOrderer implements Orderer {
     const digest = txRootOf(vb.batch.ids.subarray(0, vb.batch.count * TX_ID_SIZE));
     vb.digest = digest;
     this.payloads.set(hex(digest), vb);
-    if (this.o.observe && this.submittedAt.size < 10_000) this.submittedAt.set(hex(digest), performance.now());
+    this.stages?.submitted(digest);
     // Encoded (copied) now: the batch buffer is transferred to the ledger thread once ordered.
     const n = ++this.localSeq;
     this.sentBySeq.set(n, digest);
@@ -318,7 +318,7 @@ export class ConsensusOrderer implements Orderer {
     this.outputs = this.outputs.then(async () => {
       if (this.stopped) return;
       for (const b of out.persistBlocks) this.uncommitted.set(hex(b.hash), b);
-      if (this.o.observe) this.observeConsensus(out);
+      this.stages?.output(out);
       if (out.persist || out.persistTc || out.persistBlocks.length > 0) {
         const meta: Record<string, unknown> = {};
         if (out.persist) meta[SAFETY_KEY] = encodeSafetyData(out.persist);
@@ -353,27 +353,6 @@ export class ConsensusOrderer implements Orderer {
         this.pump();
       }
     }).catch((e: unknown) => this.o.logger.error({ err: e }, 'consensus output failed'));
-  }
-
-  private observeConsensus(out: ConsensusOutput): void {
-    const now = performance.now();
-    for (const b of out.persistBlocks) {
-      this.seenAt.set(hex(b.hash), now);
-      for (const d of b.payload) {
-        const at = this.submittedAt.get(hex(d));
-        if (at === undefined) continue;
-        this.submittedAt.delete(hex(d));
-        this.o.observe!('propose', now - at);
-      }
-    }
-    for (const c of out.commits) {
-      const key = hex(c.block.hash);
-      const at = this.seenAt.get(key);
-      this.seenAt.delete(key);
-      if (at !== undefined && c.block.payload.length > 0) this.o.observe!('commit', now - at);
-    }
-    // Blocks that never commit (forks, timeouts) age out.
-    if (this.seenAt.size > 1_000) for (const [k, t] of this.seenAt) if (now - t > 60_000) this.seenAt.delete(k);
   }
 
   private fetch(digests: Uint8Array[], from: number): void {
