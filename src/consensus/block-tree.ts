@@ -134,6 +134,24 @@ export class BlockTree {
     return first === undefined ? undefined : this.committedChain[height - first.height];
   }
 
+  /**
+   * Up to `count` committed blocks from `fromHeight` on: from the retention window, then from
+   * `older` (the node's committed-chain store). Stops at the first height neither has, or that
+   * does not link, so the run is always one hash-linked chain.
+   */
+  committedRun(fromHeight: number, count: number, older?: { get(height: number): Block | undefined }): Block[] {
+    const blocks: Block[] = [];
+    const start = Math.max(1, fromHeight);
+    const end = Math.min(start + count, this.rootBlock.height + 1);
+    for (let h = start; h < end; h++) {
+      const b = this.committedAt(h) ?? older?.get(h);
+      const prev = blocks[blocks.length - 1];
+      if (b === undefined || b.height !== h || (prev !== undefined && hex(b.parentHash) !== hex(prev.hash))) break;
+      blocks.push(b);
+    }
+    return blocks;
+  }
+
   get rootCert(): QuorumCert {
     return this.rootQc;
   }

@@ -252,21 +252,9 @@ export class ConsensusCore {
     }
   }
 
-  /**
-   * Committed blocks from `fromHeight` on: from the in-memory window, then from the node's
-   * committed-chain store. Stops at the first height neither has (or that does not link), so a
-   * response is always one hash-linked run; empty tells the asker to try another peer at once.
-   */
+  /** An empty answer tells the asker to try another peer at once. */
   private handleSyncRequest(from: number, fromHeight: number, count: number): void {
-    const blocks: Block[] = [];
-    const end = Math.min(Math.max(1, fromHeight) + Math.min(count, SYNC_CHUNK), this.tree.root.height + 1);
-    for (let h = Math.max(1, fromHeight); h < end; h++) {
-      const b = this.tree.committedAt(h) ?? this.cfg.committedChain?.get(h);
-      const prev = blocks[blocks.length - 1];
-      if (b === undefined || b.height !== h || (prev !== undefined && !equalBytes(b.parentHash, prev.hash))) break;
-      blocks.push(b);
-    }
-    this.send(from, { type: 'sync-response', blocks });
+    this.send(from, { type: 'sync-response', blocks: this.tree.committedRun(fromHeight, Math.min(count, SYNC_CHUNK), this.cfg.committedChain) });
   }
 
   /**
