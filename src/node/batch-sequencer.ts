@@ -14,11 +14,18 @@ export interface SequencedBatch<T> {
   item: T;
 }
 
+/** Ask `origin` again for its sequence numbers `from`..`to` (inclusive) of boot `boot`. */
+export interface GapRequest {
+  origin: number;
+  boot: number;
+  from: number;
+  to: number;
+}
+
 export interface SequencerOutput<T> {
   /** Items to offer now, in order. */
   release: T[];
-  /** Ask the origin again for these sequence numbers (inclusive), if set. */
-  request?: { boot: number; from: number; to: number };
+  request?: GapRequest;
 }
 
 interface OriginState<T> {
@@ -55,16 +62,16 @@ export class BatchSequencer<T> {
       s.held.set(b.seq, b.item);
       if (opened) s.gapSince = now;
       if (s.held.size > this.maxHeld) return { release: this.giveUp(s, now) };
-      return opened ? { release: [], request: { boot: s.boot, from: s.next, to: b.seq - 1 } } : { release: [] };
+      return opened ? { release: [], request: { origin, boot: s.boot, from: s.next, to: b.seq - 1 } } : { release: [] };
     }
     s.next++;
     return { release: [b.item, ...this.drain(s, now)] };
   }
 
   /** Gaps open longer than the timeout are given up; also re-asks for gaps still open. */
-  tick(now: number): { release: { origin: number; items: T[] }[]; requests: { origin: number; boot: number; from: number; to: number }[] } {
+  tick(now: number): { release: { origin: number; items: T[] }[]; requests: GapRequest[] } {
     const release: { origin: number; items: T[] }[] = [];
-    const requests: { origin: number; boot: number; from: number; to: number }[] = [];
+    const requests: GapRequest[] = [];
     for (const [origin, s] of this.origins) {
       if (s.held.size === 0) continue;
       if (now - s.gapSince >= this.gapTimeoutMs) release.push({ origin, items: this.giveUp(s, now) });

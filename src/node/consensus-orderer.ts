@@ -15,7 +15,7 @@ import type { LedgerStore } from '../storage/ledger-store.js';
 import { txId } from '../tx/codec.js';
 import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
 import type { ValidatorIdentity } from './validator-set.js';
-import { BatchSequencer } from './batch-sequencer.js';
+import { BatchSequencer, type GapRequest } from './batch-sequencer.js';
 import { ConsensusStageTimer, type ConsensusStage } from './consensus-stage-timer.js';
 
 /** Peer messages besides consensus ones: batches travel apart from proposals (which carry digests). */
@@ -203,7 +203,7 @@ export class ConsensusOrderer implements Orderer {
           verifying.catch(() => undefined); // handled where it is offered; not an unhandled rejection while held
           if (typeof msg.i !== 'number' || typeof msg.n !== 'number') return this.offerInOrder(from, [verifying]);
           const r = this.sequencer.receive(from, { boot: msg.i, seq: msg.n, item: verifying }, Date.now());
-          if (r.request) this.o.transport.send(from, { k: 'bn', i: r.request.boot, f: r.request.from, t: r.request.to } satisfies PeerMessage);
+          if (r.request) this.askAgain(r.request);
           return this.offerInOrder(from, r.release);
         }
         case 'bn':
@@ -241,7 +241,11 @@ export class ConsensusOrderer implements Orderer {
       this.o.logger.warn({ origin, released: items.length }, 'gave up waiting for a peer batch lost in transit');
       this.offerInOrder(origin, items);
     }
-    for (const r of requests) this.o.transport.send(r.origin, { k: 'bn', i: r.boot, f: r.from, t: r.to } satisfies PeerMessage);
+    for (const r of requests) this.askAgain(r);
+  }
+
+  private askAgain(r: GapRequest): void {
+    this.o.transport.send(r.origin, { k: 'bn', i: r.boot, f: r.from, t: r.to } satisfies PeerMessage);
   }
 
   /** A peer missed some of our batches: send them again, with their sequence numbers. */

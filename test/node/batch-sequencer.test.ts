@@ -14,7 +14,7 @@ describe('BatchSequencer: one origin\'s batches in seal order', () => {
   it('holds batches behind a gap, asks the origin for the missing ones, releases in order when they come', () => {
     const s = new BatchSequencer<string>();
     s.receive(1, b(1), 0);
-    expect(s.receive(1, b(4), 5)).toEqual({ release: [], request: { boot: 7, from: 2, to: 3 } });
+    expect(s.receive(1, b(4), 5)).toEqual({ release: [], request: { origin: 1, boot: 7, from: 2, to: 3 } });
     expect(s.receive(1, b(5), 6)).toEqual({ release: [] });
     expect(s.gaps()).toEqual([{ origin: 1, from: 2, held: 2 }]);
     expect(s.receive(1, b(3), 7)).toEqual({ release: [] });
