@@ -2,6 +2,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { HotledgerError } from '../errors.js';
+import { plain } from './ledger-store.js';
 
 /**
  * A validator's consensus records (safety data, high TC, uncommitted blocks, committed root) in an
@@ -56,7 +57,7 @@ export class ConsensusStore {
   async putDurable(entries: Record<string, unknown>, committed: readonly { height: number; bytes: Uint8Array }[] = []): Promise<void> {
     if (this.closed) throw new HotledgerError('STORAGE_CLOSED', 'consensus store is closed');
     let last: Promise<unknown> = Promise.resolve();
-    for (const b of committed) last = this.chain.put(b.height, Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength));
+    for (const b of committed) last = this.chain.put(b.height, plain(b.bytes));
     for (const [k, v] of Object.entries(entries)) last = this.meta.put(k, v);
     await last;
     await this.root.flushed;
