@@ -8,6 +8,8 @@ import {
   encodeBlock,
   MAX_SYNC_BLOCKS,
   encodeMessage,
+  maxMessageBytes,
+  wireLimits,
   encodeSafetyData,
   encodeTimeoutCert,
 } from '../../src/consensus/codec.js';
@@ -91,6 +93,101 @@ describe('wire codec', () => {
       } catch (e) {
         expect((e as HotledgerError).code).toBe('CONSENSUS_INVALID');
       }
+    }
+  });
+});
+
+describe('wire codec bounds against hostile encodings', () => {
+  const g = genesisQc(1);
+  const block = makeBlock({ chainId: 1, round: 1, height: 1, parentHash: g.blockHash, qc: g, payload: [d(1)], proposer: 1, parentStateRoot: d(3), timestampMs: 1 });
+  const raw = new Packr({ useRecords: false, moreTypes: false });
+  const limits4 = wireLimits(4, 64);
+  const invalid = (bytes: Uint8Array, limits = limits4): void => {
+    const t0 = performance.now();
+    expect(() => decodeMessage(bytes, limits)).toThrow(expect.objectContaining({ code: 'CONSENSUS_INVALID' }));
+    // Fast: nothing is allocated or walked in proportion to a claimed size.
+    expect(performance.now() - t0).toBeLessThan(50);
+  };
+  const key = (s: string): number[] => [0xa0 | s.length, ...Buffer.from(s, 'latin1')];
+
+  it('length prefixes that claim GBs fail at once, without allocating them', () => {
+    const before = process.memoryUsage().arrayBuffers;
+    // {type: <array32 of 2^32-1 entries>} in 11 bytes.
+    invalid(Uint8Array.from([0x81, ...key('type'), 0xdd, 0xff, 0xff, 0xff, 0xff]));
+    // A 1.6 GB bin32, a 4 GB str32, a map32 of 2^32-1 entries.
+    invalid(Uint8Array.from([0x81, ...key('m'), 0xc6, 0x60, 0x00, 0x00, 0x00, 1, 2, 3]));
+    invalid(Uint8Array.from([0x81, ...key('m'), 0xdb, 0xff, 0xff, 0xff, 0xff, 1, 2, 3]));
+    invalid(Uint8Array.from([0xdf, 0xff, 0xff, 0xff, 0xff, ...key('type')]));
+    // array16 claiming more entries than bytes follow, under every cap.
+    invalid(Uint8Array.from([0x81, ...key('blocks'), 0xdc, 0x00, 0x40]));
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024);
+  });
+
+  it('nesting, extension types, non-string or reserved keys and trailing bytes are refused', () => {
+    // A valid vote carrying junk in a field the schema ignores: refused before the schema runs.
+    const vote = { round: 1, blockHash: d(1), signer: 0, sig };
+    expect(decodeMessage(raw.pack({ type: 'vote', vote, x: 1 }), limits4).type).toBe('vote');
+    invalid(raw.pack({ type: 'vote', vote, x: { a: { b: { c: { d: { e: { f: { g: { h: 1 } } } } } } } } }));
+    invalid(raw.pack({ type: 'vote', vote, x: new Date(0) })); // timestamp extension
+    invalid(raw.pack({ type: 'vote', vote, x: new Uint8Array(65) }));
+    invalid(raw.pack({ type: 'vote', vote, x: 'y'.repeat(33) }));
+    invalid(new Uint8Array(100_000).fill(0x91)); // 100 000 nested arrays
+    invalid(Uint8Array.from([0x81, ...key('type'), 0xd4, 0x01, 0x00])); // fixext1
+    invalid(Uint8Array.from([0x81, 0x01, 0x02])); // integer map key
+    invalid(Uint8Array.from([0x81, ...key('__proto__'), 0x80]));
+    invalid(Uint8Array.from([...encodeMessage({ type: 'sync-request', fromHeight: 1, count: 8 }), 0x00]));
+    invalid(Uint8Array.from([0x81, ...key('type')])); // truncated
+    invalid(new Uint8Array(0));
+    invalid(raw.pack({ type: 'vote', vote: { ...vote, sig: new Uint8Array(65) } }));
+    const wide: Record<string, unknown> = { type: 'vote', vote };
+    for (let i = 0; i < 15; i++) wide[`k${i}`] = i;
+    invalid(raw.pack(wide));
+  });
+
+  it('the whole message is capped by what its limits allow', () => {
+    const cap = maxMessageBytes(limits4);
+    // The largest valid message under the limits fits with room to spare.
+    const full = makeBlock({ ...block, payload: Array.from({ length: 64 }, (_, i) => d(i)), qc: { round: 0, blockHash: g.blockHash, signatures: [0, 1, 2, 3].map((signer) => ({ signer, sig })) } });
+    const biggest = encodeMessage({ type: 'sync-response', blocks: Array.from({ length: MAX_SYNC_BLOCKS }, () => full) });
+    expect(biggest.length).toBeLessThan(cap);
+    expect(decodeMessage(biggest, limits4).type).toBe('sync-response');
+    // A valid vote padded with bounded pieces (128 × 128 small binaries) beyond the cap.
+    const pad = Array.from({ length: 128 }, () => Array.from({ length: 128 }, () => sig));
+    const padded = raw.pack({ type: 'vote', vote: { round: 1, blockHash: d(1), signer: 0, sig }, pad });
+    expect(padded.length).toBeGreaterThan(cap);
+    invalid(padded);
+  });
+
+  it('counts: signers per certificate, digests per block, blocks per answer', () => {
+    const sigs = (k: number) => Array.from({ length: k }, (_, signer) => ({ signer, sig }));
+    const qc5 = { round: 1, blockHash: d(1), signatures: sigs(5) };
+    invalid(encodeMessage({ type: 'sync-info', highQc: qc5, highTc: null }));
+    expect(decodeMessage(encodeMessage({ type: 'sync-info', highQc: { ...qc5, signatures: sigs(4) }, highTc: null }), limits4).type).toBe('sync-info');
+    // A signer index beyond the set, and a repeated signer.
+    invalid(encodeMessage({ type: 'vote', vote: { round: 1, blockHash: d(1), signer: 4, sig } }));
+    invalid(encodeMessage({ type: 'sync-info', highQc: { ...qc5, signatures: [{ signer: 1, sig }, { signer: 1, sig }] }, highTc: null }));
+    const tc5 = { round: 2, timeouts: sigs(5).map((s) => ({ ...s, highQcRound: 1 })), highQc: g };
+    invalid(encodeMessage({ type: 'sync-info', highQc: g, highTc: tc5 }));
+    invalid(encodeMessage({ type: 'proposal', proposal: { block: makeBlock({ ...block, payload: Array.from({ length: 65 }, (_, i) => d(i)) }), tc: null, sig } }));
+    invalid(encodeMessage({ type: 'proposal', proposal: { block: makeBlock({ ...block, proposer: 7 }), tc: null, sig } }));
+    invalid(encodeMessage({ type: 'proposal', proposal: { block: makeBlock({ ...block, chainId: 2 ** 32 + 1 }), tc: null, sig } }));
+    invalid(encodeMessage({ type: 'blocks-response', blocks: Array.from({ length: 65 }, () => block) }));
+    invalid(encodeMessage({ type: 'blocks-request', hash: d(1), count: 0 }));
+    invalid(encodeMessage({ type: 'blocks-request', hash: d(1), count: 10_000 }));
+    invalid(encodeMessage({ type: 'sync-response', blocks: Array.from({ length: MAX_SYNC_BLOCKS + 1 }, () => block) }));
+    // The storage decoders take the same limits.
+    expect(() => decodeBlock(encodeBlock(makeBlock({ ...block, proposer: 5 })), limits4)).toThrow(expect.objectContaining({ code: 'CONSENSUS_INVALID' }));
+    expect(() => decodeTimeoutCert(encodeTimeoutCert(tc5), limits4)).toThrow(expect.objectContaining({ code: 'CONSENSUS_INVALID' }));
+  });
+
+  it('wrong types anywhere in the tree are refused', () => {
+    const ok = encodeMessage({ type: 'proposal', proposal: { block, tc: null, sig } });
+    expect(decodeMessage(ok, limits4).type).toBe('proposal');
+    const base = raw.unpack(ok) as { proposal: { block: Record<string, unknown> } };
+    for (const [field, junk] of [['round', '1'], ['height', 1.5], ['parentHash', [1, 2]], ['qc', null], ['payload', { 0: d(1) }], ['timestampMs', -1], ['proposer', true]] as const) {
+      const m = structuredClone(base);
+      m.proposal.block[field] = junk;
+      invalid(raw.pack(m));
     }
   });
 });
