@@ -1,6 +1,7 @@
 import { RejectCode } from '../errors.js';
 import { readU32, readU53 } from '../tx/codec.js';
-import { MAX_AMOUNT, Off, TX_KIND_TRANSFER, TX_SIZE, TX_VERSION } from '../tx/layout.js';
+import { Off, TX_SIZE } from '../tx/layout.js';
+import { staticRejectCode } from '../tx/rules.js';
 import type { Account, AccountState } from './account-state.js';
 
 export interface BlockInput {
@@ -9,7 +10,10 @@ export interface BlockInput {
   /** Concatenated transactions. */
   txs: Buffer;
   count: number;
-  /** Per tx: 0 signature valid, else the RejectCode the verify stage assigned. */
+  /**
+   * Per tx: 0 when its signature verified and its id is not final yet; else BAD_SIGNATURE, or
+   * DUPLICATE for a repeat of an id already final (see markRepeats in tx-finality.ts).
+   */
   verified: Uint8Array;
 }
 
@@ -87,15 +91,13 @@ export function outcome(statuses: Uint8Array, touched: Account[]): BlockOutcome 
 function debit(state: AccountState, input: BlockInput, i: number, touches: BlockTouches): number {
   const { txs, chainId, height } = input;
   const o = i * TX_SIZE;
-  // Static rules again: a block may come from another (possibly Byzantine) leader's mempool.
-  if (txs[o + Off.VERSION] !== TX_VERSION) return RejectCode.UNSUPPORTED_VERSION;
-  if (txs[o + Off.KIND] !== TX_KIND_TRANSFER || txs[o + Off.FLAGS] !== 0 || txs[o + Off.FLAGS + 1] !== 0) return RejectCode.UNSUPPORTED_KIND;
-  if (readU32(txs, o + Off.CHAIN_ID) !== chainId) return RejectCode.WRONG_CHAIN;
-  const amount = readU53(txs, o + Off.AMOUNT);
-  if (amount === 0) return RejectCode.ZERO_AMOUNT;
-  if (amount < 0 || amount > MAX_AMOUNT) return RejectCode.AMOUNT_TOO_LARGE;
-  if (txs.compare(txs, o + Off.RECIPIENT, o + Off.RECIPIENT + 32, o + Off.SENDER, o + Off.SENDER + 32) === 0) return RejectCode.SELF_TRANSFER;
   const v = input.verified[i]!;
+  // A repeat of an id that already has its final outcome: nothing about this copy counts.
+  if (v === RejectCode.DUPLICATE) return v;
+  // Static rules again: a block may come from another (possibly Byzantine) leader's mempool.
+  const bad = staticRejectCode(txs, o, chainId);
+  if (bad !== 0) return bad;
+  const amount = readU53(txs, o + Off.AMOUNT);
   if (v !== 0) return v;
   const from = state.get(txs.toString('latin1', o + Off.SENDER, o + Off.SENDER + 32), txs, o + Off.SENDER);
   if (!from) return RejectCode.UNKNOWN_SENDER;

@@ -6,7 +6,8 @@ import { LedgerStore, type ChainTip } from '../storage/ledger-store.js';
 import { AccountState } from './account-state.js';
 import { executeBlock } from './execute-block.js';
 import { ShardPool } from './shard-pool.js';
-import { TX_SIZE } from '../tx/layout.js';
+import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
+import { markRepeats, ownsIndexEntry } from './tx-finality.js';
 import { addInto, rootFromBuffer, rootToBuffer, ZERO_ROOT } from './state-root.js';
 
 export interface LedgerOptions {
@@ -47,6 +48,11 @@ export class Ledger {
   readonly state: AccountState;
   private tipValue: ChainTip;
   private shardPool: ShardPool | undefined;
+  /**
+   * Ids of blocks written but not yet visible to reads, by height: block n+1 executes while block
+   * n commits, and the id-finality rule must see n's ids all the same.
+   */
+  private readonly unsettled = new Map<number, Set<string>>();
 
   private constructor(store: LedgerStore, state: AccountState, tip: ChainTip, private readonly opts: LedgerOptions) {
     this.store = store;
@@ -110,19 +116,24 @@ export class Ledger {
     const t0 = performance.now();
     const height = this.tipValue.height + 1;
     const parentStateRoot = this.tipValue.stateRoot;
+    const verified = markRepeats(input.ids, input.count, input.verified, (id) => this.isFinal(id));
     let statuses: Uint8Array;
     let accounts: Iterable<{ key: Uint8Array; balance: number; nonce: number; leaf: Uint32Array | null }>;
     if (this.shardPool) {
-      const r = await this.shardPool.execute(height, this.opts.chainId, input.txs, input.count, input.verified);
+      const r = await this.shardPool.execute(height, this.opts.chainId, input.txs, input.count, verified);
       addInto(this.state.root, r.delta);
       ({ statuses, accounts } = r);
     } else {
-      const o = executeBlock(this.state, { height, chainId: this.opts.chainId, txs: input.txs, count: input.count, verified: input.verified }, 1);
+      const o = executeBlock(this.state, { height, chainId: this.opts.chainId, txs: input.txs, count: input.count, verified }, 1);
       statuses = o.statuses;
       accounts = o.touched;
     }
     let committed = 0;
-    for (let i = 0; i < input.count; i++) if (statuses[i] === 0) committed++;
+    const blockIds = new Set<string>();
+    for (let i = 0; i < input.count; i++) {
+      if (statuses[i] === 0) committed++;
+      if (ownsIndexEntry(statuses[i]!)) blockIds.add(input.ids.toString('latin1', i * TX_ID_SIZE, (i + 1) * TX_ID_SIZE));
+    }
     const header: BlockHeader = {
       height, timestamp: input.timestamp, txCount: input.count, committed, rejected: input.count - committed,
       parentHash: this.tipValue.hash, parentStateRoot, stateRoot: rootToBuffer(this.state.root),
@@ -136,8 +147,21 @@ export class Ledger {
       accounts, batches: input.batches,
     });
     this.tipValue = { height, hash, stateRoot: header.stateRoot };
-    void visible.then(() => (this.shardPool ? this.shardPool.visible(height) : this.state.markVisible(height)));
+    this.unsettled.set(height, blockIds);
+    void visible.then(() => {
+      this.store.refresh();
+      this.unsettled.delete(height);
+      return this.shardPool ? this.shardPool.visible(height) : this.state.markVisible(height);
+    });
     return { header, hash, statuses, executeMs, visible, durable };
+  }
+
+  private isFinal(id: Uint8Array): boolean {
+    if (this.unsettled.size > 0) {
+      const key = Buffer.from(id.buffer, id.byteOffset, id.length).toString('latin1');
+      for (const ids of this.unsettled.values()) if (ids.has(key)) return true;
+    }
+    return this.store.hasTx(id);
   }
 
   async close(): Promise<void> {

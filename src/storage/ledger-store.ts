@@ -2,6 +2,7 @@ import { open, type Database, type RootDatabase, type Transaction } from 'lmdb';
 import { mkdirSync } from 'node:fs';
 import { HotledgerError } from '../errors.js';
 import { TX_ID_SIZE } from '../tx/layout.js';
+import { ownsIndexEntry } from '../execution/tx-finality.js';
 import { decodeHeader, type BlockHeader } from '../chain/block-header.js';
 import { ACCOUNT_RECORD_SIZE, decodeAccount, decodeTxLocation, encodeAccount, encodeTxLocation, TX_LOCATION_SIZE, type AccountRecord, type TxLocation } from './records.js';
 
@@ -168,6 +169,7 @@ export class LedgerStore {
     // One allocation for all index values of the block; LMDB reads each slice at commit.
     const locations = Buffer.allocUnsafe(w.header.txCount * TX_LOCATION_SIZE);
     for (let i = 0; i < w.header.txCount; i++) {
+      if (!ownsIndexEntry(w.statuses[i]!)) continue;
       const v = locations.subarray(i * TX_LOCATION_SIZE, (i + 1) * TX_LOCATION_SIZE);
       this.txIndex.put(ids.subarray(i * TX_ID_SIZE, (i + 1) * TX_ID_SIZE), encodeTxLocation(h, i, w.statuses[i]!, v));
     }
