@@ -21,6 +21,8 @@ export const RejectCode = {
   UNKNOWN_SENDER: 13,
   MEMPOOL_FULL: 14,
   SENDER_QUEUE_FULL: 15,
+  /** Too many transactions wait for signature verification at admission (back-pressure). */
+  VERIFY_QUEUE_FULL: 16,
   // Verification.
   BAD_SIGNATURE: 20,
   // Execution.
@@ -59,6 +61,7 @@ export const rejectMessage: Record<RejectName, string> = {
   UNKNOWN_SENDER: 'sender account does not exist',
   MEMPOOL_FULL: 'mempool is at capacity, retry later',
   SENDER_QUEUE_FULL: 'sender has too many pending transactions',
+  VERIFY_QUEUE_FULL: 'signature verification is at capacity, retry later',
   BAD_SIGNATURE: 'signature does not verify for the sender key',
   INSUFFICIENT_FUNDS: 'sender balance is lower than the amount',
   NONCE_MISMATCH: 'nonce is not the next nonce of the sender at execution',

@@ -67,11 +67,11 @@ export function buildRouter({ node, metrics, apiChecks }: RouteDeps): Router {
     method: 'POST',
     pattern: `${API_PREFIX}/transactions`,
     body: [JSON_TYPE, BINARY_TYPE],
-    handler: (ctx) => {
+    handler: async (ctx) => {
       const mode = parseResultsMode(queryParam(ctx.query, 'results'));
       const body = ctx.body ?? Buffer.alloc(0);
       const txs = ctx.contentType === BINARY_TYPE ? body : jsonBodyToTxs(body, MAX_JSON_TXS);
-      const outcome: SubmitOutcome = submitBinary(node, txs, mode, metrics, 'http');
+      const outcome: SubmitOutcome = await submitBinary(node, txs, mode, metrics, 'http');
       throwIfNoneAccepted(outcome);
       return json({ accepted: outcome.accepted, rejected: outcome.rejected, results: outcome.results }, 202);
     },

@@ -23,10 +23,10 @@ export function parseResultsMode(v: string | undefined): ResultsMode {
   throw badRequest(`query parameter results must be all, rejected or none (got ${JSON.stringify(v)})`);
 }
 
-const CAPACITY_CODES = new Set<RejectName>(['MEMPOOL_FULL', 'SENDER_QUEUE_FULL']);
+const CAPACITY_CODES = new Set<RejectName>(['MEMPOOL_FULL', 'SENDER_QUEUE_FULL', 'VERIFY_QUEUE_FULL']);
 
 /** Binary concatenation of transactions → the node's admission, summarized for a client. */
-export function submitBinary(node: NodeApi, txs: Buffer, mode: ResultsMode, metrics: ApiMetrics, transport: 'http' | 'ws'): SubmitOutcome {
+export async function submitBinary(node: NodeApi, txs: Buffer, mode: ResultsMode, metrics: ApiMetrics, transport: 'http' | 'ws'): Promise<SubmitOutcome> {
   if (txs.length === 0) throw badRequest('no transactions in the request');
   if (txs.length % TX_SIZE !== 0) {
     throw badRequest(`binary body must be a concatenation of ${TX_SIZE}-byte transactions (got ${txs.length} bytes, ${txs.length % TX_SIZE} left over)`, {
@@ -34,7 +34,7 @@ export function submitBinary(node: NodeApi, txs: Buffer, mode: ResultsMode, metr
       txSize: TX_SIZE,
     });
   }
-  const admitted: AdmitResult[] = node.submit(txs);
+  const admitted: AdmitResult[] = await node.submit(txs);
   let accepted = 0;
   const results: TxResult[] = [];
   const codes = new Set<RejectName>();
@@ -56,16 +56,18 @@ export function submitBinary(node: NodeApi, txs: Buffer, mode: ResultsMode, metr
 
 /**
  * HTTP status policy: 202 when at least one transaction was admitted; when none was, 503 (mempool
- * full) or 429 (sender queue full) with Retry-After if capacity was the only reason, else 422.
+ * or verification queue full) or 429 (sender queue full) with Retry-After if capacity was the only reason, else 422.
  */
 export function throwIfNoneAccepted(outcome: SubmitOutcome): void {
   if (outcome.accepted > 0 || outcome.rejected === 0) return;
   const codes = outcome.codes;
   const details = { accepted: 0, rejected: outcome.rejected, results: outcome.results };
   if ([...codes].every((c) => CAPACITY_CODES.has(c))) {
-    const mempoolFull = codes.has('MEMPOOL_FULL');
-    throw new ApiError('OVERLOADED', mempoolFull ? rejectMessage.MEMPOOL_FULL : rejectMessage.SENDER_QUEUE_FULL, {
-      status: mempoolFull ? 503 : 429,
+    // The node as a whole is full (503); one sender has too much pending (429).
+    const nodeFull = codes.has('MEMPOOL_FULL') || codes.has('VERIFY_QUEUE_FULL');
+    const message = codes.has('VERIFY_QUEUE_FULL') ? rejectMessage.VERIFY_QUEUE_FULL : nodeFull ? rejectMessage.MEMPOOL_FULL : rejectMessage.SENDER_QUEUE_FULL;
+    throw new ApiError('OVERLOADED', message, {
+      status: nodeFull ? 503 : 429,
       headers: { 'Retry-After': '1' },
       details,
     });

@@ -22,6 +22,8 @@ interface Conn {
   blockTxIds: boolean;
   watched: Set<string>;
   seq: number;
+  /** The previous submission's answer: acks leave in submission order (verification is async). */
+  acked: Promise<void>;
 }
 
 type Socket = WebSocket<Conn>;
@@ -140,15 +142,17 @@ export function attachWebSocket(app: TemplatedApp, node: NodeApi, cfg: Config['a
   function onBinary(ws: Socket, data: Buffer): void {
     const c = ws.getUserData();
     const seq = ++c.seq;
-    try {
-      const outcome = submitBinary(node, data, 'all', metrics, 'ws');
-      send(ws, JSON.stringify({ type: 'ack', seq, accepted: outcome.accepted, rejected: outcome.rejected, results: outcome.results }));
-    } catch (e) {
-      const code = e instanceof HotledgerError ? e.code : 'INTERNAL';
-      const message = e instanceof HotledgerError ? e.message : 'internal error';
-      if (!(e instanceof HotledgerError)) logger.error({ err: e }, 'WebSocket submission failed');
-      send(ws, JSON.stringify({ type: 'error', seq, code, message }));
-    }
+    const outcome = submitBinary(node, data, 'all', metrics, 'ws');
+    outcome.catch(() => undefined); // answered in order below
+    c.acked = c.acked.then(() => outcome).then(
+      (o) => void send(ws, JSON.stringify({ type: 'ack', seq, accepted: o.accepted, rejected: o.rejected, results: o.results })),
+      (e: unknown) => {
+        const code = e instanceof HotledgerError ? e.code : 'INTERNAL';
+        const message = e instanceof HotledgerError ? e.message : 'internal error';
+        if (!(e instanceof HotledgerError)) logger.error({ err: e }, 'WebSocket submission failed');
+        send(ws, JSON.stringify({ type: 'error', seq, code, message }));
+      },
+    );
   }
 
   const unsubscribe = node.onBlock((ev: CommittedBlockEvent) => {
@@ -207,7 +211,7 @@ export function attachWebSocket(app: TemplatedApp, node: NodeApi, cfg: Config['a
     idleTimeout: 120,
     sendPingsAutomatically: true,
     upgrade: (res, req, context) => {
-      const conn: Conn = { id: nextId++, closed: false, blocks: false, blockTxIds: false, watched: new Set(), seq: 0 };
+      const conn: Conn = { id: nextId++, closed: false, blocks: false, blockTxIds: false, watched: new Set(), seq: 0, acked: Promise.resolve() };
       res.upgrade(conn, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
     },
     open: (ws) => {

@@ -56,6 +56,11 @@ export const ConfigSchema = z
       maxPerSender: int(1, 1_000_000).default(10_000),
       /** Highest accepted nonce is committed + maxNonceGap. */
       maxNonceGap: int(1, 1_000_000).default(100_000),
+      /**
+       * Transactions received and waiting for signature verification (they enter the mempool only
+       * once verified); beyond it a submission is refused with VERIFY_QUEUE_FULL (503).
+       */
+      maxUnverified: int(1, 10_000_000).default(200_000),
     }),
     storage: z.object({
       cacheSizeMb: int(1, 65_536).default(256),

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { RejectCode, rejectName, type RejectName } from '../errors.js';
-import { readU32, readU53, txId } from '../tx/codec.js';
-import { MAX_AMOUNT, Off, TX_KIND_TRANSFER, TX_SIZE, TX_VERSION } from '../tx/layout.js';
+import { readU53, txId } from '../tx/codec.js';
+import { Off, TX_SIZE } from '../tx/layout.js';
+import { nonceRejectCode, staticRejectCode } from '../tx/rules.js';
 import { ReadyQueue } from './ready-queue.js';
 
 export interface MempoolOptions {
@@ -25,8 +26,10 @@ export interface PendingTx {
   idKey: string;
   sender: SenderQueue;
   nonce: number;
-  /** performance.now() at admission, for submission→commit latency. */
+  /** performance.now() when the node received it (before verification), for submission→commit latency. */
   admittedAt: number;
+  /** performance.now() when its signature had verified and it entered the mempool. */
+  verifiedAt: number;
 }
 
 interface SenderQueue {
@@ -43,9 +46,11 @@ interface SenderQueue {
 }
 
 export type Admission = { ok: true; id: Buffer; entry: PendingTx } | { ok: false; code: RejectName };
+export type Precheck = { ok: true; id: Buffer } | { ok: false; code: RejectName };
+type Checked = { ok: true; b: Buffer; q: SenderQueue; nonce: number; id: Buffer } | { ok: false; code: RejectName };
 
 /**
- * Admission without crypto, per-sender nonce order, and a hard capacity. A sender's tx becomes
+ * Admission of verified transactions, per-sender nonce order, and a hard capacity. A sender's tx becomes
  * "ready" only when its nonce is the next one after everything already ready or in flight, so
  * batches always carry each sender's nonces in order; an equal nonce is refused as pending, a
  * lower one as a replay.
@@ -76,38 +81,30 @@ export class Mempool {
     return this.opts.capacity;
   }
 
-  admit(bytes: Uint8Array, offset = 0): Admission {
-    if (bytes.length - offset < TX_SIZE) return reject(RejectCode.WRONG_SIZE);
-    const b = Buffer.from(bytes.buffer, bytes.byteOffset + offset, TX_SIZE);
-    if (b[Off.VERSION] !== TX_VERSION) return reject(RejectCode.UNSUPPORTED_VERSION);
-    if (b[Off.KIND] !== TX_KIND_TRANSFER || b[Off.FLAGS] !== 0 || b[Off.FLAGS + 1] !== 0) return reject(RejectCode.UNSUPPORTED_KIND);
-    if (readU32(b, Off.CHAIN_ID) !== this.opts.chainId) return reject(RejectCode.WRONG_CHAIN);
-    const amount = readU53(b, Off.AMOUNT);
-    if (amount === 0) return reject(RejectCode.ZERO_AMOUNT);
-    if (amount < 0 || amount > MAX_AMOUNT) return reject(RejectCode.AMOUNT_TOO_LARGE);
-    const nonce = readU53(b, Off.NONCE);
-    if (nonce <= 0) return reject(nonce === 0 ? RejectCode.NONCE_TOO_LOW : RejectCode.NONCE_TOO_FAR);
-    if (b.compare(b, Off.RECIPIENT, Off.RECIPIENT + 32, Off.SENDER, Off.SENDER + 32) === 0) return reject(RejectCode.SELF_TRANSFER);
+  /**
+   * Every admission rule that needs no signature, without changing anything: what the node runs
+   * before spending a verification on a transaction. Nothing here can be influenced by a forged
+   * copy, because nothing unverified is ever stored (see `admit`).
+   */
+  precheck(bytes: Uint8Array, offset = 0): Precheck {
+    const c = this.check(bytes, offset, undefined);
+    return c.ok ? { ok: true, id: c.id } : c;
+  }
 
-    const senderBytes = b.subarray(Off.SENDER, Off.SENDER + 32);
-    const senderKey = b.toString('latin1', Off.SENDER, Off.SENDER + 32);
-    let q = this.senders.get(senderKey);
-    if (!q) {
-      const c = this.committed.committedNonce(senderBytes);
-      if (c === undefined) return reject(RejectCode.UNKNOWN_SENDER);
-      q = { key: senderKey, committedNonce: c, nextReady: c + 1, waiting: new Map(), active: 0, resync: false };
-    }
-    if (nonce <= q.committedNonce) return reject(RejectCode.NONCE_TOO_LOW);
-    if ((nonce < q.nextReady && !q.resync) || q.waiting.has(nonce)) return reject(RejectCode.NONCE_PENDING);
-    if (nonce > q.committedNonce + this.opts.maxNonceGap) return reject(RejectCode.NONCE_TOO_FAR);
-    if (q.active + q.waiting.size >= this.opts.maxPerSender) return reject(RejectCode.SENDER_QUEUE_FULL);
-    if (this.count >= this.opts.capacity) return reject(RejectCode.MEMPOOL_FULL);
-    const id = txId(b);
+  /**
+   * Admits a transaction WHOSE SIGNATURE HAS VERIFIED: only then may it take its sender's nonce
+   * slot and mark its id as known. (Admitting before verification let a zero-signature copy of a
+   * body, sent first, make the genuine transaction DUPLICATE for ever.) The rules of `precheck` run
+   * again: state may have moved while the signature was checked.
+   */
+  admit(bytes: Uint8Array, offset = 0, opts: { id?: Buffer; receivedAt?: number } = {}): Admission {
+    const c = this.check(bytes, offset, opts.id);
+    if (!c.ok) return c;
+    const { b, q, nonce, id } = c;
     const idKey = id.toString('latin1');
-    if (this.byId.has(idKey) || this.committed.hasTx(id)) return reject(RejectCode.DUPLICATE);
-
-    const entry: PendingTx = { tx: Buffer.from(b), id, idKey, sender: q, nonce, admittedAt: performance.now() };
-    this.senders.set(senderKey, q);
+    const now = performance.now();
+    const entry: PendingTx = { tx: Buffer.from(b), id, idKey, sender: q, nonce, admittedAt: opts.receivedAt ?? now, verifiedAt: now };
+    this.senders.set(q.key, q);
     this.byId.set(idKey, entry);
     this.dropped.delete(idKey);
     this.count++;
@@ -118,6 +115,29 @@ export class Mempool {
       q.waiting.set(nonce, entry);
     }
     return { ok: true, id, entry };
+  }
+
+  private check(bytes: Uint8Array, offset: number, knownId: Buffer | undefined): Checked {
+    if (bytes.length - offset < TX_SIZE) return reject(RejectCode.WRONG_SIZE);
+    const b = Buffer.from(bytes.buffer, bytes.byteOffset + offset, TX_SIZE);
+    const bad = staticRejectCode(b, 0, this.opts.chainId) || nonceRejectCode(b, 0);
+    if (bad !== 0) return reject(bad);
+    const nonce = readU53(b, Off.NONCE);
+    const senderKey = b.toString('latin1', Off.SENDER, Off.SENDER + 32);
+    let q = this.senders.get(senderKey);
+    if (!q) {
+      const c = this.committed.committedNonce(b.subarray(Off.SENDER, Off.SENDER + 32));
+      if (c === undefined) return reject(RejectCode.UNKNOWN_SENDER);
+      q = { key: senderKey, committedNonce: c, nextReady: c + 1, waiting: new Map(), active: 0, resync: false };
+    }
+    if (nonce <= q.committedNonce) return reject(RejectCode.NONCE_TOO_LOW);
+    if ((nonce < q.nextReady && !q.resync) || q.waiting.has(nonce)) return reject(RejectCode.NONCE_PENDING);
+    if (nonce > q.committedNonce + this.opts.maxNonceGap) return reject(RejectCode.NONCE_TOO_FAR);
+    if (q.active + q.waiting.size >= this.opts.maxPerSender) return reject(RejectCode.SENDER_QUEUE_FULL);
+    if (this.count >= this.opts.capacity) return reject(RejectCode.MEMPOOL_FULL);
+    const id = knownId ?? txId(b);
+    if (this.byId.has(id.toString('latin1')) || this.committed.hasTx(id)) return reject(RejectCode.DUPLICATE);
+    return { ok: true, b, q, nonce, id };
   }
 
   /** Takes up to `max` ready transactions, in admission order, for sealing into a batch. */

@@ -12,10 +12,11 @@ export interface NodeApi {
   consensusStatus(): ConsensusStatus;
   /**
    * Admission of a concatenation of fixed-size transactions (`TX_SIZE` bytes each; the caller
-   * rejects a trailing partial record). Synchronous and crypto-free: signatures are verified later
-   * in the pipeline, so an accepted tx can still end `rejected` with `BAD_SIGNATURE`.
+   * rejects a trailing partial record). Signatures are verified before admission: a transaction
+   * whose signature fails is refused with `BAD_SIGNATURE` and leaves no trace. Rejects (throws)
+   * with SHUTTING_DOWN or NOT_READY when the node accepts nothing.
    */
-  submit(txs: Buffer): AdmitResult[];
+  submit(txs: Buffer): Promise<AdmitResult[]>;
   getTransaction(id: Buffer): TxStatusView | undefined;
   getBlock(height: number | 'latest'): BlockView | undefined;
   getAccount(publicKey: Buffer): AccountView | undefined;

@@ -13,6 +13,7 @@ import { PeerTransport } from '../network/index.js';
 import { ConsensusOrderer } from './consensus-orderer.js';
 import { validatorIdentity, type ValidatorIdentity } from './validator-set.js';
 import { VerifyPool } from '../pipeline/verify-pool.js';
+import { AdmissionVerifier } from '../pipeline/admission-verifier.js';
 import { ConsensusStore } from '../storage/consensus-store.js';
 import { LedgerStore } from '../storage/ledger-store.js';
 import { TX_SIZE } from '../tx/layout.js';
@@ -69,6 +70,7 @@ class HotledgerNode implements RunningNode {
   private readonly m: NodeMetrics;
   private readonly mempool: Mempool;
   private readonly verifier: VerifyPool;
+  private readonly admission: AdmissionVerifier;
   private readonly pipeline: Pipeline;
   private readonly consensus: { orderer: ConsensusOrderer; transport: PeerTransport; store: ConsensusStore; ids: string[] } | undefined;
   private readonly listeners = new Set<(b: CommittedBlockEvent) => void>();
@@ -99,6 +101,10 @@ class HotledgerNode implements RunningNode {
       { committedNonce: (pk) => store.getAccount(pk)?.nonce, hasTx: (id) => store.hasTx(id) },
     );
     this.verifier = new VerifyPool({ threads: config.pipeline.threads, chunkSize: config.pipeline.chunkSize });
+    this.admission = new AdmissionVerifier(this.verifier, {
+      maxQueuedTxs: config.mempool.maxUnverified,
+      maxFlushTxs: config.pipeline.chunkSize * config.pipeline.threads,
+    });
     let orderer: Orderer;
     if (identity) {
       const me = identity.peers[identity.index]!;
@@ -118,7 +124,7 @@ class HotledgerNode implements RunningNode {
     } else {
       orderer = new SoloOrderer();
     }
-    this.pipeline = new Pipeline(this.mempool, this.verifier, ledger, orderer, config.pipeline, (c) => this.onCommitted(c), (e) => this.onFailure(e));
+    this.pipeline = new Pipeline(this.mempool, () => this.admission.busy, ledger, orderer, config.pipeline, (c) => this.onCommitted(c), (e) => this.onFailure(e));
   }
 
   info(): NodeInfo {
@@ -182,27 +188,62 @@ class HotledgerNode implements RunningNode {
     };
   }
 
-  submit(txs: Buffer): AdmitResult[] {
-    if (this.closing) throw new HotledgerError('SHUTTING_DOWN', 'node is shutting down');
-    if (this.failure) throw new HotledgerError('NOT_READY', `node pipeline failed: ${this.failure.message}`);
+  /**
+   * Admission: the cheap rules first, then the signature (on the pool, coalesced with other
+   * submissions), then the mempool. Nothing about a transaction is kept until its signature
+   * verified, so a forged copy sent first cannot hold the genuine one's nonce slot or id.
+   */
+  async submit(txs: Buffer): Promise<AdmitResult[]> {
+    this.assertAccepting();
     const n = Math.floor(txs.length / TX_SIZE);
+    const receivedAt = performance.now();
     const out: AdmitResult[] = new Array(n);
-    let admitted = 0;
+    const pass: number[] = [];
+    const ids: Buffer[] = [];
     for (let i = 0; i < n; i++) {
-      const r = this.mempool.admit(txs, i * TX_SIZE);
+      const r = this.mempool.precheck(txs, i * TX_SIZE);
+      if (r.ok) {
+        pass.push(i);
+        ids.push(r.id);
+      } else this.refuse(out, i, r.code, 'admission');
+    }
+    if (pass.length === 0) return out;
+    const candidates = pass.length === n ? txs : gather(txs, pass);
+    const verifying = this.admission.verify(candidates, pass.length);
+    if (!verifying) {
+      for (const i of pass) this.refuse(out, i, 'VERIFY_QUEUE_FULL', 'admission');
+      return out;
+    }
+    const verified = await verifying;
+    this.assertAccepting();
+    let admitted = 0;
+    for (let j = 0; j < pass.length; j++) {
+      const i = pass[j]!;
+      if (verified[j] !== 0) {
+        this.refuse(out, i, rejectName(verified[j]!) as RejectName, 'verify');
+        continue;
+      }
+      const r = this.mempool.admit(candidates, j * TX_SIZE, { id: ids[j]!, receivedAt });
       if (r.ok) {
         admitted++;
         out[i] = { ok: true, id: r.id };
-      } else {
-        out[i] = r;
-        this.m.rejected.inc({ stage: 'admission', reason: r.code });
-      }
+      } else this.refuse(out, i, r.code, 'admission');
     }
     if (admitted > 0) {
       this.m.admitted.inc(admitted);
       this.pipeline.poke();
     }
     return out;
+  }
+
+  private assertAccepting(): void {
+    if (this.closing) throw new HotledgerError('SHUTTING_DOWN', 'node is shutting down');
+    if (this.failure) throw new HotledgerError('NOT_READY', `node pipeline failed: ${this.failure.message}`);
+  }
+
+  private refuse(out: AdmitResult[], i: number, code: RejectName, stage: 'admission' | 'verify'): void {
+    out[i] = { ok: false, code };
+    this.m.rejected.inc({ stage, reason: code });
   }
 
   getTransaction(id: Buffer): TxStatusView | undefined {
@@ -350,4 +391,11 @@ class HotledgerNode implements RunningNode {
     this.failure = e;
     this.logger.fatal({ err: e }, 'pipeline failed: the node no longer accepts transactions');
   }
+}
+
+/** The transactions at `positions`, copied into one flat buffer. */
+function gather(txs: Buffer, positions: readonly number[]): Buffer {
+  const out = Buffer.allocUnsafe(positions.length * TX_SIZE);
+  for (let j = 0; j < positions.length; j++) txs.copy(out, j * TX_SIZE, positions[j]! * TX_SIZE, (positions[j]! + 1) * TX_SIZE);
+  return out;
 }

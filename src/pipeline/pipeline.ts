@@ -2,7 +2,6 @@ import { performance } from 'node:perf_hooks';
 import type { Mempool } from '../mempool/mempool.js';
 import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
 import type { LedgerClient, CommittedReply } from './ledger-client.js';
-import type { VerifyPool } from './verify-pool.js';
 import { sealBatch } from './batch.js';
 import type { OrderedBlock, Orderer, VerifiedBatch } from './orderer.js';
 
@@ -22,26 +21,24 @@ export interface CommittedBlock {
 }
 
 /**
- * The coordinator: seals batches from the mempool, verifies them on the pool, hands them to the
+ * The coordinator: seals batches of verified transactions from the mempool, hands them to the
  * orderer in seal order, and applies ordered blocks on the ledger thread strictly in order.
- * Stages overlap: batch n+1 verifies while block n executes and block n-1 is flushing.
+ * Stages overlap: new transactions verify (AdmissionVerifier) while block n executes and block
+ * n-1 is flushing.
  */
 export class Pipeline {
   private seq = 0;
   /** Local batches sealed and not yet durable. */
   private inflight = 0;
-  /** Local batches sealed and not yet handed to the orderer. */
-  private verifying = 0;
   private timer: NodeJS.Timeout | undefined;
-  /** Resolves once the previous local batch has been handed to the orderer. */
-  private handedOff: Promise<void> = Promise.resolve();
   private idleWaiters: (() => void)[] = [];
   private failure: Error | undefined;
   private stopped = false;
 
   constructor(
     private readonly mempool: Mempool,
-    private readonly verifier: VerifyPool,
+    /** Whether admissions are still being verified (more transactions are about to be ready). */
+    private readonly admissionBusy: () => boolean,
     private readonly ledger: LedgerClient,
     private readonly orderer: Orderer,
     private readonly opts: PipelineOptions,
@@ -59,12 +56,12 @@ export class Pipeline {
   poke(): void {
     if (this.stopped || this.failure) return;
     while (this.inflight < this.opts.maxInflightBatches && this.mempool.readyCount >= this.opts.batchSize) this.seal();
-    // When verification is idle a partial batch is sealed at once: the timer exists to amortise
-    // per-batch costs under load, and at low load it was the largest part of finality (a 20 ms wait
-    // of a ~75 ms P50 on 4 validators). While a batch verifies, the size/timer rule applies, so
-    // batches grow with load. (Not "nothing in flight": with consensus a batch is in flight for
-    // several rounds, which would leave the timer in charge at any load.)
-    if (this.verifying === 0 && this.inflight < this.opts.maxInflightBatches && this.mempool.readyCount > 0) this.seal();
+    // When admission verification is idle a partial batch is sealed at once: the timer exists to
+    // amortise per-batch costs under load, and at low load it was the largest part of finality (a
+    // 20 ms wait of a ~75 ms P50 on 4 validators). While transactions verify, the size/timer rule
+    // applies, so batches grow with load. (Not "nothing in flight": with consensus a batch is in
+    // flight for several rounds, which would leave the timer in charge at any load.)
+    if (!this.admissionBusy() && this.inflight < this.opts.maxInflightBatches && this.mempool.readyCount > 0) this.seal();
     if (this.mempool.readyCount > 0 && !this.timer && this.inflight < this.opts.maxInflightBatches) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
@@ -74,22 +71,16 @@ export class Pipeline {
     }
   }
 
+  /** Local transactions verified before they entered the mempool: a batch of them is ordered at once. */
   private seal(): void {
     const entries = this.mempool.takeReady(this.opts.batchSize);
     if (entries.length === 0) return;
-    const batch = sealBatch(++this.seq, entries, performance.now());
+    const now = performance.now();
+    const batch = sealBatch(++this.seq, entries, now);
     this.inflight++;
-    this.verifying++;
-    const t0 = performance.now();
-    const verified = this.verifier.verify(batch.txs, batch.count);
-    this.handedOff = Promise.all([this.handedOff, verified]).then(
-      ([, v]) => {
-        this.verifying--;
-        this.orderer.submit({ batch, verified: v, verifyMs: performance.now() - t0, submittedAt: performance.now() });
-        if (this.mempool.readyCount > 0) this.poke();
-      },
-      (e: unknown) => this.fail(e as Error),
-    );
+    let verifyMs = 0;
+    for (const e of entries) verifyMs += e.verifiedAt - e.admittedAt;
+    this.orderer.submit({ batch, verified: new Uint8Array(batch.count), verifyMs: verifyMs / entries.length, submittedAt: now });
   }
 
   /** Executes and persists one ordered block; the ledger thread keeps the order of these calls. */

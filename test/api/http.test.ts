@@ -194,7 +194,7 @@ describe('limits and overload', () => {
   });
 
   test('all rejected for MEMPOOL_FULL → 503 OVERLOADED with Retry-After', async () => {
-    const full = await startApi({ wrap: (n) => override(n, { submit: (t) => Array.from({ length: t.length / TX_SIZE }, () => ({ ok: false as const, code: 'MEMPOOL_FULL' as const })) }) });
+    const full = await startApi({ wrap: (n) => override(n, { submit: async (t) => Array.from({ length: t.length / TX_SIZE }, () => ({ ok: false as const, code: 'MEMPOOL_FULL' as const })) }) });
     try {
       const r = await postTx(full.base, Buffer.concat([transfer(full.tn, 0, 1, 1), transfer(full.tn, 0, 1, 2)]), 'application/octet-stream');
       expectError(r, 503, 'OVERLOADED');
@@ -210,7 +210,7 @@ describe('limits and overload', () => {
     const o = await startApi({
       wrap: (n) =>
         override(n, {
-          submit: (t) => {
+          submit: async (t) => {
             if (mode === 'throw') throw new Error('secret internal detail');
             return Array.from({ length: t.length / TX_SIZE }, () => ({ ok: false as const, code: 'SENDER_QUEUE_FULL' as const }));
           },

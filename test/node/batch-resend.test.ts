@@ -75,7 +75,7 @@ describe('ConsensusOrderer: batches lost in transit are asked for again by seque
     for (let k = 0; k < 3; k++) {
       const txs = batchTxs(10 + k);
       submitted.push(txs);
-      const entries = Array.from({ length: 3 }, (_, i) => ({ tx: txs.subarray(i * TX_SIZE, (i + 1) * TX_SIZE), id: txId(txs, i * TX_SIZE), idKey: '', sender: undefined as never, nonce: 0, admittedAt: 0 }));
+      const entries = Array.from({ length: 3 }, (_, i) => ({ tx: txs.subarray(i * TX_SIZE, (i + 1) * TX_SIZE), id: txId(txs, i * TX_SIZE), idKey: '', sender: undefined as never, nonce: 0, admittedAt: 0, verifiedAt: 0 }));
       o.submit({ batch: sealBatch(k + 1, entries, 0), verified: new Uint8Array(3).fill(1), verifyMs: 0 });
     }
     const broadcasts = net.sent.filter((s) => s.to === 'all' && s.msg.k === 'b');

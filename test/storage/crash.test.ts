@@ -291,7 +291,7 @@ describe('crash safety under SIGKILL', () => {
       const txs = generateTransfers({ chainId: cfg.chain.chainId, senders, recipients: keys.slice(10, 20).map((k) => k.publicKey), count: 40, startNonces });
       const events: CommittedBlockEvent[] = [];
       node.onBlock((e) => events.push(e));
-      expect(node.submit(txs).every((r) => r.ok)).toBe(true);
+      expect((await node.submit(txs)).every((r) => r.ok)).toBe(true);
       await node.idle();
       for (let i = 0; i < 40; i++) expect(node.getTransaction(txId(txs, i * TX_SIZE))?.status).toBe('committed');
       expect(node.getBlock('latest')!.height).toBeGreaterThan(tip.height);

@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   let watched: Buffer[] = [];
   let chunkNo = 0;
 
-  const loop = (): void => {
+  const loop = async (): Promise<void> => {
     try {
       for (const id of watched) {
         const s = node.getTransaction(id);
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
       const recipients = [...pubs.slice(shift), ...pubs.slice(0, shift)];
       const txs = generateTransfers({ chainId, senders: keys, recipients, count: CHUNK, startNonces: next });
       for (let i = 0; i < CHUNK; i++) next[i % keys.length]!++;
-      const res = node.submit(txs);
+      const res = await node.submit(txs);
       for (let i = 0; i < res.length; i++) {
         const r = res[i]!;
         if (!r.ok) {
