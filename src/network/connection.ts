@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { C1, type Packr } from 'msgpackr';
 import { NetworkError, isNetErrorCode, type NetErrorCode } from './errors.js';
 import { FrameDecoder, FrameKind, HANDSHAKE_MAX_BODY, frameHeader, type Frame } from './frame.js';
+import { KxKeyPair, SealedChannel } from './channel.js';
 import {
   AUTH_BYTES,
   PROTOCOL_VERSION,
@@ -58,20 +59,38 @@ type State = 'connecting' | 'handshake' | 'open' | 'closed';
 
 /** Codes that are expected churn rather than evidence of a misbehaving or misconfigured peer. */
 const QUIET: ReadonlySet<NetErrorCode> = new Set(['SHUTDOWN', 'DIAL_FAILED']);
+/**
+ * Counted like any refusal but logged at debug: a stranger flooding sockets produces these by the
+ * thousand, and a warn line per socket would turn the flood into a disk-filling attack.
+ */
+const FLOOD: ReadonlySet<NetErrorCode> = new Set(['TOO_MANY_PENDING', 'SUPERSEDED']);
 /** After a graceful end(), how long the remote gets to send its FIN before the socket is destroyed. */
 const LINGER_MS = 1000;
+
+let connectionSerial = 0;
 
 export class Connection {
   private state: State;
   private readonly decoder = new FrameDecoder(HANDSHAKE_MAX_BODY);
   private readonly challenge = newChallenge();
+  private readonly kx = new KxKeyPair();
   private remoteHello: Hello | undefined;
+  /** Session keys, from the moment both HELLOs are known. */
+  private channel: SealedChannel | undefined;
+  /** Every frame we write after our AUTH is sealed. */
+  private sealOut = false;
+  /** Every frame we read after the remote's verified AUTH must be sealed. */
+  private sealIn = false;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private lingerTimer: NodeJS.Timeout | undefined;
   private lastPingAt = 0;
   /** Validator index: the dialed one for outbound connections, the claimed one after HELLO for inbound. */
   peerIndex: number | undefined;
   lastRecvAt = Date.now();
+  /** Creation order (a counter, not a clock: no ties): the eviction order of pending handshakes. */
+  readonly serial = ++connectionSerial;
+  /** Captured at creation: Node forgets the address once the socket is destroyed. */
+  readonly remoteAddress: string;
   error: NetworkError | undefined;
   readonly done: Promise<void>;
 
@@ -82,6 +101,7 @@ export class Connection {
     expectedIndex?: number,
   ) {
     this.peerIndex = expectedIndex;
+    this.remoteAddress = socket.remoteAddress ?? '?';
     this.state = outbound ? 'connecting' : 'handshake';
     this.done = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.setNoDelay(true);
@@ -125,18 +145,23 @@ export class Connection {
     return this.state === 'closed';
   }
 
+  /** An inbound socket still in its handshake: it holds one of the listener's pending slots. */
+  get isPendingInbound(): boolean {
+    return !this.outbound && this.state === 'handshake';
+  }
+
+  /** True once the remote sent a HELLO that passed every check (key in the set, index, chain). */
+  get claimed(): boolean {
+    return this.remoteHello !== undefined;
+  }
+
   /** False once the socket's buffer passed its high-water mark: stop handing it frames until 'drain'. */
   get writable(): boolean {
     return this.state === 'open' && !this.socket.writableNeedDrain;
   }
 
   writeData(f: OutFrame): boolean {
-    this.socket.cork();
-    this.socket.write(f.header);
-    this.socket.write(f.body);
-    this.socket.uncork();
-    this.ctx.counters.bytesOut += f.header.length + f.body.length;
-    this.ctx.counters.framesOut++;
+    this.writeControl(f.kind, f.body);
     return !this.socket.writableNeedDrain;
   }
 
@@ -153,9 +178,9 @@ export class Connection {
     }
   }
 
-  /** Close deliberately (shutdown, refusal). Idempotent. */
-  close(error: NetworkError): void {
-    this.fail(error);
+  /** Close deliberately (shutdown, refusal, eviction). Idempotent. `notifyRemote` false: no CLOSE frame, no linger. */
+  close(error: NetworkError, notifyRemote = true): void {
+    this.fail(error, notifyRemote);
   }
 
   private sendHello(): void {
@@ -165,14 +190,17 @@ export class Connection {
       index: this.ctx.selfIndex,
       publicKey: this.ctx.publicKey,
       challenge: this.challenge,
+      kxPublicKey: this.kx.publicKey,
     });
     this.writeControl(FrameKind.HELLO, body);
   }
 
+  /** The one place bytes are written, so sealed frames leave in counter order. */
   private writeControl(kind: FrameKind, body: Buffer): void {
     if (this.socket.destroyed || !this.socket.writable) return;
-    this.socket.write(Buffer.concat([frameHeader(kind, body.length), body]));
-    this.ctx.counters.bytesOut += body.length + 5;
+    const wire = this.sealOut ? this.channel!.seal(kind, body) : Buffer.concat([frameHeader(kind, body.length), body]);
+    this.socket.write(wire);
+    this.ctx.counters.bytesOut += wire.length;
     this.ctx.counters.framesOut++;
   }
 
@@ -188,7 +216,8 @@ export class Connection {
         const f = this.decoder.next();
         if (!f) return;
         this.ctx.counters.framesIn++;
-        this.onFrame(f);
+        // Authenticate before looking at anything in it, the kind included.
+        this.onFrame(this.sealIn ? { kind: f.kind, body: this.channel!.open(f.kind, f.body) } : f);
       }
     } catch (e) {
       const err = e instanceof NetworkError ? e : new NetworkError('PROTOCOL_ERROR', String(e), this.peerIndex);
@@ -223,6 +252,8 @@ export class Connection {
     if (this.outbound && h.index !== this.peerIndex) refuse('UNEXPECTED_PEER', `dialed ${this.peerIndex}, reached ${h.index}`);
     const denied = this.ctx.admit(this, h.index, false);
     if (denied) refuse(denied, `refused by connection policy: ${denied}`);
+    const keys = this.kx.deriveSessionKeys(this.ctx.selfIndex < h.index, h.kxPublicKey);
+    this.channel = new SealedChannel(keys.tx, keys.rx);
     this.remoteHello = h;
     this.peerIndex = h.index;
     const t = transcript({
@@ -232,8 +263,11 @@ export class Connection {
       signerChallenge: this.challenge,
       signerIndex: this.ctx.selfIndex,
       verifierIndex: h.index,
+      verifierKx: h.kxPublicKey,
+      signerKx: this.kx.publicKey,
     });
     this.writeControl(FrameKind.AUTH, signTranscript(t, this.ctx.secretKey));
+    this.sealOut = true;
   }
 
   private onAuth(sig: Buffer): void {
@@ -246,9 +280,13 @@ export class Connection {
       signerChallenge: h.challenge,
       signerIndex: h.index,
       verifierIndex: this.ctx.selfIndex,
+      verifierKx: this.kx.publicKey,
+      signerKx: h.kxPublicKey,
     });
     // The key checked is the configured one for the index (onHello made sure the HELLO key equals it).
     if (!verifyTranscript(sig, t, h.publicKey)) throw new NetworkError('BAD_SIGNATURE', 'handshake signature does not verify');
+    // The remote seals everything after its AUTH; from here a plaintext frame is an injection.
+    this.sealIn = true;
     const denied = this.ctx.admit(this, h.index, true);
     if (denied) throw new NetworkError(denied, `refused by connection policy: ${denied}`, h.index);
     this.state = 'open';
@@ -295,6 +333,7 @@ export class Connection {
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
     this.decoder.clear();
+    this.kx.wipe();
     const c = this.ctx.counters;
     if (!wasOpen && !QUIET.has(err.code)) {
       c.handshakeFailures++;
@@ -304,7 +343,7 @@ export class Connection {
     }
     if (err.code === 'DIAL_FAILED') c.dialFailures++;
     const fields = { peer: this.peerIndex, code: err.code, outbound: this.outbound, remote: this.remote(), ...err.details };
-    if (QUIET.has(err.code) || (err.code === 'REMOTE_CLOSE' && err.details?.['remoteCode'] === 'SHUTDOWN')) {
+    if (QUIET.has(err.code) || FLOOD.has(err.code) || (!wasOpen && !this.claimed && err.code === 'HANDSHAKE_TIMEOUT' && !this.outbound) || (err.code === 'REMOTE_CLOSE' && err.details?.['remoteCode'] === 'SHUTDOWN')) {
       this.ctx.log.debug(fields, `peer connection closed: ${err.message}`);
     } else {
       this.ctx.log.warn(fields, `peer connection ${wasOpen ? 'closed' : 'refused'}: ${err.message}`);

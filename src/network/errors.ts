@@ -18,9 +18,16 @@ export const NET_ERROR_CODES = [
   'UNEXPECTED_PEER',
   'TOO_MANY_PENDING',
   'REJECTED_BY_PEER',
+  // A simultaneous open left two authenticated links: the one dialed by the higher index is closed.
+  'SUPERSEDED',
   // Framing, at any stage.
   'FRAME_TOO_LARGE',
   'DECODE_ERROR',
+  // A sealed frame (any frame after AUTH) failed authenticated decryption: tampered, replayed,
+  // reordered, truncated or injected. Nothing of it is delivered.
+  'FRAME_AUTH_FAILED',
+  // send/broadcast: the value cannot be encoded as msgpack at all.
+  'ENCODE_ERROR',
   // Connection lifetime.
   'IDLE_TIMEOUT',
   'SOCKET_ERROR',

@@ -4,3 +4,4 @@ export { NetworkError, NET_ERROR_CODES, isNetErrorCode } from './errors.js';
 export type { NetErrorCode } from './errors.js';
 export { PROTOCOL_VERSION, HANDSHAKE_TAG } from './handshake.js';
 export { DEFAULT_MAX_FRAME_BYTES } from './frame.js';
+export { AEAD_TAG_BYTES } from './channel.js';

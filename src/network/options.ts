@@ -25,12 +25,18 @@ export interface PeerTransportOptions {
   maxFrameBytes?: number;
   maxQueueMessages?: number;
   maxQueueBytes?: number;
+  /** Whole handshake, TCP connect included; a stranger holds a pending slot at most this long. */
   handshakeTimeoutMs?: number;
   reconnectBaseMs?: number;
   reconnectMaxMs?: number;
   pingIntervalMs?: number;
   idleTimeoutMs?: number;
+  /** Unauthenticated inbound sockets at once, all addresses (the oldest is evicted beyond it). */
   maxPendingHandshakes?: number;
+  /** Unauthenticated inbound sockets from one address that have not sent a valid HELLO yet. */
+  maxPendingPerAddress?: number;
+  /** How long the higher index waits without a link before it dials the lower one itself. */
+  reverseDialDelayMs?: number;
   logger?: Logger;
 }
 
@@ -51,6 +57,8 @@ export interface TransportStats extends Omit<MutableCounters, 'handshakeFailures
   drops: number;
   droppedBytes: number;
   handshakeFailuresByCode: Partial<Record<NetErrorCode, number>>;
+  /** Inbound sockets in their handshake right now (the slots `maxPendingHandshakes` bounds). */
+  pendingHandshakes: number;
   peers: PeerStats[];
 }
 
@@ -58,12 +66,14 @@ export const TRANSPORT_DEFAULTS = {
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   maxQueueMessages: 16_384,
   maxQueueBytes: 128 * 1024 * 1024,
-  handshakeTimeoutMs: 5_000,
+  handshakeTimeoutMs: 2_000,
   reconnectBaseMs: 100,
   reconnectMaxMs: 10_000,
   pingIntervalMs: 2_000,
   idleTimeoutMs: 10_000,
   maxPendingHandshakes: 64,
+  maxPendingPerAddress: 8,
+  reverseDialDelayMs: 1_000,
 } as const;
 
 export type ResolvedOptions = Required<Omit<PeerTransportOptions, 'logger' | 'listenHost' | 'listenPort'>>;
@@ -93,6 +103,8 @@ function validate(o: ResolvedOptions): void {
   intIn('pingIntervalMs', o.pingIntervalMs, 10, 600_000);
   intIn('idleTimeoutMs', o.idleTimeoutMs, o.pingIntervalMs * 2, 3_600_000);
   intIn('maxPendingHandshakes', o.maxPendingHandshakes, 1, 100_000);
+  intIn('maxPendingPerAddress', o.maxPendingPerAddress, 1, o.maxPendingHandshakes);
+  intIn('reverseDialDelayMs', o.reverseDialDelayMs, 0, 600_000);
   if (!(o.seed instanceof Uint8Array) || o.seed.length !== 32) throw new ConfigError('network.seed must be 32 bytes');
   const idx = new Set<number>();
   const keys = new Set<string>();

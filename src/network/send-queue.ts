@@ -1,11 +1,18 @@
-/** An encoded DATA frame waiting for a writable socket. `body` may be shared by many peers' queues (broadcast). */
+import { FRAME_HEADER_BYTES, type FrameKind } from './frame.js';
+
+/**
+ * An encoded frame waiting for a writable socket, still in plaintext: it is sealed when written, so
+ * the nonce counter follows the socket's write order and frames dropped here cost no encryption.
+ * `body` may be shared by many peers' queues (broadcast).
+ */
 export interface OutFrame {
-  header: Buffer;
+  kind: FrameKind;
   body: Buffer;
 }
 
+/** Bytes a frame accounts for in the queue bounds: header and plaintext body (the 16-byte tag is added on write). */
 function size(f: OutFrame): number {
-  return f.header.length + f.body.length;
+  return FRAME_HEADER_BYTES + f.body.length;
 }
 
 /**

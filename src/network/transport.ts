@@ -5,18 +5,28 @@ import { ConfigError } from '../errors.js';
 import { sodiumSecretKey } from '../crypto/ed25519.js';
 import { Connection, type ConnectionContext, type MutableCounters } from './connection.js';
 import { NetworkError, type NetErrorCode } from './errors.js';
-import { FrameKind, createCodec, frameHeader } from './frame.js';
+import { FrameKind, createCodec } from './frame.js';
+import { AEAD_TAG_BYTES } from './channel.js';
+import { PendingSlots } from './pending-slots.js';
 import { SendQueue, type OutFrame } from './send-queue.js';
 import { resolveOptions, type PeerInfo, type PeerStats, type PeerTransportOptions, type ResolvedOptions, type TransportStats } from './options.js';
 
 export type { PeerInfo, PeerStats, PeerTransportOptions, TransportStats } from './options.js';
 export { TRANSPORT_DEFAULTS } from './options.js';
 
+/**
+ * Pending inbound handshakes that may claim one validator at once. An honest validator needs one
+ * (two while a reconnect overlaps); a stranger replaying its public HELLO needs more to crowd it out.
+ */
+const PENDING_CLAIMS_PER_PEER = 2;
+
 interface Peer {
   info: PeerInfo;
   queue: SendQueue;
-  /** Connection bound to this peer: a dial in progress, a handshake past HELLO, or the open one. */
-  conn: Connection | undefined;
+  /** The authenticated link; only AUTH binds it, never a HELLO (public data anyone can replay). */
+  link: Connection | undefined;
+  /** Our own outbound connection still in its handshake. */
+  dialing: Connection | undefined;
   up: boolean;
   dialTimer: NodeJS.Timeout | undefined;
   attempts: number;
@@ -27,10 +37,13 @@ interface Peer {
 type Listener<A extends unknown[]> = (...args: A) => void;
 
 /**
- * Authenticated, framed TCP links between validators. One connection per pair: the lower index
- * dials the higher, so there is never a simultaneous-open race to break. Payloads are opaque
- * msgpack values. Delivery is at-most-once and FIFO per connection; frames in a socket buffer when
- * the link dies are lost, which consensus tolerates (timeouts, synchronizer).
+ * Authenticated, encrypted, framed TCP links between validators. One link per pair. The lower index
+ * dials at once; the higher index dials too when it still has no link after `reverseDialDelayMs`,
+ * because a stranger can fill a listener's pending slots but cannot block our own outbound dial.
+ * When both dials authenticate, the one dialed by the lower index is kept on both ends (a rule each
+ * side applies alone and reaches the same answer). Payloads are opaque msgpack values. Delivery is
+ * at-most-once and FIFO per connection; frames in a socket buffer when the link dies are lost, which
+ * consensus tolerates (timeouts, synchronizer).
  */
 export class PeerTransport {
   private readonly o: ResolvedOptions;
@@ -39,6 +52,7 @@ export class PeerTransport {
   private readonly peers = new Map<number, Peer>();
   private readonly keyIndex = new Map<string, number>();
   private readonly conns = new Set<Connection>();
+  private readonly pending: PendingSlots;
   private readonly ctx: ConnectionContext;
   private readonly counters: MutableCounters = {
     bytesIn: 0,
@@ -79,7 +93,8 @@ export class PeerTransport {
       this.peers.set(v.index, {
         info: { ...v, publicKey: Buffer.from(v.publicKey) },
         queue: new SendQueue(this.o.maxQueueMessages, this.o.maxQueueBytes),
-        conn: undefined,
+        link: undefined,
+        dialing: undefined,
         up: false,
         dialTimer: undefined,
         attempts: 0,
@@ -104,9 +119,14 @@ export class PeerTransport {
       closed: (c, e) => this.closed(c, e),
       drained: (c) => this.flush(this.peers.get(c.peerIndex!)),
     };
+    this.pending = new PendingSlots(this.conns, {
+      perAddress: this.o.maxPendingPerAddress,
+      global: this.o.maxPendingHandshakes,
+      perClaimedPeer: PENDING_CLAIMS_PER_PEER,
+    });
   }
 
-  /** Bind the listener, then start dialing every higher-index peer. */
+  /** Bind the listener, dial every higher-index peer now and every lower-index one after `reverseDialDelayMs`. */
   async start(): Promise<void> {
     if (this.state !== 'new') throw new NetworkError('CLOSED', 'a transport can be started once');
     this.state = 'starting';
@@ -130,7 +150,10 @@ export class PeerTransport {
     const every = Math.max(20, Math.min(this.o.pingIntervalMs, Math.floor(this.o.idleTimeoutMs / 4)));
     this.tickTimer = setInterval(() => this.tick(), every);
     this.tickTimer.unref();
-    for (const p of this.peers.values()) if (this.dialsTo(p)) this.dial(p);
+    for (const p of this.peers.values()) {
+      if (this.dialsFirst(p)) this.dial(p);
+      else this.scheduleDial(p);
+    }
     this.log.info({ host: this.listenHost, port: this.boundPort }, 'peer transport listening');
   }
 
@@ -145,16 +168,29 @@ export class PeerTransport {
   }
 
   /**
+   * Largest msgpack encoding `send`/`broadcast` accept: `maxFrameBytes` minus the 16-byte AEAD tag
+   * every sealed frame carries. Callers that build big answers (batches, sync) split to fit this.
+   */
+  get maxMessageBytes(): number {
+    return this.o.maxFrameBytes - AEAD_TAG_BYTES;
+  }
+
+  /**
    * Queue `msg` for validator `to`; written at once if the link is up and not back-pressured.
    * Returns false if the message alone exceeds the queue byte bound (dropped, counted).
-   * Throws for an unknown/own index, a message larger than maxFrameBytes, or after close().
+   * Throws NetworkError for an unknown/own index (UNKNOWN_PEER), a message whose encoding exceeds
+   * `maxMessageBytes` (FRAME_TOO_LARGE), a value msgpack cannot encode (ENCODE_ERROR) or after
+   * close() (CLOSED); nothing is queued then.
    */
   send(to: number, msg: unknown): boolean {
     const peer = this.peerFor(to);
     return this.enqueue(peer, this.encode(msg));
   }
 
-  /** Encodes once and queues the same bytes to every other validator; returns how many accepted it. */
+  /**
+   * Encodes once and queues the same bytes to every other validator; returns how many accepted it.
+   * Throws like `send` (FRAME_TOO_LARGE, ENCODE_ERROR, CLOSED) before queuing to anyone.
+   */
   broadcast(msg: unknown): number {
     this.assertUsable();
     const f = this.encode(msg);
@@ -199,6 +235,7 @@ export class PeerTransport {
     return {
       ...this.counters,
       handshakeFailuresByCode: { ...this.counters.handshakeFailuresByCode },
+      pendingHandshakes: this.pending.count(),
       messagesOut: sum('messagesOut'),
       drops: sum('drops'),
       droppedBytes: sum('droppedBytes'),
@@ -227,37 +264,44 @@ export class PeerTransport {
       socket.destroy();
       return;
     }
-    let pending = 0;
-    for (const c of this.conns) if (!c.outbound && !c.isOpen) pending++;
-    if (pending >= this.o.maxPendingHandshakes) {
+    // Make room first: the newcomer is never the one refused while an older stranger holds a slot.
+    if (!this.pending.makeRoomForNewSocket(socket.remoteAddress ?? '?')) {
       const c = this.counters;
       c.handshakeFailures++;
       c.handshakeFailuresByCode.TOO_MANY_PENDING = (c.handshakeFailuresByCode.TOO_MANY_PENDING ?? 0) + 1;
-      this.log.warn({ remote: socket.remoteAddress, code: 'TOO_MANY_PENDING' }, 'peer connection refused: too many pending handshakes');
+      this.log.debug({ remote: socket.remoteAddress, code: 'TOO_MANY_PENDING' }, 'peer connection refused: every pending slot holds a claimed handshake');
       socket.destroy();
       return;
     }
     this.conns.add(new Connection(this.ctx, socket, false));
   }
 
-  private dialsTo(p: Peer): boolean {
+  /** The lower index dials at once; the higher only after `reverseDialDelayMs` without a link. */
+  private dialsFirst(p: Peer): boolean {
     return this.ctx.selfIndex < p.info.index;
+  }
+
+  /** Simultaneous-open rule: of two links to one peer, the one the lower index dialed stays. */
+  private preferred(c: Connection): boolean {
+    return c.outbound === this.ctx.selfIndex < c.peerIndex!;
   }
 
   private dial(p: Peer): void {
     p.dialTimer = undefined;
-    if (this.state !== 'running' || p.conn) return;
+    if (this.state !== 'running' || p.link || p.dialing) return;
     const socket = connect({ host: p.info.host, port: p.info.port });
     const c = new Connection(this.ctx, socket, true, p.info.index);
-    p.conn = c;
+    p.dialing = c;
     this.conns.add(c);
   }
 
   /** Exponential back-off with equal jitter: never zero, never above the cap, and peers restarted together spread out. */
   private scheduleDial(p: Peer): void {
-    if (this.state !== 'running' || p.dialTimer || p.conn) return;
+    if (this.state !== 'running' || p.dialTimer || p.link || p.dialing) return;
     const ceiling = Math.min(this.o.reconnectMaxMs, this.o.reconnectBaseMs * 2 ** Math.min(p.attempts, 30));
-    const delay = ceiling / 2 + (Math.random() * ceiling) / 2;
+    const backoff = p.attempts === 0 && !this.dialsFirst(p) ? 0 : ceiling / 2 + (Math.random() * ceiling) / 2;
+    // The higher index waits for the lower one's dial first, so the usual case is a single dial per pair.
+    const delay = backoff + (this.dialsFirst(p) ? 0 : this.o.reverseDialDelayMs);
     p.attempts++;
     p.dialTimer = setTimeout(() => this.dial(p), delay);
     p.dialTimer.unref();
@@ -266,43 +310,67 @@ export class PeerTransport {
   private admit(c: Connection, index: number, authenticated: boolean): NetErrorCode | undefined {
     const p = this.peers.get(index);
     if (!p) return 'UNKNOWN_PEER';
-    if (c.outbound) return p.conn === c ? undefined : 'DUPLICATE';
-    if (this.dialsTo(p)) return 'WRONG_DIRECTION';
-    // Inbound: only an authenticated link holds the slot; pending handshakes race and the first to prove the key wins.
-    if (p.conn && p.conn !== c && !p.conn.isClosed) return 'DUPLICATE';
-    if (authenticated) p.conn = c;
+    if (c.outbound && p.dialing !== c) return 'DUPLICATE';
+    const cur = p.link;
+    c.peerIndex ??= index;
+    // Refused at HELLO already when the new connection could never replace the link that is up.
+    if (cur && cur !== c && !cur.isClosed && !(this.preferred(c) && !this.preferred(cur))) return 'DUPLICATE';
+    if (!authenticated) {
+      // A HELLO is public: bound how many pending handshakes may claim one validator, oldest out.
+      if (!c.outbound) this.pending.makeRoomForClaim(c, index);
+      return undefined;
+    }
+    if (c.outbound) p.dialing = undefined;
+    p.link = c;
+    if (cur && cur !== c && !cur.isClosed) cur.close(new NetworkError('SUPERSEDED', 'replaced by the link the lower index dialed', index));
     return undefined;
   }
 
   private opened(c: Connection): void {
     const p = this.peers.get(c.peerIndex!)!;
-    p.up = true;
     p.attempts = 0;
-    p.connects++;
-    this.log.info({ peer: p.info.index, outbound: c.outbound }, 'peer up');
-    this.emit('up', p.info.index);
+    if (p.up) {
+      // A superseded link was swapped out under a peer that stayed up: no down/up for consumers.
+      this.log.debug({ peer: p.info.index, outbound: c.outbound }, 'peer link replaced');
+    } else {
+      p.up = true;
+      p.connects++;
+      this.log.info({ peer: p.info.index, outbound: c.outbound }, 'peer up');
+      this.emit('up', p.info.index);
+    }
     this.flush(p);
   }
 
   private closed(c: Connection, err: NetworkError): void {
     this.conns.delete(c);
     const p = c.peerIndex === undefined ? undefined : this.peers.get(c.peerIndex);
-    if (!p || p.conn !== c) return;
-    p.conn = undefined;
-    if (p.up) {
-      p.up = false;
-      this.log.info({ peer: p.info.index, code: err.code }, 'peer down');
-      this.emit('down', p.info.index, err.code);
-    }
-    if (this.dialsTo(p)) this.scheduleDial(p);
+    if (!p) return;
+    if (p.dialing === c) p.dialing = undefined;
+    else if (p.link === c) {
+      p.link = undefined;
+      if (p.up) {
+        p.up = false;
+        this.log.info({ peer: p.info.index, code: err.code }, 'peer down');
+        this.emit('down', p.info.index, err.code);
+      }
+    } else return;
+    this.scheduleDial(p);
   }
 
   private encode(msg: unknown): OutFrame {
-    const body = this.codec.pack(msg);
-    if (body.length > this.o.maxFrameBytes) {
-      throw new NetworkError('FRAME_TOO_LARGE', `message of ${body.length} bytes exceeds maxFrameBytes ${this.o.maxFrameBytes}`);
+    let body: Buffer;
+    try {
+      body = this.codec.pack(msg);
+    } catch (e) {
+      throw new NetworkError('ENCODE_ERROR', `message cannot be encoded: ${(e as Error).message}`);
     }
-    return { header: frameHeader(FrameKind.DATA, body.length), body };
+    if (body.length > this.maxMessageBytes) {
+      throw new NetworkError('FRAME_TOO_LARGE', `message of ${body.length} bytes exceeds maxMessageBytes ${this.maxMessageBytes} (maxFrameBytes ${this.o.maxFrameBytes} minus the AEAD tag)`, undefined, {
+        length: body.length,
+        limit: this.maxMessageBytes,
+      });
+    }
+    return { kind: FrameKind.DATA, body };
   }
 
   private enqueue(p: Peer, f: OutFrame): boolean {
@@ -312,7 +380,7 @@ export class PeerTransport {
   }
 
   private flush(p: Peer | undefined): void {
-    const c = p?.conn;
+    const c = p?.link;
     if (!p || !c || !p.up) return;
     while (p.queue.length > 0 && c.writable) {
       c.writeData(p.queue.shift()!);

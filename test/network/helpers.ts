@@ -5,6 +5,7 @@ import { sodiumSecretKey } from '../../src/crypto/ed25519.js';
 import { PeerTransport, type PeerInfo, type PeerTransportOptions } from '../../src/network/transport.js';
 import { FrameDecoder, FrameKind, frameHeader, type Frame } from '../../src/network/frame.js';
 import { PROTOCOL_VERSION, decodeHello, encodeHello, newChallenge, signTranscript, transcript, type Hello } from '../../src/network/handshake.js';
+import { KxKeyPair, SealedChannel } from '../../src/network/channel.js';
 
 export const HOST = '127.0.0.1';
 
@@ -101,26 +102,55 @@ export function fullyConnected(nodes: Node[]): boolean {
   return nodes.every((n) => n.t.connectedPeers().length === nodes.length - 1);
 }
 
-/** A hand-driven peer speaking the wire protocol directly, to misbehave in ways PeerTransport never would. */
+/**
+ * A hand-driven peer speaking the wire protocol directly, to misbehave in ways PeerTransport never
+ * would. It does the real key exchange, so once authenticated it can send sealed frames (`sendSealed`)
+ * and read the server's sealed ones; `sendFrame` writes plaintext, which a sealed link must refuse.
+ */
 export class RawPeer {
   readonly socket: Socket;
+  /** Received frames, decrypted once the server's AUTH went by. */
   readonly frames: Frame[] = [];
   readonly decoder = new FrameDecoder(1 << 30);
   readonly challenge = newChallenge();
+  readonly kx = new KxKeyPair();
   serverHello: Hello | undefined;
+  /** Index this peer claimed in its HELLO (decides the crypto_kx roles). */
+  claimedIndex: number | undefined;
+  private channel: SealedChannel | undefined;
+  private serverSealing = false;
   closed: Promise<void>;
 
-  constructor(port: number) {
-    this.socket = connect({ host: HOST, port });
+  constructor(port: number, localAddress?: string) {
+    this.socket = connect({ host: HOST, port, ...(localAddress ? { localAddress } : {}) });
     this.socket.on('error', () => {});
     this.closed = new Promise((r) => this.socket.once('close', () => r()));
     this.socket.on('data', (c: Buffer) => {
       this.decoder.push(c);
-      for (let f = this.decoder.next(); f; f = this.decoder.next()) {
-        this.frames.push(f);
-        if (f.kind === FrameKind.HELLO) this.serverHello = decodeHello(Buffer.from(f.body));
+      try {
+        for (let f = this.decoder.next(); f; f = this.decoder.next()) {
+          const frame = this.serverSealing ? { kind: f.kind, body: this.session().open(f.kind, Buffer.from(f.body)) } : f;
+          this.frames.push(frame);
+          if (f.kind === FrameKind.HELLO && !this.serverSealing) this.serverHello = decodeHello(Buffer.from(f.body));
+          if (f.kind === FrameKind.AUTH && !this.serverSealing) this.serverSealing = true;
+        }
+      } catch {
+        this.socket.destroy();
       }
     });
+  }
+
+  private session(): SealedChannel {
+    if (!this.channel) {
+      const keys = this.kx.deriveSessionKeys(this.claimedIndex! < this.serverHello!.index, this.serverHello!.kxPublicKey);
+      this.channel = new SealedChannel(keys.tx, keys.rx);
+    }
+    return this.channel;
+  }
+
+  /** A frame sealed with this connection's session keys (only valid after our AUTH). */
+  sendSealed(kind: number, body: Buffer): void {
+    this.socket.write(this.session().seal(kind as FrameKind, body));
   }
 
   connected(): Promise<void> {
@@ -132,14 +162,21 @@ export class RawPeer {
   }
 
   sendHello(h: { index: number; publicKey: Buffer; chainId: number; version?: number }): void {
-    this.sendFrame(FrameKind.HELLO, encodeHello({ version: h.version ?? PROTOCOL_VERSION, chainId: h.chainId, index: h.index, publicKey: h.publicKey, challenge: this.challenge }));
+    this.claimedIndex = h.index;
+    this.sendFrame(
+      FrameKind.HELLO,
+      encodeHello({ version: h.version ?? PROTOCOL_VERSION, chainId: h.chainId, index: h.index, publicKey: h.publicKey, challenge: this.challenge, kxPublicKey: this.kx.publicKey }),
+    );
   }
 
   /** Signs the transcript a real validator `index` would sign, but with `signingSeed`. */
   async sendAuth(index: number, chainId: number, signingSeed: Buffer): Promise<void> {
     await waitFor(() => this.serverHello !== undefined, 3_000, 'server HELLO');
     const sh = this.serverHello!;
-    const t = transcript({ chainId, version: PROTOCOL_VERSION, verifierChallenge: sh.challenge, signerChallenge: this.challenge, signerIndex: index, verifierIndex: sh.index });
+    const t = transcript({
+      chainId, version: PROTOCOL_VERSION, verifierChallenge: sh.challenge, signerChallenge: this.challenge, signerIndex: index, verifierIndex: sh.index,
+      verifierKx: sh.kxPublicKey, signerKx: this.kx.publicKey,
+    });
     this.sendFrame(FrameKind.AUTH, signTranscript(t, sodiumSecretKey(signingSeed).secretKey));
   }
 
