@@ -31,6 +31,11 @@ export interface ConsensusConfig {
   maxBackoffExponent?: number;
   /** Most batch digests per block. Default 64. */
   maxPayloadDigests?: number;
+  /**
+   * Votes and timeouts for rounds more than this far above the current one are dropped (their
+   * certificates are still used). Default DEFAULT_FUTURE_ROUND_WINDOW.
+   */
+  futureRoundWindow?: number;
   /** Committed blocks kept in memory to serve sync. Default 1000. */
   retainCommitted?: number;
   /**
@@ -84,6 +89,27 @@ export interface ConsensusOutput {
   /** Call onTick at this time; replaces any earlier timer. */
   timer: { at: number } | null;
   events: ConsensusEvent[];
+}
+
+/** Rounds above the current one whose votes and timeouts are kept (see docs/consensus.md). */
+export const DEFAULT_FUTURE_ROUND_WINDOW = 8;
+
+/** Sizes of what the core holds per round or per peer (`ConsensusCore.memoryFootprint()`). */
+export interface ConsensusFootprint {
+  round: number;
+  voteRounds: number;
+  votes: number;
+  timeoutRounds: number;
+  timeouts: number;
+  /** (round, validator) pairs with remembered vote/proposal hashes (equivocation evidence). */
+  seen: number;
+  /** Block tree: uncommitted blocks plus the retained committed window. */
+  blocks: number;
+  parked: number;
+  orphans: number;
+  inflight: number;
+  timeoutRoundOf: number;
+  verifiedCerts: number;
 }
 
 export interface ConsensusStatusView {

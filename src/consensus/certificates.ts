@@ -35,6 +35,11 @@ export class CertVerifier {
     this.genesis = genesisQc(chainId);
   }
 
+  /** Cached certificates (each cache is capped at 4096). */
+  get size(): number {
+    return this.verifiedQcs.size + this.verifiedTcs.size;
+  }
+
   private validIndex(i: number): boolean {
     return Number.isInteger(i) && i >= 0 && i < this.n;
   }

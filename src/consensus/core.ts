@@ -28,9 +28,9 @@ import {
   type TimeoutCert,
 } from './types.js';
 import { VoteAggregator, type EquivocationEvent } from './vote-aggregator.js';
-import type { ConsensusConfig, ConsensusOutput, ConsensusStatusView } from './api.js';
+import { DEFAULT_FUTURE_ROUND_WINDOW, type ConsensusConfig, type ConsensusFootprint, type ConsensusOutput, type ConsensusStatusView } from './api.js';
 
-export type { ConsensusConfig, ConsensusEvent, ConsensusOutput, ConsensusStatusView } from './api.js';
+export type { ConsensusConfig, ConsensusEvent, ConsensusFootprint, ConsensusOutput, ConsensusStatusView } from './api.js';
 
 /** Sans-I/O 2-chain HotStuff (Jolteon): inputs in, an output object back, no clocks or sockets. */
 export class ConsensusCore {
@@ -49,6 +49,8 @@ export class ConsensusCore {
   /** Gaps up to this many blocks are fetched backwards, larger ones forwards (see missingBlock). */
   private readonly backwardReach: number;
   private readonly maxPayload: number;
+  /** Votes and timeouts more than this many rounds above ours are not kept. */
+  private readonly futureRounds: number;
   private highQc: QuorumCert;
   private highTc: TimeoutCert | null = null;
   private proposedRound = 0;
@@ -81,6 +83,7 @@ export class ConsensusCore {
     this.backwardReach = Math.max(1, Math.min(SYNC_BATCH, Math.floor((cfg.retainCommitted ?? 1_000) / 2)));
     this.forward = new ForwardSync(this.self, this.n, Math.max(1, Math.floor(cfg.timeoutMs / 2)), this.backwardReach);
     this.maxPayload = cfg.maxPayloadDigests ?? 64;
+    this.futureRounds = cfg.futureRoundWindow ?? DEFAULT_FUTURE_ROUND_WINDOW;
     this.highQc = safety.highQc.round >= root.qc.round ? safety.highQc : root.qc;
     this.highTc = cfg.highTc ?? null;
   }
@@ -144,6 +147,29 @@ export class ConsensusCore {
     this.stateRoot = Uint8Array.from(root);
   }
 
+  /**
+   * Entries of every per-round or per-peer structure the core holds: what a flood of messages
+   * could grow. Each is bounded (see docs/consensus.md, "Memory bounds"); tests assert it.
+   */
+  memoryFootprint(): ConsensusFootprint {
+    const a = this.agg.size();
+    const s = this.sync.size();
+    return {
+      round: this.pacemaker.round,
+      voteRounds: a.voteRounds,
+      votes: a.votes,
+      timeoutRounds: a.timeoutRounds,
+      timeouts: a.timeouts,
+      seen: a.seen,
+      blocks: this.tree.size,
+      parked: s.parked,
+      orphans: s.orphans,
+      inflight: s.inflight,
+      timeoutRoundOf: this.timeoutRoundOf.size,
+      verifiedCerts: this.verifier.size,
+    };
+  }
+
   status(): ConsensusStatusView {
     return {
       round: this.pacemaker.round,
@@ -164,15 +190,19 @@ export class ConsensusCore {
     if (b.proposer !== this.election.leader(b.round)) return bad('proposal: not the leader of its round');
     if (!equalBytes(b.qc.blockHash, b.parentHash) || b.qc.round >= b.round) return bad('proposal: qc does not certify parent');
     if (b.payload.length > this.maxPayload) return bad('proposal: payload too large');
-    if (!this.verifier.proposal(p)) return bad('proposal: bad signature');
-    const eq = this.agg.checkProposal(b.round, b.proposer, b.hash);
-    if (eq !== null) this.reportEquivocation(eq);
-    if (!this.verifier.qc(b.qc)) return bad('proposal: invalid qc');
-    if (p.tc !== null && !this.verifier.tc(p.tc)) return bad('proposal: invalid tc');
     const direct = b.qc.round + 1 === b.round;
     if (!direct && (p.tc === null || p.tc.round + 1 !== b.round)) return bad('proposal: round not justified');
+    if (!this.verifier.proposal(p)) return bad('proposal: bad signature');
+    if (!this.verifier.qc(b.qc)) return bad('proposal: invalid qc');
+    if (p.tc !== null && !this.verifier.tc(p.tc)) return bad('proposal: invalid tc');
+    // Only now is anything remembered: a proposal is justified by a certificate of the round
+    // before it, so however far ahead its round is, processing that certificate brings us there.
     this.processQc(b.qc, from, b.height - 1);
     if (p.tc !== null) this.processTc(p.tc);
+    const seen = this.agg.checkProposal(b.round, b.proposer, b.hash);
+    if (seen.event !== null) this.reportEquivocation(seen.event);
+    // A third and later block of one (round, leader): the first two are the evidence.
+    if (!seen.keep) return;
     if (b.height <= this.tree.root.height) return;
     if (!this.tree.has(b.parentHash)) {
       this.sync.park(from, p);
@@ -186,6 +216,11 @@ export class ConsensusCore {
 
   private handleVote(from: number, v: { round: number; blockHash: Hash; signer: number; sig: Uint8Array }): void {
     if (v.round <= this.tree.root.round) return;
+    // Votes are aggregated from two rounds back (the aggregator's pruning) up to the window
+    // above: a vote further ahead cannot help us form a QC before we reach its round, and we
+    // reach it only through certificates that do not depend on this vote.
+    const round = this.pacemaker.round;
+    if (v.round + 2 < round || v.round > round + this.futureRounds) return;
     if (!this.verifier.vote(v)) return void this.out.events.push({ type: 'invalid', from, reason: 'vote: bad signature' });
     const events: EquivocationEvent[] = [];
     const qc = this.agg.addVote(v, events);
@@ -194,6 +229,15 @@ export class ConsensusCore {
   }
 
   private handleTimeout(from: number, t: Timeout, highTc: TimeoutCert | null): void {
+    if (t.round > this.pacemaker.round + this.futureRounds) {
+      // Too far ahead to aggregate. Its certificates may still move us on (a node that fell
+      // behind catches up this way); if they cannot, the message is dropped unverified.
+      if (Math.max(t.highQc.round, highTc?.round ?? 0) < this.pacemaker.round) return;
+      if (!this.verifier.qc(t.highQc)) return void this.out.events.push({ type: 'invalid', from, reason: 'timeout: invalid qc' });
+      this.processQc(t.highQc, from);
+      if (highTc !== null && this.verifier.tc(highTc)) this.processTc(highTc);
+      if (t.round > this.pacemaker.round + this.futureRounds) return;
+    }
     if (!this.verifier.timeout(t)) return void this.out.events.push({ type: 'invalid', from, reason: 'timeout: bad signature or qc' });
     this.processQc(t.highQc, t.signer);
     if (highTc !== null && this.verifier.tc(highTc)) this.processTc(highTc);

@@ -37,6 +37,8 @@ export class Synchronizer {
 
   park(from: number, p: Proposal): void {
     const key = hex(p.block.parentHash);
+    // Parents are certified blocks (the caller verified the QC), so few; the cap is a backstop.
+    if (!this.parked.has(key) && this.parked.size >= 64) return;
     const list = this.parked.get(key) ?? [];
     if (list.length < 4) list.push({ from, proposal: p });
     this.parked.set(key, list);
@@ -94,6 +96,12 @@ export class Synchronizer {
     let m: number | null = null;
     for (const r of this.inflight.values()) if (m === null || r.at + this.retryMs < m) m = r.at + this.retryMs;
     return m;
+  }
+
+  size(): { parked: number; orphans: number; inflight: number } {
+    let parked = 0;
+    for (const l of this.parked.values()) parked += l.length;
+    return { parked, orphans: this.orphans.size, inflight: this.inflight.size };
   }
 
   /** Drops state below the committed height so a Byzantine peer cannot grow it forever. */

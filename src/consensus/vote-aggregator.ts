@@ -8,25 +8,40 @@ export interface EquivocationEvent {
   hashes: [string, string];
 }
 
+/** Entries the aggregator holds, for memory accounting. */
+export interface AggregatorSize {
+  /** Distinct rounds with votes, and votes held over all of them. */
+  voteRounds: number;
+  votes: number;
+  timeoutRounds: number;
+  timeouts: number;
+  /** (round, validator) pairs whose vote or proposal hashes are remembered. */
+  seen: number;
+}
+
 /**
  * Collects already-verified votes and timeouts into certificates. Each validator counts once per
  * (round, block) or per round; a second, different vote or proposal from one key in one round is
- * reported as equivocation (the first one seen is kept).
+ * reported as equivocation. Two different messages are the evidence and both are kept; a third
+ * and later from the same (round, key) are dropped, so one Byzantine key holds at most two
+ * entries per round however many blocks it signs.
  */
 export class VoteAggregator {
   private readonly votes = new Map<string, Map<number, Uint8Array>>();
   private readonly formedQc = new Set<string>();
   private readonly timeouts = new Map<number, Map<number, Timeout>>();
   private readonly formedTc = new Set<number>();
-  private readonly voteSeen = new Map<string, string>();
-  private readonly proposalSeen = new Map<string, string>();
+  /** Per `round:validator`, the first two distinct block hashes it signed. */
+  private readonly voteSeen = new Map<string, string[]>();
+  private readonly proposalSeen = new Map<string, string[]>();
 
   constructor(private readonly quorum: number) {}
 
   /** Returns the QC the first time this vote completes a quorum for its block. */
   addVote(v: Vote, events: EquivocationEvent[]): QuorumCert | null {
-    const eq = this.check(this.voteSeen, 'vote', v.round, v.signer, hex(v.blockHash));
-    if (eq !== null) events.push(eq);
+    const seen = this.check(this.voteSeen, 'vote', v.round, v.signer, hex(v.blockHash));
+    if (seen.event !== null) events.push(seen.event);
+    if (!seen.keep) return null;
     const key = `${v.round}:${hex(v.blockHash)}`;
     let m = this.votes.get(key);
     if (m === undefined) this.votes.set(key, (m = new Map()));
@@ -65,22 +80,38 @@ export class VoteAggregator {
     return best;
   }
 
-  /** Proposals: same rule as votes, reported before the proposal is otherwise processed. */
-  checkProposal(round: number, proposer: number, blockHash: Uint8Array): EquivocationEvent | null {
+  /**
+   * Proposals: same rule as votes. `keep` is false for a third and later distinct proposal of
+   * one (round, leader): the caller drops it instead of adding it to the block tree.
+   */
+  checkProposal(round: number, proposer: number, blockHash: Uint8Array): { keep: boolean; event: EquivocationEvent | null } {
     return this.check(this.proposalSeen, 'proposal', round, proposer, hex(blockHash));
   }
 
-  private check(seen: Map<string, string>, kind: 'proposal' | 'vote', round: number, validator: number, h: string): EquivocationEvent | null {
+  private check(seen: Map<string, string[]>, kind: 'proposal' | 'vote', round: number, validator: number, h: string): { keep: boolean; event: EquivocationEvent | null } {
     const key = `${round}:${validator}`;
     const prev = seen.get(key);
     if (prev === undefined) {
-      seen.set(key, h);
-      return null;
+      seen.set(key, [h]);
+      return { keep: true, event: null };
     }
-    if (prev === h) return null;
-    // Report each equivocating (round, key) once, however many conflicting messages follow.
-    seen.set(key, '!');
-    return prev === '!' ? null : { type: 'equivocation', kind, round, validator, hashes: [prev, h] };
+    if (prev.includes(h)) return { keep: true, event: null };
+    if (prev.length >= 2) return { keep: false, event: null };
+    // Reported once per equivocating (round, key): the first two hashes are the evidence.
+    prev.push(h);
+    return { keep: true, event: { type: 'equivocation', kind, round, validator, hashes: [prev[0]!, h] } };
+  }
+
+  size(): AggregatorSize {
+    let votes = 0;
+    const voteRounds = new Set<number>();
+    for (const [k, m] of this.votes) {
+      votes += m.size;
+      voteRounds.add(Number(k.slice(0, k.indexOf(':'))));
+    }
+    let timeouts = 0;
+    for (const m of this.timeouts.values()) timeouts += m.size;
+    return { voteRounds: voteRounds.size, votes, timeoutRounds: this.timeouts.size, timeouts, seen: this.voteSeen.size + this.proposalSeen.size };
   }
 
   /** Forget everything below `round`: those rounds can no longer produce useful certificates. */

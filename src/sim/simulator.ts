@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { decodeMessage, encodeMessage } from '../consensus/codec.js';
+import { decodeMessage, encodeMessage, wireLimits } from '../consensus/codec.js';
 import { ConsensusCore, type ConsensusOutput } from '../consensus/core.js';
 import type { ConsensusCrypto } from '../consensus/crypto.js';
 import type { SafetyData } from '../consensus/safety-rules.js';
@@ -103,6 +103,7 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
   const real = options.realCrypto ?? false;
   const log = options.log;
   const cryptos = real ? ed25519CryptoSet(seed, n) : idealCryptoSet(seed, n);
+  const limits = wireLimits(n);
   const q = new EventQueue<Ev>();
   const checker = new InvariantChecker();
   const collusion = new Collusion();
@@ -278,7 +279,7 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
       case 'deliver': {
         const x = nodes[ev.to]!;
         if (x.core === null) break;
-        const msg = ev.msg instanceof Uint8Array ? decodeMessage(ev.msg) : ev.msg;
+        const msg = ev.msg instanceof Uint8Array ? decodeMessage(ev.msg, limits) : ev.msg;
         apply(x, x.core.onMessage(ev.from, msg, now));
         break;
       }

@@ -73,6 +73,12 @@ export class Cluster {
     });
   }
 
+  /** Hand `msg` to node `to` now, as if `from` had sent it (a Byzantine sender's extra traffic). */
+  deliver(from: number, to: number, msg: ConsensusMessage): void {
+    const c = this.cores[to];
+    if (c) this.apply(to, c.onMessage(from, msg, this.now));
+  }
+
   private payload(i: number, d: Uint8Array): void {
     const c = this.cores[i];
     if (c) this.apply(i, c.onPayloadAvailable(d, this.now));
