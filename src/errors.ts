@@ -74,6 +74,10 @@ export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'STORAGE_CORRUPT'
   | 'STORAGE_CLOSED'
+  /** The disk or the configured storage.mapSizeMb is full: the node stopped writing, nothing is lost. */
+  | 'STORAGE_FULL'
+  /** Another live process (or node) holds this node.dataDir. */
+  | 'DATA_DIR_LOCKED'
   | 'NATIVE_MODULE_MISSING'
   | 'BAD_REQUEST'
   | 'NOT_FOUND'
@@ -82,9 +86,16 @@ export type ErrorCode =
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'INVALID_TRANSACTION'
   | 'OVERLOADED'
+  /** A client (address) went past its own share: request or transaction rate, connections, bodies. */
+  | 'RATE_LIMITED'
+  /** A request body did not arrive within api.bodyTimeoutMs (slow or stalled upload). */
+  | 'REQUEST_TIMEOUT'
+  /** A WebSocket upgrade from a browser origin not in api.wsAllowedOrigins. */
+  | 'ORIGIN_NOT_ALLOWED'
   | 'NOT_READY'
   | 'SHUTTING_DOWN'
   | 'CONSENSUS_INVALID'
+  | 'PEER_MESSAGE_INVALID'
   | 'INTERNAL';
 
 export class HotledgerError extends Error {

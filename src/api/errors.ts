@@ -11,6 +11,7 @@ export const statusOfCode: Partial<Record<ErrorCode, number>> = {
   OVERLOADED: 503,
   NOT_READY: 503,
   SHUTTING_DOWN: 503,
+  STORAGE_FULL: 503,
   CONFIG_INVALID: 500,
   INTERNAL: 500,
 };
