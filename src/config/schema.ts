@@ -71,6 +71,11 @@ export const ConfigSchema = z
       heartbeatMs: int(10, 60_000).default(250),
       /** Committed blocks kept in memory for peers' backward sync; older ones are served from LMDB. */
       retainCommitted: int(16, 1_000_000).default(1_000),
+      /** Per peer: its batches being verified or held unordered, and their megabytes; beyond, new ones are dropped. */
+      maxPeerBatches: int(1, 100_000).default(64),
+      maxPeerBatchMb: int(1, 65_536).default(128),
+      /** Batch and sync requests one peer may make per second (burst twice that); beyond, they are dropped. */
+      peerRequestsPerSec: int(1, 100_000).default(50),
       validators: z.array(ValidatorSchema).default([]),
     }),
     api: z.object({

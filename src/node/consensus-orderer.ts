@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import {
   ConsensusCore, Ed25519ConsensusCrypto, decodeMessage, encodeMessage, hex,
   decodeBlock, decodeCommittedBlock, decodeSafetyData, decodeTimeoutCert, encodeBlock, encodeCommittedBlock, encodeSafetyData, encodeTimeoutCert,
-  type Block, type CommittedBlock, type ConsensusOutput, type ConsensusStatusView,
+  maxMessageBytes, wireLimits,
+  type Block, type CommittedBlock, type ConsensusOutput, type ConsensusStatusView, type WireLimits,
 } from '../consensus/index.js';
 import { txRootOf } from '../chain/block-header.js';
 import type { PeerTransport } from '../network/index.js';
@@ -12,21 +13,13 @@ import type { OrderedBlock, Orderer, VerifiedBatch } from '../pipeline/orderer.j
 import type { VerifyPool } from '../pipeline/verify-pool.js';
 import type { ConsensusStore } from '../storage/consensus-store.js';
 import type { LedgerStore } from '../storage/ledger-store.js';
-import { txId } from '../tx/codec.js';
 import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
+import { KeyedLimiter } from '../limits/token-bucket.js';
 import type { ValidatorIdentity } from './validator-set.js';
 import { BatchSequencer, type GapRequest } from './batch-sequencer.js';
 import { ConsensusStageTimer, type ConsensusStage } from './consensus-stage-timer.js';
-
-/** Peer messages besides consensus ones: batches travel apart from proposals (which carry digests). */
-type PeerMessage =
-  | { k: 'c'; m: Uint8Array }
-  /** A disseminated batch; `i` is the origin's boot id, `n` its sequence number (BatchSequencer). */
-  | { k: 'b'; txs: Uint8Array; i?: number; n?: number }
-  /** Ask a batch's origin again for its sequence numbers f..t of boot i. */
-  | { k: 'bn'; i: number; f: number; t: number }
-  | { k: 'bq'; d: Uint8Array[] }
-  | { k: 'br'; txs: Uint8Array[] };
+import { PeerBatchIntake, type IntakeDrop } from './peer-batch-intake.js';
+import { MAX_BATCHES_PER_REQUEST, parsePeerMessage, type PeerMessage, type PeerWireLimits } from './peer-wire.js';
 
 const SAFETY_KEY = 'consensus/safety';
 const BLOCKS_KEY = 'consensus/blocks';
@@ -53,7 +46,18 @@ export interface ConsensusOrdererOptions {
   appliedRound: number;
   /** Stage timings (hotledger_stage_seconds): propose, commit, safety_fsync. */
   observe?: (stage: ConsensusStage, ms: number) => void;
+  /** Largest batch an honest origin seals (pipeline.batchSize). */
+  maxBatchTxs: number;
+  /** Per origin: batches and bytes being verified or held unordered (consensus.maxPeerBatches / maxPeerBatchBytes). */
+  maxPeerBatches: number;
+  maxPeerBatchBytes: number;
+  /** Batch and sync requests a peer may make per second (consensus.peerRequestsPerSec); burst twice that. */
+  peerRequestsPerSec: number;
+  /** A peer message dropped: malformed, faulty batch, over a bound (hotledger_peer_messages_dropped_total). */
+  onPeerDrop?: (from: number, reason: PeerDropReason) => void;
 }
+
+export type PeerDropReason = IntakeDrop | 'malformed' | 'request-rate' | 'unsendable';
 
 /**
  * A validator's ordering stage: runs the sans-I/O HotStuff core with real I/O around it. Local
@@ -83,8 +87,15 @@ export class ConsensusOrderer implements Orderer {
    * finish first and be proposed before an earlier one, putting a sender's nonces out of order.
    */
   private readonly arrivals = new Map<number, Promise<void>>();
-  /** Batches being verified, by digest: a batch that arrives again is never verified twice. */
-  private readonly verifying = new Map<string, Promise<VerifiedBatch | undefined>>();
+  /** Peers' batches: verified once, dropped whole if one tx is invalid, bounded per origin. */
+  private readonly intake: PeerBatchIntake;
+  /** Digests asked for with `bq`, until when: a `br` with anything else is unsolicited. */
+  private readonly requested = new Map<string, number>();
+  private readonly requestLimiter: KeyedLimiter<number>;
+  private readonly wire: WireLimits;
+  private readonly peerLimits: PeerWireLimits;
+  /** When each peer's last drop was logged: a flood is counted in full but logged once a second. */
+  private readonly dropLogged = new Map<number, number>();
   /** Rotates batch requests over peers: one answer per request, not one per validator. */
   private nextPeer = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -117,11 +128,18 @@ export class ConsensusOrderer implements Orderer {
       return bytes ? decode(bytes) : undefined;
     };
     const safety = read(SAFETY_KEY, decodeSafetyData);
-    const blocks = (get<Uint8Array[]>(BLOCKS_KEY) ?? []).map(decodeBlock);
+    const blocks = (get<Uint8Array[]>(BLOCKS_KEY) ?? []).map((b) => decodeBlock(b));
     const root = read(ROOT_KEY, decodeCommittedBlock);
     const highTc = read(TC_KEY, decodeTimeoutCert);
     for (const b of blocks) this.uncommitted.set(hex(b.hash), b);
     this.sequencer = new BatchSequencer(64, o.timeoutMs);
+    this.wire = wireLimits(ids.peers.length);
+    this.peerLimits = { maxBatchTxs: o.maxBatchTxs, maxConsensusBytes: maxMessageBytes(this.wire) };
+    this.requestLimiter = new KeyedLimiter(o.peerRequestsPerSec, 2 * o.peerRequestsPerSec, ids.peers.length);
+    this.intake = new PeerBatchIntake({
+      chainId: o.chainId, verifier: o.verifier, maxBatchesPerOrigin: o.maxPeerBatches, maxBytesPerOrigin: o.maxPeerBatchBytes,
+      onDrop: (from, reason, detail) => this.dropped(from, reason, detail),
+    });
     this.stages = o.observe && new ConsensusStageTimer(o.observe);
     this.appliedRound = o.appliedRound;
     for (const bytes of get<Uint8Array[]>(UNAPPLIED_KEY) ?? []) {
@@ -151,7 +169,7 @@ export class ConsensusOrderer implements Orderer {
 
   start(deliver: (block: OrderedBlock) => void): void {
     this.deliver = deliver;
-    this.o.transport.onMessage((from, msg) => this.onPeer(from, msg as PeerMessage));
+    this.o.transport.onMessage((from, msg) => this.onPeer(from, msg));
     this.sequencerTimer = setInterval(() => this.sequencerTick(), Math.max(50, Math.floor(this.o.timeoutMs / 4)));
     this.sequencerTimer.unref();
     this.handle(this.core.start(Date.now()));
@@ -166,7 +184,7 @@ export class ConsensusOrderer implements Orderer {
     const n = ++this.localSeq;
     this.sentBySeq.set(n, digest);
     this.sentBySeq.delete(n - 1_024);
-    this.o.transport.broadcast({ k: 'b', txs: vb.batch.txs.subarray(0, vb.batch.count * TX_SIZE), i: this.boot, n } satisfies PeerMessage);
+    this.sendTo('all', { k: 'b', txs: vb.batch.txs.subarray(0, vb.batch.count * TX_SIZE), i: this.boot, n });
     this.handle(this.core.onPayloadAvailable(digest, Date.now()));
   }
 
@@ -190,23 +208,37 @@ export class ConsensusOrderer implements Orderer {
     if (this.sequencerTimer) clearInterval(this.sequencerTimer);
   }
 
-  private onPeer(from: number, msg: PeerMessage): void {
-    if (this.stopped || typeof msg !== 'object' || msg === null) return;
+  private onPeer(from: number, raw: unknown): void {
+    if (this.stopped) return;
+    let msg: PeerMessage;
+    try {
+      msg = parsePeerMessage(raw, this.peerLimits);
+    } catch (e) {
+      this.dropped(from, 'malformed', (e as Error).message);
+      return;
+    }
     try {
       switch (msg.k) {
-        case 'c':
-          this.handle(this.core.onMessage(from, decodeMessage(msg.m), Date.now()));
+        case 'c': {
+          const m = decodeMessage(msg.m, this.wire);
+          // Serving sync costs store reads and bandwidth: a peer gets a bounded rate of it.
+          if ((m.type === 'sync-request' || m.type === 'blocks-request') && !this.requestLimiter.take(from, Date.now())) {
+            this.dropped(from, 'request-rate', m.type);
+            return;
+          }
+          this.handle(this.core.onMessage(from, m, Date.now()));
           return;
+        }
         case 'b': {
           // Verification starts at once (in parallel); offering waits for the origin's order.
-          const verifying = this.verifyBatch(Buffer.from(msg.txs));
-          verifying.catch(() => undefined); // handled where it is offered; not an unhandled rejection while held
-          if (typeof msg.i !== 'number' || typeof msg.n !== 'number') return this.offerInOrder(from, [verifying]);
+          const verifying = this.intake.take(from, Buffer.from(msg.txs), (k) => this.payloads.has(k));
+          if (msg.i === undefined || msg.n === undefined) return this.offerInOrder(from, [verifying]);
           const r = this.sequencer.receive(from, { boot: msg.i, seq: msg.n, item: verifying }, Date.now());
           if (r.request) this.askAgain(r.request);
           return this.offerInOrder(from, r.release);
         }
         case 'bn':
+          if (!this.requestLimiter.take(from, Date.now())) return this.dropped(from, 'request-rate', 'bn');
           this.resendBatches(from, msg.i, msg.f, msg.t);
           return;
         case 'br':
@@ -214,16 +246,34 @@ export class ConsensusOrderer implements Orderer {
           // behind this peer's broadcasts (a lagging node would never get through its backlog).
           this.batchResponses++;
           for (const t of msg.txs) {
-            void this.verifyBatch(Buffer.from(t)).then((b) => this.offer(b), (e: unknown) => this.o.logger.warn({ from, err: (e as Error).message }, 'requested batch failed'));
+            const txs = Buffer.from(t);
+            const known = PeerBatchIntake.identify(txs);
+            const key = hex(known.digest);
+            if (!this.requested.has(key)) {
+              this.dropped(from, 'unsolicited', key);
+              continue;
+            }
+            void this.intake.take(from, txs, (k) => this.payloads.has(k), known).then((b) => this.offer(b), (e: unknown) => this.o.logger.warn({ from, err: (e as Error).message }, 'requested batch failed'));
           }
           return;
         case 'bq':
+          if (!this.requestLimiter.take(from, Date.now())) return this.dropped(from, 'request-rate', 'bq');
           this.serveBatches(from, msg.d);
           return;
       }
     } catch (e) {
-      this.o.logger.warn({ from, err: (e as Error).message }, 'dropped an undecodable peer message');
+      this.dropped(from, 'malformed', (e as Error).message);
     }
+  }
+
+  /** Counts every dropped peer message; logs at most one per peer per second. */
+  private dropped(from: number, reason: PeerDropReason, detail?: string): void {
+    this.o.onPeerDrop?.(from, reason);
+    const now = Date.now();
+    if ((this.dropLogged.get(from) ?? 0) + 1_000 > now) return;
+    this.dropLogged.set(from, now);
+    const faulty = reason === 'static-rule' || reason === 'bad-signature' || reason === 'malformed';
+    this.o.logger.warn({ from, reason, detail }, faulty ? 'peer sent an invalid message: it is faulty' : 'dropped a peer message');
   }
 
   /** Offers a peer's batches strictly in the given order, each once verified. */
@@ -245,7 +295,7 @@ export class ConsensusOrderer implements Orderer {
   }
 
   private askAgain(r: GapRequest): void {
-    this.o.transport.send(r.origin, { k: 'bn', i: r.boot, f: r.from, t: r.to } satisfies PeerMessage);
+    this.sendTo(r.origin, { k: 'bn', i: r.boot, f: r.from, t: r.to });
   }
 
   /** A peer missed some of our batches: send them again, with their sequence numbers. */
@@ -254,34 +304,18 @@ export class ConsensusOrderer implements Orderer {
     for (let n = Math.max(1, from, this.localSeq - 1_023); n <= Math.min(toSeq, from + 63, this.localSeq); n++) {
       const d = this.sentBySeq.get(n);
       const txs = d && this.batchBytes(d);
-      if (txs) this.o.transport.send(to, { k: 'b', txs, i: this.boot, n } satisfies PeerMessage);
+      if (txs) this.sendTo(to, { k: 'b', txs, i: this.boot, n });
     }
   }
 
-  /** A peer's batch: recompute its ids and digest (never trust the sender's) and verify it. */
-  private async verifyBatch(txs: Buffer): Promise<VerifiedBatch | undefined> {
-    if (txs.length === 0 || txs.length % TX_SIZE !== 0) return undefined;
-    const count = txs.length / TX_SIZE;
-    const ids = Buffer.allocUnsafe(count * TX_ID_SIZE);
-    for (let i = 0; i < count; i++) txId(txs, i * TX_SIZE).copy(ids, i * TX_ID_SIZE);
-    const digest = txRootOf(ids);
-    const key = hex(digest);
-    if (this.payloads.has(key)) return undefined;
-    const pending = this.verifying.get(key);
-    if (pending) return pending;
-    const t0 = performance.now();
-    const run = this.o.verifier.verify(txs, count).then(
-      (verified): VerifiedBatch => ({ batch: { seq: 0, entries: [], txs, ids, count, sealedAt: t0 }, verified, verifyMs: performance.now() - t0, digest }),
-    );
-    this.verifying.set(key, run);
-    void run.finally(() => this.verifying.delete(key)).catch(() => undefined);
-    return run;
-  }
-
   private offer(vb: VerifiedBatch | undefined): void {
-    if (!vb || this.stopped) return;
+    if (!vb) return;
     const key = hex(vb.digest!);
-    if (this.payloads.has(key)) return;
+    if (this.stopped || this.payloads.has(key)) {
+      this.intake.release(vb);
+      return;
+    }
+    this.requested.delete(key);
     this.payloads.set(key, vb);
     this.handle(this.core.onPayloadAvailable(vb.digest!, Date.now()));
     this.pump();
@@ -296,14 +330,40 @@ export class ConsensusOrderer implements Orderer {
     return loc && payload ? payload.subarray(loc.start * TX_SIZE, (loc.start + loc.count) * TX_SIZE) : undefined;
   }
 
+  /**
+   * Answers a batch request in as many `br` messages as the frame limit needs: four 100 K-tx
+   * batches are 67 MB, above a 64 MiB frame, and one oversized answer was never sent at all.
+   */
   private serveBatches(to: number, digests: Uint8Array[]): void {
-    const out: Uint8Array[] = [];
-    for (const d of digests.slice(0, 64)) {
+    const budget = this.o.transport.maxMessageBytes - 1_024;
+    let out: Uint8Array[] = [];
+    let bytes = 0;
+    let served = 0;
+    for (const d of digests) {
       const txs = this.batchBytes(d);
-      if (txs) out.push(txs);
+      if (!txs) continue;
+      if (out.length > 0 && bytes + txs.length + 16 > budget) {
+        this.sendTo(to, { k: 'br', txs: out });
+        out = [];
+        bytes = 0;
+      }
+      out.push(txs);
+      bytes += txs.length + 16;
+      served++;
     }
-    if (out.length > 0) this.o.transport.send(to, { k: 'br', txs: out } satisfies PeerMessage);
-    if (out.length < Math.min(digests.length, 64)) this.o.logger.debug({ to, asked: digests.length, served: out.length }, 'could not serve every requested batch');
+    if (out.length > 0) this.sendTo(to, { k: 'br', txs: out });
+    if (served < digests.length) this.o.logger.debug({ to, asked: digests.length, served }, 'could not serve every requested batch');
+  }
+
+  /** A send that fails (frame too large, link closed) is logged and counted, never swallowed or thrown into a caller. */
+  private sendTo(to: number | 'all', m: PeerMessage): void {
+    try {
+      if (to === 'all') this.o.transport.broadcast(m);
+      else this.o.transport.send(to, m);
+    } catch (e) {
+      this.o.logger.error({ to, kind: m.k, err: (e as Error).message }, 'could not send a peer message');
+      this.o.onPeerDrop?.(to === 'all' ? -1 : to, 'unsendable');
+    }
   }
 
   /** Outputs are processed strictly in order: persist (durably) first, then send. */
@@ -335,8 +395,7 @@ export class ConsensusOrderer implements Orderer {
       if (this.stopped) return;
       for (const s of out.send) {
         const m: PeerMessage = { k: 'c', m: encodeMessage(s.msg) };
-        if (s.to === 'all') this.o.transport.broadcast(m);
-        else this.o.transport.send(s.to, m);
+        this.sendTo(s.to, m);
       }
       for (const f of out.fetchPayload) this.fetch(f.digests, f.from);
       if (out.commits.length > 0) {
@@ -360,8 +419,15 @@ export class ConsensusOrderer implements Orderer {
   }
 
   private fetch(digests: Uint8Array[], from: number): void {
-    const missing = digests.filter((d) => !this.payloads.has(hex(d)) && !this.verifying.has(hex(d)));
+    const missing = digests.filter((d) => !this.payloads.has(hex(d)) && !this.intake.isVerifying(hex(d)));
     if (missing.length === 0) return;
+    const until = Date.now() + 4 * this.o.timeoutMs;
+    for (const d of missing) this.requested.set(hex(d), until);
+    // Bounded: forget requests nobody answered.
+    if (this.requested.size > 4 * MAX_BATCHES_PER_REQUEST) {
+      const now = Date.now();
+      for (const [k, t] of this.requested) if (t < now) this.requested.delete(k);
+    }
     // The proposer first; on retries, the next connected peer in turn.
     let to = from;
     if (to < 0 || to === this.o.identity.index || !this.o.transport.isConnected(to)) {
@@ -369,7 +435,7 @@ export class ConsensusOrderer implements Orderer {
       if (peers.length === 0) return;
       to = peers[this.nextPeer++ % peers.length]!;
     }
-    this.o.transport.send(to, { k: 'bq', d: missing } satisfies PeerMessage);
+    for (let i = 0; i < missing.length; i += MAX_BATCHES_PER_REQUEST) this.sendTo(to, { k: 'bq', d: missing.slice(i, i + MAX_BATCHES_PER_REQUEST) });
   }
 
   /** Delivers committed blocks in order, each once all of its batches are here. */
@@ -394,7 +460,12 @@ export class ConsensusOrderer implements Orderer {
       }
       this.waitingSince = 0;
       this.commitQueue.shift();
-      for (const d of block.payload) this.payloads.delete(hex(d));
+      for (const d of block.payload) {
+        const k = hex(d);
+        const vb = this.payloads.get(k);
+        if (vb) this.intake.release(vb);
+        this.payloads.delete(k);
+      }
       this.appliedRound = block.round;
       this.deliver({ batches: batches as VerifiedBatch[], round: block.round, timestamp: block.timestampMs });
     }

@@ -32,6 +32,7 @@ export function createNodeMetrics(registry: Registry, collectLive: () => void) {
     consensusRound: new Gauge({ name: 'hotledger_consensus_round', help: 'Current consensus round (0 for the solo sequencer)', registers: r }),
     consensusViewChanges: new Gauge({ name: 'hotledger_consensus_view_changes_total', help: 'Rounds this validator timed out', registers: r }),
     consensusEquivocations: new Gauge({ name: 'hotledger_consensus_equivocations_total', help: 'Equivocations (two proposals or votes for one round from one key) detected', registers: r }),
+    peerDrops: new Counter({ name: 'hotledger_peer_messages_dropped_total', help: 'Peer messages dropped: malformed, faulty batches (static-rule, bad-signature), over a bound', labelNames: ['peer', 'reason'] as const, registers: r }),
     consensusPeers: new Gauge({ name: 'hotledger_consensus_connected_peers', help: 'Validators with an authenticated link to this one', registers: r }),
     cacheEntries: new Gauge({ name: 'hotledger_account_cache_entries', help: 'Accounts in the ledger thread cache', registers: r }),
   };

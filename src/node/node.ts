@@ -118,6 +118,9 @@ class HotledgerNode implements RunningNode {
         retainCommitted: config.consensus.retainCommitted, transport, verifier: this.verifier, store, consensusStore, logger: logger.child({ component: 'consensus' }),
         appliedRound: store.getHeader(height)?.round ?? 0,
         observe: (stage, ms) => this.m.stageSeconds.observe({ stage }, ms / 1000),
+        maxBatchTxs: config.pipeline.batchSize, maxPeerBatches: config.consensus.maxPeerBatches, maxPeerBatchBytes: config.consensus.maxPeerBatchMb * 1024 * 1024,
+        peerRequestsPerSec: config.consensus.peerRequestsPerSec,
+        onPeerDrop: (from, reason) => this.m.peerDrops.inc({ peer: config.consensus.validators[from]?.id ?? String(from), reason }),
       });
       this.consensus = { orderer: consensusOrderer, transport, store: consensusStore, ids: config.consensus.validators.map((v) => v.id) };
       orderer = consensusOrderer;

@@ -7,6 +7,8 @@ export interface VerifiedBatch {
   verifyMs: number;
   /** txRootOf(ids): what consensus orders; set by orderers that need it. */
   digest?: Uint8Array;
+  /** The validator whose batch this is, or who answered with it (absent for local batches). */
+  origin?: number;
   /** performance.now() when handed to the orderer, and when delivered in order (stage timings). */
   submittedAt?: number;
   deliveredAt?: number;

@@ -1,59 +1,20 @@
 import { describe, it, expect, afterAll } from 'vitest';
-import { pino } from 'pino';
-import { ConsensusOrderer } from '../../src/node/consensus-orderer.js';
-import { devnetValidatorKey } from '../../src/node/validator-set.js';
-import { VerifyPool } from '../../src/pipeline/verify-pool.js';
-import { LedgerStore } from '../../src/storage/ledger-store.js';
-import { ConsensusStore } from '../../src/storage/consensus-store.js';
 import { generateTransfers, devnetKeyPair } from '../../src/workload/generate.js';
 import { sealBatch } from '../../src/pipeline/batch.js';
 import { txId } from '../../src/tx/codec.js';
 import { TX_SIZE } from '../../src/tx/layout.js';
-import type { PeerTransport } from '../../src/network/index.js';
-import { tempDir } from '../support/fixtures.js';
+import { HARNESS_CHAIN, ordererHarness } from '../support/orderer-harness.js';
 
-const CHAIN = 5;
-const dirs: { remove(): void }[] = [];
+const CHAIN = HARNESS_CHAIN;
 const closers: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const c of closers) await c();
-  dirs.forEach((d) => d.remove());
 });
 
-/** A transport that records what the orderer sends and lets the test deliver peer messages. */
-function fakeTransport() {
-  const sent: { to: number | 'all'; msg: Record<string, unknown> }[] = [];
-  let handler: ((from: number, msg: unknown) => void) | undefined;
-  const t = {
-    onMessage: (fn: (from: number, msg: unknown) => void) => ((handler = fn), () => undefined),
-    send: (to: number, msg: unknown) => (sent.push({ to, msg: msg as Record<string, unknown> }), true),
-    broadcast: (msg: unknown) => (sent.push({ to: 'all', msg: msg as Record<string, unknown> }), 3),
-    isConnected: () => true,
-    connectedPeers: () => [0, 2, 3],
-  };
-  return { transport: t as unknown as PeerTransport, sent, deliver: (from: number, msg: unknown) => handler!(from, msg) };
-}
-
 async function orderer() {
-  const dir = tempDir();
-  dirs.push(dir);
-  const peers = [0, 1, 2, 3].map((i) => ({ index: i, publicKey: devnetValidatorKey(CHAIN, i).publicKey, host: '127.0.0.1', port: 1 }));
-  const store = new LedgerStore({ path: dir.path, mapSizeMb: 64 });
-  const consensusStore = new ConsensusStore(dir.path, 64);
-  const verifier = new VerifyPool({ threads: 1, chunkSize: 4096 });
-  const net = fakeTransport();
-  const o = new ConsensusOrderer({
-    identity: { index: 1, key: devnetValidatorKey(CHAIN, 1), peers }, chainId: CHAIN, timeoutMs: 60_000, heartbeatMs: 30_000,
-    transport: net.transport, verifier, store, consensusStore, logger: pino({ level: 'silent' }), appliedRound: 0,
-  });
-  closers.push(async () => {
-    o.stop();
-    await verifier.close();
-    await store.close();
-    await consensusStore.close();
-  });
-  o.start(() => undefined);
-  return { o, net };
+  const h = await ordererHarness();
+  closers.push(h.close);
+  return h;
 }
 
 const batchTxs = (k: number) => generateTransfers({ chainId: CHAIN, senders: [devnetKeyPair(CHAIN, k)], recipients: [devnetKeyPair(CHAIN, 99).publicKey], count: 3 });

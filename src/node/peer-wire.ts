@@ -1,0 +1,94 @@
+import { HotledgerError } from '../errors.js';
+import { TX_SIZE } from '../tx/layout.js';
+
+/**
+ * The ordering layer's peer messages (the consensus core's own messages travel inside `c`).
+ * Batches travel apart from proposals, which carry their digests.
+ */
+export type PeerMessage =
+  | { k: 'c'; m: Uint8Array }
+  /** A disseminated batch; `i` is the origin's boot id, `n` its sequence number (BatchSequencer). */
+  | { k: 'b'; txs: Uint8Array; i?: number; n?: number }
+  /** Ask a batch's origin again for its sequence numbers f..t of boot i. */
+  | { k: 'bn'; i: number; f: number; t: number }
+  /** Ask for batches by digest. */
+  | { k: 'bq'; d: Uint8Array[] }
+  /** Batches asked for with `bq`. */
+  | { k: 'br'; txs: Uint8Array[] };
+
+/** Digests per `bq`, batches per `br`, and sequence numbers per `bn`: what an honest node asks. */
+export const MAX_BATCHES_PER_REQUEST = 64;
+
+export interface PeerWireLimits {
+  /** Largest transactions per batch (pipeline.batchSize bounds every honest origin). */
+  maxBatchTxs: number;
+  /** Largest encoded consensus message (`maxMessageBytes` of the consensus codec). */
+  maxConsensusBytes: number;
+}
+
+/**
+ * Checks a decoded peer message against the schema and its bounds before anything uses it. msgpack
+ * hands back whatever the sender encoded: `{ k: 'b', txs: { length: 1.6e9 } }` is 30 bytes, and
+ * `Buffer.from()` of it asked for a 1.6 GB buffer. Throws `PEER_MESSAGE_INVALID` naming what failed.
+ */
+export function parsePeerMessage(raw: unknown, l: PeerWireLimits): PeerMessage {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return invalid('not a map');
+  const m = raw as Record<string, unknown>;
+  switch (m.k) {
+    case 'c':
+      bytes(m.m, 'c.m', 1, l.maxConsensusBytes);
+      return { k: 'c', m: m.m as Uint8Array };
+    case 'b': {
+      batch(m.txs, 'b.txs', l.maxBatchTxs);
+      if ((m.i === undefined) !== (m.n === undefined)) return invalid('b: i and n go together');
+      if (m.i !== undefined) {
+        u32(m.i, 'b.i');
+        u32(m.n, 'b.n');
+        return { k: 'b', txs: m.txs as Uint8Array, i: m.i as number, n: m.n as number };
+      }
+      return { k: 'b', txs: m.txs as Uint8Array };
+    }
+    case 'bn': {
+      u32(m.i, 'bn.i');
+      u32(m.f, 'bn.f');
+      u32(m.t, 'bn.t');
+      if ((m.t as number) < (m.f as number)) return invalid('bn: t below f');
+      return { k: 'bn', i: m.i as number, f: m.f as number, t: m.t as number };
+    }
+    case 'bq': {
+      list(m.d, 'bq.d');
+      for (const d of m.d as unknown[]) bytes(d, 'bq.d[]', 32, 32);
+      return { k: 'bq', d: m.d as Uint8Array[] };
+    }
+    case 'br': {
+      list(m.txs, 'br.txs');
+      for (const t of m.txs as unknown[]) batch(t, 'br.txs[]', l.maxBatchTxs);
+      return { k: 'br', txs: m.txs as Uint8Array[] };
+    }
+    default:
+      return invalid(`unknown kind ${JSON.stringify(String(m.k).slice(0, 16))}`);
+  }
+}
+
+function invalid(why: string): never {
+  throw new HotledgerError('PEER_MESSAGE_INVALID', `peer message rejected: ${why}`);
+}
+
+function bytes(v: unknown, what: string, min: number, max: number): void {
+  if (!(v instanceof Uint8Array)) invalid(`${what} is not bytes`);
+  if (v.length < min || v.length > max) invalid(`${what} has ${v.length} bytes, allowed ${min}..${max}`);
+}
+
+function batch(v: unknown, what: string, maxTxs: number): void {
+  bytes(v, what, TX_SIZE, maxTxs * TX_SIZE);
+  if ((v as Uint8Array).length % TX_SIZE !== 0) invalid(`${what} is not whole ${TX_SIZE}-byte transactions`);
+}
+
+function list(v: unknown, what: string): void {
+  if (!Array.isArray(v)) invalid(`${what} is not a list`);
+  if (v.length === 0 || v.length > MAX_BATCHES_PER_REQUEST) invalid(`${what} has ${v.length} entries, allowed 1..${MAX_BATCHES_PER_REQUEST}`);
+}
+
+function u32(v: unknown, what: string): void {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) invalid(`${what} is not a u32`);
+}

@@ -1,0 +1,159 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { generateTransfers, devnetKeyPair } from '../../src/workload/generate.js';
+import { txId } from '../../src/tx/codec.js';
+import { Off, TX_ID_SIZE, TX_SIZE } from '../../src/tx/layout.js';
+import { txRootOf } from '../../src/chain/block-header.js';
+import { encodeMessage } from '../../src/consensus/index.js';
+import { waitFor } from '../support/cluster.js';
+import { HARNESS_CHAIN as CHAIN, ordererHarness, type OrdererHarness } from '../support/orderer-harness.js';
+
+let h: OrdererHarness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+/** `count` valid transfers of devnet sender `k`: a batch an honest origin could send. */
+const batch = (k: number, count = 3) => generateTransfers({ chainId: CHAIN, senders: [devnetKeyPair(CHAIN, k)], recipients: [devnetKeyPair(CHAIN, 999).publicKey], count });
+const digestOf = (txs: Buffer) => {
+  const ids = Buffer.alloc((txs.length / TX_SIZE) * TX_ID_SIZE);
+  for (let i = 0; i < txs.length / TX_SIZE; i++) txId(txs, i * TX_SIZE).copy(ids, i * TX_ID_SIZE);
+  return txRootOf(ids);
+};
+const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
+/** Whether validator 1 holds the batch: asked for it by peer 3, does it answer? */
+async function holds(x: OrdererHarness, txs: Buffer, asker = 3): Promise<boolean> {
+  x.net.sent.length = 0;
+  x.net.deliver(asker, { k: 'bq', d: [digestOf(txs)] });
+  await settle(20);
+  return x.net.sent.some((s) => s.msg.k === 'br');
+}
+/** Waits until validator 1 holds every batch (verification runs on a real pool). */
+async function waitHeld(x: OrdererHarness, all: Buffer[]): Promise<void> {
+  const until = Date.now() + 10_000;
+  for (const txs of all) {
+    while (!(await holds(x, txs, 0))) {
+      if (Date.now() > until) throw new Error('batch never held');
+      await settle(100);
+    }
+  }
+  x.net.sent.length = 0;
+}
+const reasons = (x: OrdererHarness, from?: number) => x.drops.filter((d) => from === undefined || d.from === from).map((d) => d.reason);
+
+describe('a Byzantine peer against the validator ordering layer', () => {
+  it('drops a batch holding one forged transaction and counts its origin faulty; an honest batch still passes', async () => {
+    h = await ordererHarness();
+    const forged = batch(1, 5);
+    forged.fill(0, 2 * TX_SIZE + Off.SIGNATURE, 2 * TX_SIZE + Off.SIGNATURE + 64);
+    h.net.deliver(2, { k: 'b', txs: forged, i: 7, n: 1 });
+    await waitFor(() => reasons(h!, 2).length > 0, 10_000, 'the forged batch verified');
+    expect(reasons(h, 2)).toEqual(['bad-signature']);
+    expect(await holds(h, forged)).toBe(false);
+    // Sent again (or fetched): not verified again, still dropped.
+    h.net.deliver(2, { k: 'b', txs: forged, i: 7, n: 2 });
+    await settle();
+    expect(reasons(h, 2)).toContain('known-bad');
+    const honest = batch(2);
+    h.net.deliver(2, { k: 'b', txs: honest, i: 7, n: 3 });
+    await waitHeld(h, [honest]);
+  });
+
+  it('drops a batch that breaks a static rule (another chain) as faulty', async () => {
+    h = await ordererHarness();
+    const other = generateTransfers({ chainId: CHAIN + 1, senders: [devnetKeyPair(CHAIN + 1, 1)], recipients: [devnetKeyPair(CHAIN + 1, 2).publicKey], count: 2 });
+    h.net.deliver(2, { k: 'b', txs: other });
+    await settle();
+    expect(reasons(h, 2)).toEqual(['static-rule']);
+    expect(await holds(h, other)).toBe(false);
+  });
+
+  it('rejects malformed messages before using them: no 1.6 GB buffer from a 30-byte message', async () => {
+    h = await ordererHarness();
+    const rss0 = process.memoryUsage().rss;
+    const junk: unknown[] = [
+      { k: 'b', txs: { length: 1_600_000_000 } },
+      { k: 'b', txs: Buffer.alloc(TX_SIZE + 1) },
+      { k: 'b', txs: Buffer.alloc(TX_SIZE * 100_001) },
+      { k: 'b', txs: batch(3), i: -1, n: 2 },
+      { k: 'br', txs: { length: 1e9 } },
+      { k: 'br', txs: Array.from({ length: 65 }, () => batch(3)) },
+      { k: 'bq', d: Array.from({ length: 100_000 }, () => Buffer.alloc(32)) },
+      { k: 'bq', d: [Buffer.alloc(31)] },
+      { k: 'bn', i: 1, f: 5, t: 2 },
+      { k: 'bn', i: 1, f: 0, t: 2 ** 40 },
+      { k: 'c', m: Buffer.alloc(64 * 1024 * 1024) },
+      { k: 'c', m: 'not bytes' },
+      { k: 'zz' },
+      'a string',
+      null,
+      [1, 2, 3],
+    ];
+    for (const m of junk) h.net.deliver(2, m);
+    await settle();
+    expect(reasons(h, 2)).toEqual(junk.map(() => 'malformed'));
+    expect(h.net.sent.filter((s) => s.msg.k !== 'c')).toEqual([]);
+    // The 64 MiB consensus message above is the test's own allocation; nothing near 1.6 GB happened.
+    expect(process.memoryUsage().rss - rss0).toBeLessThan(400 * 1024 * 1024);
+  });
+
+  it('rejects a consensus message whose inner encoding breaks the bounds', async () => {
+    h = await ordererHarness();
+    const hostile = encodeMessage({ type: 'blocks-request', hash: new Uint8Array(32), count: 5 });
+    hostile[hostile.length - 1] = 0xdd; // a garbled tail: not valid msgpack any more
+    h.net.deliver(2, { k: 'c', m: hostile });
+    h.net.deliver(2, { k: 'c', m: Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff]) }); // array32 claiming 4 G entries
+    await settle(50);
+    expect(reasons(h, 2)).toEqual(['malformed', 'malformed']);
+  });
+
+  it('bounds what one origin can hold, and the others still get through', async () => {
+    h = await ordererHarness({ maxPeerBatches: 8, maxPeerBatchBytes: 1024 * 1024 });
+    const flood = Array.from({ length: 40 }, (_, k) => batch(100 + k, 2));
+    for (const txs of flood) h.net.deliver(2, { k: 'b', txs });
+    await settle(800);
+    expect(reasons(h, 2).filter((r) => r === 'intake-full').length).toBeGreaterThanOrEqual(32);
+    let held = 0;
+    for (const txs of flood) if (await holds(h, txs)) held++;
+    expect(held).toBeLessThanOrEqual(8);
+    const honest = batch(3, 2);
+    h.net.deliver(0, { k: 'b', txs: honest });
+    await waitHeld(h, [honest]);
+  });
+
+  it('drops batch answers nobody asked for', async () => {
+    h = await ordererHarness();
+    const txs = batch(4);
+    h.net.deliver(2, { k: 'br', txs: [txs] });
+    await settle();
+    expect(reasons(h, 2)).toEqual(['unsolicited']);
+    expect(await holds(h, txs)).toBe(false);
+  });
+
+  it('rate-limits batch requests per peer', async () => {
+    h = await ordererHarness({ peerRequestsPerSec: 10 });
+    const txs = batch(5);
+    h.net.deliver(0, { k: 'b', txs });
+    await waitHeld(h, [txs]);
+    for (let i = 0; i < 200; i++) h.net.deliver(3, { k: 'bq', d: [digestOf(txs)] });
+    await settle(20);
+    const answers = h.net.sent.filter((s) => s.msg.k === 'br').length;
+    expect(answers).toBeGreaterThan(0);
+    expect(answers).toBeLessThanOrEqual(21); // burst 2 × rate, plus what refilled meanwhile
+    expect(reasons(h, 3).filter((r) => r === 'request-rate').length).toBeGreaterThanOrEqual(179);
+  });
+
+  it('splits a batch answer to fit the frame limit instead of sending nothing', async () => {
+    h = await ordererHarness({ maxMessageBytes: 4_000 });
+    const batches = Array.from({ length: 6 }, (_, k) => batch(20 + k, 6)); // 1,008 bytes each
+    for (const txs of batches) h.net.deliver(0, { k: 'b', txs });
+    await waitHeld(h, batches);
+    h.net.deliver(3, { k: 'bq', d: batches.map(digestOf) });
+    await settle(20);
+    const answers = h.net.sent.filter((s) => s.msg.k === 'br');
+    expect(answers.length).toBeGreaterThanOrEqual(2);
+    const served = answers.flatMap((a) => a.msg.txs as Uint8Array[]);
+    expect(served.map((t) => Buffer.from(t).toString('hex')).sort()).toEqual(batches.map((b) => b.toString('hex')).sort());
+    for (const a of answers) expect((a.msg.txs as Uint8Array[]).reduce((s, t) => s + t.length + 16, 0)).toBeLessThanOrEqual(4_000);
+  });
+});

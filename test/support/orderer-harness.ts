@@ -1,0 +1,64 @@
+import { pino } from 'pino';
+import { ConsensusOrderer, type ConsensusOrdererOptions, type PeerDropReason } from '../../src/node/consensus-orderer.js';
+import { devnetValidatorKey } from '../../src/node/validator-set.js';
+import { VerifyPool } from '../../src/pipeline/verify-pool.js';
+import { LedgerStore } from '../../src/storage/ledger-store.js';
+import { ConsensusStore } from '../../src/storage/consensus-store.js';
+import type { PeerTransport } from '../../src/network/index.js';
+import { tempDir } from './fixtures.js';
+
+export const HARNESS_CHAIN = 5;
+
+/** A transport that records what the orderer sends and lets the test deliver peer messages. */
+export function fakeTransport(maxMessageBytes = 64 * 1024 * 1024) {
+  const sent: { to: number | 'all'; msg: Record<string, unknown> }[] = [];
+  let handler: ((from: number, msg: unknown) => void) | undefined;
+  const t = {
+    maxMessageBytes,
+    onMessage: (fn: (from: number, msg: unknown) => void) => ((handler = fn), () => undefined),
+    send: (to: number, msg: unknown) => (sent.push({ to, msg: msg as Record<string, unknown> }), true),
+    broadcast: (msg: unknown) => (sent.push({ to: 'all', msg: msg as Record<string, unknown> }), 3),
+    isConnected: () => true,
+    connectedPeers: () => [0, 2, 3],
+  };
+  return { transport: t as unknown as PeerTransport, sent, deliver: (from: number, msg: unknown) => handler!(from, msg) };
+}
+
+export interface OrdererHarness {
+  o: ConsensusOrderer;
+  net: ReturnType<typeof fakeTransport>;
+  drops: { from: number; reason: PeerDropReason }[];
+  close(): Promise<void>;
+}
+
+/**
+ * Validator 1 of 4 with a real verify pool and real LMDB stores; the peer transport is replaced by a
+ * recorder so a test can play any peer, byte for byte, and see every answer.
+ */
+export async function ordererHarness(opts: Partial<ConsensusOrdererOptions> & { maxMessageBytes?: number } = {}): Promise<OrdererHarness> {
+  const dir = tempDir();
+  const peers = [0, 1, 2, 3].map((i) => ({ index: i, publicKey: devnetValidatorKey(HARNESS_CHAIN, i).publicKey, host: '127.0.0.1', port: 1 }));
+  const store = new LedgerStore({ path: dir.path, mapSizeMb: 64 });
+  const consensusStore = new ConsensusStore(dir.path, 64);
+  const verifier = new VerifyPool({ threads: 1, chunkSize: 4096 });
+  const net = fakeTransport(opts.maxMessageBytes);
+  const drops: OrdererHarness['drops'] = [];
+  const o = new ConsensusOrderer({
+    identity: { index: 1, key: devnetValidatorKey(HARNESS_CHAIN, 1), peers }, chainId: HARNESS_CHAIN, timeoutMs: 60_000, heartbeatMs: 30_000,
+    transport: net.transport, verifier, store, consensusStore, logger: pino({ level: 'silent' }), appliedRound: 0,
+    maxBatchTxs: 100_000, maxPeerBatches: 64, maxPeerBatchBytes: 128 * 1024 * 1024, peerRequestsPerSec: 50,
+    onPeerDrop: (from, reason) => drops.push({ from, reason }),
+    ...opts,
+  });
+  o.start(() => undefined);
+  return {
+    o, net, drops,
+    close: async () => {
+      o.stop();
+      await verifier.close();
+      await store.close();
+      await consensusStore.close();
+      dir.remove();
+    },
+  };
+}
