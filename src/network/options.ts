@@ -50,6 +50,8 @@ export interface PeerStats {
   messagesOut: number;
   /** Times this peer came up (first connect included). */
   connects: number;
+  /** Whether we dialed the link that is up (null while down): after a simultaneous open, the lower index's dial. */
+  linkOutbound: boolean | null;
 }
 
 export interface TransportStats extends Omit<MutableCounters, 'handshakeFailuresByCode'> {

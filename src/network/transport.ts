@@ -230,6 +230,7 @@ export class PeerTransport {
       droppedBytes: p.queue.droppedBytes,
       messagesOut: p.messagesOut,
       connects: p.connects,
+      linkOutbound: p.link && p.up ? p.link.outbound : null,
     }));
     const sum = (k: 'drops' | 'droppedBytes' | 'messagesOut') => peers.reduce((s, p) => s + p[k], 0);
     return {
