@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_AMOUNT } from '../tx/layout.js';
+import { MAX_AMOUNT, TX_SIZE } from '../tx/layout.js';
 
 /** Integer in [min, max]; every failure says the allowed range, so the loader can name it. */
 function int(min: number, max: number) {
@@ -85,11 +85,32 @@ export const ConfigSchema = z
       /** Per-WebSocket send buffer beyond which a subscriber is dropped. */
       wsMaxBackpressureBytes: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
     }),
+    /** Validator peer transport limits (docs/network.md "Threat model and limits"). */
+    network: z
+      .object({
+        /** Whole peer handshake, TCP connect included: how long a stranger can hold a pending slot. */
+        handshakeTimeoutMs: int(100, 60_000).default(2_000),
+        /** Unauthenticated inbound peer sockets at once; beyond, the oldest is evicted. */
+        maxPendingHandshakes: int(1, 100_000).default(64),
+        /** Of those, sockets from one address that have not sent a valid HELLO yet; beyond, that address's oldest is evicted. */
+        maxPendingPerAddress: int(1, 100_000).default(8),
+        /** Largest peer frame body (a sealed message plus its 16-byte tag); a message must fit in one frame. */
+        maxFrameBytes: int(1024 * 1024, 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+      })
+      .prefault({}),
     log: z.object({
       level: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
     }),
   })
   .superRefine((c, ctx) => {
+    if (c.network.maxPendingPerAddress > c.network.maxPendingHandshakes) {
+      ctx.addIssue({ code: 'custom', path: ['network', 'maxPendingPerAddress'], message: `must be at most network.maxPendingHandshakes (${c.network.maxPendingHandshakes})` });
+    }
+    // A batch travels to validators as one message: a full one must fit in one frame.
+    const fullBatchBytes = c.pipeline.batchSize * TX_SIZE + 65_536;
+    if (c.network.maxFrameBytes < fullBatchBytes) {
+      ctx.addIssue({ code: 'custom', path: ['network', 'maxFrameBytes'], message: `must be at least pipeline.batchSize × ${TX_SIZE} + 65536 (${fullBatchBytes}): a full batch must fit in one frame` });
+    }
     if (c.consensus.heartbeatMs >= c.consensus.timeoutMs) {
       ctx.addIssue({
         code: 'custom',

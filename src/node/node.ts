@@ -111,6 +111,8 @@ class HotledgerNode implements RunningNode {
       const transport = new PeerTransport({
         index: identity.index, seed: identity.key.seed, validators: identity.peers, chainId: config.chain.chainId,
         listenHost: me.host, listenPort: me.port, logger: logger.child({ component: 'transport' }),
+        handshakeTimeoutMs: config.network.handshakeTimeoutMs, maxPendingHandshakes: config.network.maxPendingHandshakes,
+        maxPendingPerAddress: config.network.maxPendingPerAddress, maxFrameBytes: config.network.maxFrameBytes,
       });
       const consensusStore = new ConsensusStore(config.node.dataDir, config.storage.mapSizeMb);
       const consensusOrderer = new ConsensusOrderer({

@@ -57,6 +57,7 @@ describe('defaults (config/default.json + schema)', () => {
       storage: { cacheSizeMb: 256, mapSizeMb: 65_536 },
       consensus: { timeoutMs: 1000, heartbeatMs: 250, retainCommitted: 1000, validators: [] },
       api: { host: '127.0.0.1', port: 9003, maxBodyBytes: 33_554_432, wsMaxBackpressureBytes: 4_194_304 },
+      network: { handshakeTimeoutMs: 2000, maxPendingHandshakes: 64, maxPendingPerAddress: 8, maxFrameBytes: 67_108_864 },
       log: { level: 'info' },
     });
   });
@@ -462,5 +463,28 @@ describe('docs/configuration.md', () => {
 
   it('documents every profile', () => {
     for (const p of ['bench', 'devnet', 'test']) expect(doc).toContain(`config/profiles/${p}.json`);
+  });
+});
+
+describe('network section (peer transport limits)', () => {
+  it('names the key and range of an out-of-range limit', () => {
+    const cases: [string, number, string][] = [
+      ['handshakeTimeoutMs', 50, 'from 100 to 60000'],
+      ['maxPendingHandshakes', 0, 'from 1 to 100000'],
+      ['maxPendingPerAddress', 0, 'from 1 to 100000'],
+      ['maxFrameBytes', 1024, 'from 1048576 to 1073741824'],
+    ];
+    for (const [key, value, range] of cases) {
+      const e = configError(() => load({ overrides: { network: { [key]: value } } }));
+      expect(e.message).toContain(`config key network.${key}: must be an integer ${range}`);
+    }
+  });
+
+  it('refuses a per-address cap above the global one, and a frame too small for a full batch', () => {
+    expect(configError(() => load({ overrides: { network: { maxPendingHandshakes: 4, maxPendingPerAddress: 8 } } })).message).toContain(
+      'config key network.maxPendingPerAddress: must be at most network.maxPendingHandshakes (4)',
+    );
+    expect(configError(() => load({ overrides: { network: { maxFrameBytes: 8 * 1024 * 1024 } } })).message).toContain('config key network.maxFrameBytes: must be at least pipeline.batchSize');
+    expect(load({ overrides: { network: { maxFrameBytes: 8 * 1024 * 1024 }, pipeline: { batchSize: 10_000 } } }).network.maxFrameBytes).toBe(8 * 1024 * 1024);
   });
 });
