@@ -25,7 +25,8 @@ export const ConfigSchema = z
     node: z.object({
       id: z.string().min(1).max(64).default('node-0'),
       role: z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` }).default('validator'),
-      dataDir: z.string().min(1).default('data/node-0'),
+      /** Default `data/<node.id>`: two nodes with different ids never share a data dir by default. */
+      dataDir: z.string().min(1).optional(),
       /** Key file of this node's validator identity (votes, proposals, peer handshake). */
       keyFile: z.string().optional(),
     }),
@@ -71,6 +72,11 @@ export const ConfigSchema = z
       heartbeatMs: int(10, 60_000).default(250),
       /** Committed blocks kept in memory for peers' backward sync; older ones are served from LMDB. */
       retainCommitted: int(16, 1_000_000).default(1_000),
+      /**
+       * Committed consensus blocks kept in the consensus LMDB store for lagging peers' forward sync;
+       * older heights are deleted as new ones commit. Default: about 2.9 days at one block per 250 ms.
+       */
+      storeRetainBlocks: int(1_024, 1_000_000_000).default(1_000_000),
       /** Per peer: its batches being verified or held unordered, and their megabytes; beyond, new ones are dropped. */
       maxPeerBatches: int(1, 100_000).default(64),
       maxPeerBatchMb: int(1, 65_536).default(128),
@@ -138,7 +144,14 @@ export const ConfigSchema = z
     if (supply > MAX_AMOUNT) {
       ctx.addIssue({ code: 'custom', path: ['chain', 'genesis'], message: `total genesis supply must be at most ${MAX_AMOUNT}` });
     }
-  });
+  })
+  .transform((c) => ({ ...c, node: { ...c.node, dataDir: c.node.dataDir ?? defaultDataDir(c.node.id) } }));
+
+/** `data/<node.id>`, with characters that could leave `data/` (or confuse a shell) replaced by `_`. */
+export function defaultDataDir(nodeId: string): string {
+  const safe = nodeId.replace(/[^A-Za-z0-9._-]/g, '_');
+  return `data/${safe === '.' || safe === '..' ? safe.replace(/\./g, '_') : safe}`;
+}
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;

@@ -55,11 +55,19 @@ describe('defaults (config/default.json + schema)', () => {
       pipeline: { threads: AUTO_THREADS, batchSize: 100_000, batchTimeoutMs: 20, chunkSize: 4096, executionShards: 0, maxInflightBatches: 4 },
       mempool: { capacity: 1_000_000, maxPerSender: 10_000, maxNonceGap: 100_000 },
       storage: { cacheSizeMb: 256, mapSizeMb: 65_536 },
-      consensus: { timeoutMs: 1000, heartbeatMs: 250, retainCommitted: 1000, validators: [] },
+      consensus: { timeoutMs: 1000, heartbeatMs: 250, retainCommitted: 1000, storeRetainBlocks: 1_000_000, validators: [] },
       api: { host: '127.0.0.1', port: 9003, maxBodyBytes: 33_554_432, wsMaxBackpressureBytes: 4_194_304 },
       network: { handshakeTimeoutMs: 2000, maxPendingHandshakes: 64, maxPendingPerAddress: 8, maxFrameBytes: 67_108_864 },
       log: { level: 'info' },
     });
+  });
+
+  it('the default node.dataDir is data/<node.id>, made safe; an explicit one is kept', () => {
+    expect(load({ overrides: { node: { id: 'v1' } } }).node.dataDir).toBe(join(ROOT, 'data/v1'));
+    expect(load({ overrides: { node: { id: 'v2' } } }).node.dataDir).toBe(join(ROOT, 'data/v2'));
+    expect(load({ overrides: { node: { id: '../x y' } } }).node.dataDir).toBe(join(ROOT, 'data/.._x_y'));
+    expect(load({ overrides: { node: { id: '..' } } }).node.dataDir).toBe(join(ROOT, 'data/__'));
+    expect(load({ overrides: { node: { id: 'v1', dataDir: '/srv/ledger' } } }).node.dataDir).toBe('/srv/ledger');
   });
 
   it('schema defaults fill keys that default.json leaves out', () => {
@@ -131,7 +139,8 @@ describe('profiles (config/profiles/*.json)', () => {
   it('test', () => {
     const c = load({ profile: 'test' });
     expect(c.node.id).toBe('test-0');
-    expect(c.node.dataDir).toBe(join(ROOT, 'data/node-0'));
+    // The default data dir follows node.id: two nodes of different ids never share one by default.
+    expect(c.node.dataDir).toBe(join(ROOT, 'data/test-0'));
     expect(c.chain.chainId).toBe(99);
     expect(c.pipeline).toEqual({ threads: 2, batchSize: 1000, batchTimeoutMs: 5, chunkSize: 256, executionShards: 0, maxInflightBatches: 4 });
     expect(c.storage).toEqual({ cacheSizeMb: 16, mapSizeMb: 1024 });
