@@ -11,7 +11,7 @@ import { Pipeline, type CommittedBlock } from '../pipeline/pipeline.js';
 import { SoloOrderer, type Orderer, type VerifiedBatch } from '../pipeline/orderer.js';
 import { PeerTransport } from '../network/index.js';
 import { ConsensusOrderer } from './consensus-orderer.js';
-import { validatorIdentity, type ValidatorIdentity } from './validator-set.js';
+import { peersForQuorum, validatorIdentity, type ValidatorIdentity } from './validator-set.js';
 import { VerifyPool } from '../pipeline/verify-pool.js';
 import { AdmissionVerifier } from '../pipeline/admission-verifier.js';
 import { ConsensusStore } from '../storage/consensus-store.js';
@@ -296,11 +296,10 @@ class HotledgerNode implements RunningNode {
     };
   }
 
-  /** Solo: always in sync. Validator: at least 2f other validators connected (a quorum with itself). */
+  /** Solo: always in sync. Validator: a quorum, counting itself, of validators connected (the core's quorum size). */
   private syncCheck(): HealthCheck {
     if (!this.consensus) return { name: 'sync', status: 'UP', data: { mode: 'solo' } };
-    const n = this.consensus.ids.length;
-    const needed = 2 * Math.floor((n - 1) / 3);
+    const needed = peersForQuorum(this.consensus.ids.length);
     const peers = this.consensus.transport.connectedPeers().length;
     return { name: 'sync', status: peers >= needed ? 'UP' : 'DOWN', data: { mode: 'hotstuff', peers, needed } };
   }

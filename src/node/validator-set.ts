@@ -3,6 +3,7 @@ import { ConfigError } from '../errors.js';
 import { readKeyFile, type KeyPair } from '../crypto/keys.js';
 import { publicDerivedKeyPair } from '../workload/generate.js';
 import type { PeerInfo } from '../network/index.js';
+import { faultTolerance } from '../consensus/index.js';
 
 export interface ValidatorIdentity {
   /** This node's index in `consensus.validators` (config order is the index order). */
@@ -33,4 +34,13 @@ export function validatorIdentity(cfg: Config): ValidatorIdentity | undefined {
   }
   const peers = set.map((v, i) => ({ index: i, publicKey: Buffer.from(v.publicKey, 'hex'), host: v.host, port: v.port }));
   return { index, key, peers };
+}
+
+/**
+ * Other validators a validator must be connected to before it can help form a quorum (it counts
+ * itself): the core's quorum size less one. `2 * floor((n - 1) / 3)` agreed only when n = 3f + 1;
+ * at 20 validators it said ready one peer short of a quorum.
+ */
+export function peersForQuorum(validators: number): number {
+  return faultTolerance(validators).quorum - 1;
 }
