@@ -109,6 +109,10 @@ export const ConfigSchema = z
     }),
   })
   .superRefine((c, ctx) => {
+    // A role the node cannot fill is refused rather than run as a validator under another name.
+    if (c.node.role !== 'validator') {
+      ctx.addIssue({ code: 'custom', path: ['node', 'role'], message: `${c.node.role} is not built yet: every node runs as a validator (solo, or one of consensus.validators)` });
+    }
     if (c.network.maxPendingPerAddress > c.network.maxPendingHandshakes) {
       ctx.addIssue({ code: 'custom', path: ['network', 'maxPendingPerAddress'], message: `must be at most network.maxPendingHandshakes (${c.network.maxPendingHandshakes})` });
     }

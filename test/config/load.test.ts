@@ -53,9 +53,9 @@ describe('defaults (config/default.json + schema)', () => {
       node: { id: 'node-0', role: 'validator', dataDir: join(ROOT, 'data/node-0') },
       chain: { chainId: 1, genesis: { accounts: [], devnetAccounts: 0, devnetBalance: 1_000_000_000 } },
       pipeline: { threads: AUTO_THREADS, batchSize: 100_000, batchTimeoutMs: 20, chunkSize: 4096, executionShards: 0, maxInflightBatches: 4 },
-      mempool: { capacity: 1_000_000, maxPerSender: 10_000, maxNonceGap: 100_000 },
+      mempool: { capacity: 1_000_000, maxPerSender: 10_000, maxNonceGap: 100_000, maxUnverified: 200_000 },
       storage: { cacheSizeMb: 256, mapSizeMb: 65_536 },
-      consensus: { timeoutMs: 1000, heartbeatMs: 250, retainCommitted: 1000, storeRetainBlocks: 1_000_000, validators: [] },
+      consensus: { timeoutMs: 1000, heartbeatMs: 250, retainCommitted: 1000, maxPeerBatches: 64, maxPeerBatchMb: 128, peerRequestsPerSec: 50, storeRetainBlocks: 1_000_000, validators: [] },
       api: { host: '127.0.0.1', port: 9003, maxBodyBytes: 33_554_432, wsMaxBackpressureBytes: 4_194_304 },
       network: { handshakeTimeoutMs: 2000, maxPendingHandshakes: 64, maxPendingPerAddress: 8, maxFrameBytes: 67_108_864 },
       log: { level: 'info' },
@@ -194,14 +194,14 @@ describe('environment variables', () => {
     const c = load({
       env: {
         HOTLEDGER_NODE_ID: 'validator-17',
-        HOTLEDGER_ROLE: 'slim',
+        HOTLEDGER_ROLE: 'validator',
         HOTLEDGER_DATA_DIR: '/srv/hl/v17',
         HOTLEDGER_KEY_FILE: '/srv/hl/v17/key.json',
         HOTLEDGER_HOST: '0.0.0.0',
         HOTLEDGER_LOG_LEVEL: 'debug',
       },
     });
-    expect(c.node).toEqual({ id: 'validator-17', role: 'slim', dataDir: '/srv/hl/v17', keyFile: '/srv/hl/v17/key.json' });
+    expect(c.node).toEqual({ id: 'validator-17', role: 'validator', dataDir: '/srv/hl/v17', keyFile: '/srv/hl/v17/key.json' });
     expect(c.api.host).toBe('0.0.0.0');
     expect(c.log.level).toBe('debug');
   });
@@ -276,6 +276,9 @@ describe('environment variables', () => {
   it('invalid string values name the key, variable and allowed values', () => {
     let e = configError(() => load({ env: { HOTLEDGER_ROLE: 'king' } }));
     expect(e.message).toBe('config key node.role (set by env HOTLEDGER_ROLE="king"): must be one of validator, business, slim');
+    // Known roles the node cannot fill yet are refused, not run as a validator.
+    e = configError(() => load({ env: { HOTLEDGER_ROLE: 'slim' } }));
+    expect(e.message).toBe('config key node.role (set by env HOTLEDGER_ROLE="slim"): slim is not built yet: every node runs as a validator (solo, or one of consensus.validators)');
     e = configError(() => load({ env: { HOTLEDGER_LOG_LEVEL: 'loud' } }));
     expect(e.message).toBe('config key log.level (set by env HOTLEDGER_LOG_LEVEL="loud"): must be one of fatal, error, warn, info, debug, trace, silent');
     e = configError(() => load({ env: { HOTLEDGER_NODE_ID: 'n'.repeat(65) } }));
