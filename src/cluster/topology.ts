@@ -124,8 +124,23 @@ export async function planTopology(o: ClusterOptions): Promise<Topology> {
 
 export const VALIDATOR_MAX_INFLIGHT_BATCHES = 16;
 
+/**
+ * Where validator `from` dials validator `to` (undefined: `to`'s own peer address). A node's own
+ * entry is never routed: it is the address the node listens on. The fault campaign points every
+ * peer link at a proxy of its own this way (src/faults/proxy.ts).
+ */
+export type PeerRoute = (from: ClusterNodeSpec, to: ValidatorInfo) => { host: string; port: number } | undefined;
+
+export interface NodeConfigOptions extends Pick<ClusterOptions, 'devnetBalance' | 'logLevel' | 'extra'> {
+  route?: PeerRoute;
+}
+
 /** The config file of one validator (merged by the loader over config/default.json). */
-export function nodeConfig(t: Topology, node: ClusterNodeSpec, o: Pick<ClusterOptions, 'devnetBalance' | 'logLevel' | 'extra'> = {}): Record<string, unknown> {
+export function nodeConfig(t: Topology, node: ClusterNodeSpec, o: NodeConfigOptions = {}): Record<string, unknown> {
+  const route = o.route;
+  const validators = route
+    ? t.validators.map((v, i) => (i === node.index ? v : { ...v, ...route(node, v) }))
+    : t.validators;
   const base: Record<string, unknown> = {
     node: { id: node.id, role: 'validator', dataDir: node.dataDir, keyFile: node.keyFile },
     chain: { chainId: t.chainId, genesis: { accounts: [], devnetAccounts: t.accounts, devnetBalance: o.devnetBalance ?? 1_000_000_000 } },
@@ -133,7 +148,7 @@ export function nodeConfig(t: Topology, node: ClusterNodeSpec, o: Pick<ClusterOp
     // the engine's default of 4 the in-flight cap, not the CPU, bounded cluster throughput
     // (efficiency 0.70-0.72 at 4, 0.94 at 16 in back-to-back runs of bench:cluster).
     pipeline: { threads: t.threads, maxInflightBatches: VALIDATOR_MAX_INFLIGHT_BATCHES },
-    consensus: { timeoutMs: t.timeoutMs, heartbeatMs: t.heartbeatMs, validators: t.validators },
+    consensus: { timeoutMs: t.timeoutMs, heartbeatMs: t.heartbeatMs, validators },
     api: { host: node.host, port: node.apiPort },
     log: { level: o.logLevel ?? 'info' },
   };
@@ -155,7 +170,7 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
  * Writes every validator's key file (public devnet validator keys: insecure, local use only) and
  * node.json. Data directories are kept: a cluster restarted on the same --dir resumes its chain.
  */
-export function writeTopology(t: Topology, o: Pick<ClusterOptions, 'devnetBalance' | 'logLevel' | 'extra'> = {}): void {
+export function writeTopology(t: Topology, o: NodeConfigOptions = {}): void {
   for (const node of t.nodes) {
     mkdirSync(node.dataDir, { recursive: true });
     writeKeyFile(node.keyFile, devnetValidatorKey(t.chainId, node.index));
