@@ -150,9 +150,31 @@ describe('PeerTransport over loopback TCP', () => {
     expect(code(() => a.t.send(0, 'me'))).toBe('UNKNOWN_PEER');
     expect(code(() => a.t.send(9, 'who'))).toBe('UNKNOWN_PEER');
     expect(code(() => a.t.send(1, Buffer.alloc(5000)))).toBe('FRAME_TOO_LARGE');
+    // broadcast throws too, before queuing to anyone; so does a value msgpack cannot encode.
+    expect(code(() => a.t.broadcast(Buffer.alloc(5000)))).toBe('FRAME_TOO_LARGE');
+    expect(code(() => a.t.broadcast({ round: 2n ** 70n }))).toBe('ENCODE_ERROR');
+    expect(code(() => a.t.send(1, { round: 2n ** 70n }))).toBe('ENCODE_ERROR');
+    expect(a.t.stats().peers[0]!.queuedMessages).toBe(0);
     await a.t.close();
     expect(code(() => a.t.send(1, 'late'))).toBe('CLOSED');
     expect(() => makeNode({ index: 0, seed: keys[1]!.seed, validators: set, chainId: 7 })).toThrow(/does not match/);
+  });
+
+  it('exports the largest message that fits a sealed frame; exactly that size arrives, one byte more throws', async () => {
+    const { nodes } = await startCluster(2, { maxFrameBytes: 4096 });
+    open = nodes;
+    const [a, b] = nodes as [Node, Node];
+    await waitFor(() => fullyConnected(nodes));
+    expect(a.t.maxMessageBytes).toBe(4096 - 16);
+    // msgpack bin16: 3 header bytes + payload.
+    const fits = Buffer.alloc(a.t.maxMessageBytes - 3, 7);
+    expect(a.t.send(1, fits)).toBe(true);
+    expect(() => a.t.send(1, Buffer.alloc(fits.length + 1))).toThrow(expect.objectContaining({ code: 'FRAME_TOO_LARGE' }) as NetworkError);
+    expect(() => a.t.broadcast(Buffer.alloc(fits.length + 1))).toThrow(expect.objectContaining({ code: 'FRAME_TOO_LARGE' }) as NetworkError);
+    expect(a.t.broadcast(fits)).toBe(1);
+    await waitFor(() => b.received.length === 2);
+    expect(b.received.map((r) => (r.msg as Buffer).equals(fits))).toEqual([true, true]);
+    expect(b.downs).toEqual([]);
   });
 
   it('close() releases every socket, server and timer', async () => {
