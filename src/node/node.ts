@@ -15,6 +15,7 @@ import { peersForQuorum, validatorIdentity, type ValidatorIdentity } from './val
 import { VerifyPool } from '../pipeline/verify-pool.js';
 import { AdmissionVerifier } from '../pipeline/admission-verifier.js';
 import { ConsensusStore } from '../storage/consensus-store.js';
+import { DataDirLock } from '../storage/data-dir-lock.js';
 import { LedgerStore } from '../storage/ledger-store.js';
 import { TX_SIZE } from '../tx/layout.js';
 import { writeDevnetKeys } from './devnet-keys.js';
@@ -44,22 +45,30 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   // Before anything starts: a misconfigured validator must not leave a ledger thread behind.
   const identity = validatorIdentity(config);
   const genesis = genesisAccounts(config);
-  const devnetKeyFiles = writeDevnetKeys(config);
-  const ledger = new LedgerClient();
+  // Before anything in the data dir is touched: another process or node on it stops us here.
+  const lock = await DataDirLock.acquire(config.node.dataDir, config.node.id);
+  let node: HotledgerNode;
   let tip;
   try {
-    tip = await ledger.init({
-      path: config.node.dataDir, mapSizeMb: config.storage.mapSizeMb, cacheSizeMb: config.storage.cacheSizeMb,
-      chainId: config.chain.chainId, shards: config.pipeline.executionShards || config.pipeline.threads, genesis,
-    });
+    const devnetKeyFiles = writeDevnetKeys(config);
+    const ledger = new LedgerClient();
+    try {
+      tip = await ledger.init({
+        path: config.node.dataDir, mapSizeMb: config.storage.mapSizeMb, cacheSizeMb: config.storage.cacheSizeMb,
+        chainId: config.chain.chainId, shards: config.pipeline.executionShards || config.pipeline.threads, genesis,
+      });
+    } catch (e) {
+      await ledger.close();
+      throw e;
+    }
+    // The read side on this thread shares the ledger thread's LMDB environment (one per process).
+    const store = new LedgerStore({ path: config.node.dataDir, mapSizeMb: config.storage.mapSizeMb });
+    store.pinSnapshot(); // queries and admission see durable blocks only
+    node = new HotledgerNode(config, logger, ledger, store, tip.height, devnetKeyFiles, identity, lock);
   } catch (e) {
-    await ledger.close();
+    await lock.release();
     throw e;
   }
-  // The read side on this thread shares the ledger thread's LMDB environment (one per process).
-  const store = new LedgerStore({ path: config.node.dataDir, mapSizeMb: config.storage.mapSizeMb });
-  store.pinSnapshot(); // queries and admission see durable blocks only
-  const node = new HotledgerNode(config, logger, ledger, store, tip.height, devnetKeyFiles, identity);
   await node.startOrdering();
   logger.info({ height: tip.height, dataDir: config.node.dataDir, threads: config.pipeline.threads }, 'node started');
   return node;
@@ -91,6 +100,7 @@ class HotledgerNode implements RunningNode {
     height: number,
     readonly devnetKeyFiles: string[],
     identity: ValidatorIdentity | undefined,
+    private readonly lock: DataDirLock,
   ) {
     this.height = height;
     this.m = createNodeMetrics(this.metrics, () => this.collectGauges());
@@ -114,7 +124,11 @@ class HotledgerNode implements RunningNode {
         handshakeTimeoutMs: config.network.handshakeTimeoutMs, maxPendingHandshakes: config.network.maxPendingHandshakes,
         maxPendingPerAddress: config.network.maxPendingPerAddress, maxFrameBytes: config.network.maxFrameBytes,
       });
-      const consensusStore = new ConsensusStore(config.node.dataDir, config.storage.mapSizeMb);
+      const consensusStore = new ConsensusStore(config.node.dataDir, config.storage.mapSizeMb, {
+        retainBlocks: config.consensus.storeRetainBlocks,
+        onPrunedRead: (height, lowestKept) => logger.warn({ height, lowestKept, retainBlocks: config.consensus.storeRetainBlocks },
+          'a peer asked for a consensus height this node pruned (consensus.storeRetainBlocks): answered as missing; a node that far behind cannot catch up by sync'),
+      });
       const consensusOrderer = new ConsensusOrderer({
         identity, chainId: config.chain.chainId, timeoutMs: config.consensus.timeoutMs, heartbeatMs: config.consensus.heartbeatMs,
         retainCommitted: config.consensus.retainCommitted, transport, verifier: this.verifier, store, consensusStore, logger: logger.child({ component: 'consensus' }),
@@ -243,6 +257,8 @@ class HotledgerNode implements RunningNode {
 
   private assertAccepting(): void {
     if (this.closing) throw new HotledgerError('SHUTTING_DOWN', 'node is shutting down');
+    const full = this.storageFull();
+    if (full) throw new HotledgerError('STORAGE_FULL', `node stopped writing: ${full.message}`);
     if (this.failure) throw new HotledgerError('NOT_READY', `node pipeline failed: ${this.failure.message}`);
   }
 
@@ -288,12 +304,31 @@ class HotledgerNode implements RunningNode {
     return {
       live: [pipeline],
       ready: [
-        { name: 'storage', status: this.closing || this.failure ? 'DOWN' : 'UP', data: { height: this.height } },
+        this.storageCheck(),
         { name: 'verify-pool', status: this.closing ? 'DOWN' : 'UP', data: { threads: this.verifier.threads } },
         this.syncCheck(),
         pipeline,
       ],
     };
+  }
+
+  /** DOWN with the reason once a store stopped writing (full disk or map), the pipeline failed, or the data dir lock was lost. */
+  private storageCheck(): HealthCheck {
+    const failure = this.storageFull() ?? this.consensus?.store.writeFailure ?? this.failure;
+    const lockLost = !this.closing && !this.lock.held;
+    if (this.closing || failure || lockLost) {
+      const reason = this.closing ? 'shutting down' : failure ? failure.message : `data dir lock ${this.lock.dir}/LOCK was removed or replaced`;
+      const code = failure instanceof HotledgerError ? failure.code : undefined;
+      return { name: 'storage', status: 'DOWN', data: { height: this.height, reason, ...(code ? { code } : {}) } };
+    }
+    return { name: 'storage', status: 'UP', data: { height: this.height } };
+  }
+
+  /** The STORAGE_FULL error of the ledger (reported by the pipeline) or of the consensus store. */
+  private storageFull(): HotledgerError | undefined {
+    if (this.failure instanceof HotledgerError && this.failure.code === 'STORAGE_FULL') return this.failure;
+    const c = this.consensus?.store.writeFailure;
+    return c?.code === 'STORAGE_FULL' ? c : undefined;
   }
 
   /** Solo: always in sync. Validator: a quorum, counting itself, of validators connected (the core's quorum size). */
@@ -324,6 +359,7 @@ class HotledgerNode implements RunningNode {
     await this.ledger.close();
     await this.store.close().catch(() => undefined);
     await this.consensus?.store.close().catch(() => undefined);
+    await this.lock.release();
     this.logger.info({ height: this.height }, 'node stopped');
   }
 
@@ -393,6 +429,10 @@ class HotledgerNode implements RunningNode {
 
   private onFailure(e: Error): void {
     this.failure = e;
+    if (e instanceof HotledgerError && e.code === 'STORAGE_FULL') {
+      this.logger.fatal({ err: e }, 'storage full: the node stopped writing and accepting transactions at its last whole block; free space (or raise storage.mapSizeMb) and restart');
+      return;
+    }
     this.logger.fatal({ err: e }, 'pipeline failed: the node no longer accepts transactions');
   }
 }

@@ -1,9 +1,12 @@
 import { Worker } from 'node:worker_threads';
-import { HotledgerError } from '../errors.js';
+import { HotledgerError, type ErrorCode } from '../errors.js';
 import { compiledPath } from '../runtime/module-path.js';
 import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
 import type { ApplyInput, LedgerOptions } from '../execution/ledger.js';
 import type { LedgerReply, LedgerRequest, TipMessage } from './ledger-protocol.js';
+
+/** Error codes of the ledger thread that keep their meaning here (the rest become INTERNAL). */
+const PASSED_CODES = new Set<ErrorCode>(['CONFIG_INVALID', 'STORAGE_FULL', 'STORAGE_CORRUPT', 'STORAGE_CLOSED']);
 
 export type CommittedReply = Extract<LedgerReply, { type: 'committed' }>;
 
@@ -91,7 +94,7 @@ export class LedgerClient {
         this.closeWaiter?.();
         return;
       case 'error': {
-        const err = new HotledgerError(m.code === 'CONFIG_INVALID' ? 'CONFIG_INVALID' : 'INTERNAL', m.message);
+        const err = new HotledgerError(PASSED_CODES.has(m.code as ErrorCode) ? (m.code as ErrorCode) : 'INTERNAL', m.message);
         if (m.seq === undefined) {
           this.readyWaiter?.reject(err);
           this.readyWaiter = undefined;

@@ -14,12 +14,19 @@ let ledger: Ledger | undefined;
 let applying: Promise<void> = Promise.resolve();
 /** The previous block's acknowledgement: replies leave strictly in block order. */
 let acked: Promise<void> = Promise.resolve();
+/**
+ * The first block that failed (a full disk or map, typed by the store). No later block is applied:
+ * execution state in memory is ahead of the disk, and LMDB would commit a later block over the
+ * hole. The coordinator stops; a restart resumes from the last whole block on disk.
+ */
+let failed: unknown;
 
 function reply(m: LedgerReply, transfer: ArrayBuffer[] = []): void {
   port.postMessage(m, transfer);
 }
 
 function replyError(seq: number | undefined, e: unknown): void {
+  if (seq !== undefined) failed ??= e;
   const err = e as { code?: string; message?: string };
   reply({ type: 'error', seq, code: err.code ?? 'INTERNAL', message: err.message ?? String(e) });
 }
@@ -37,6 +44,7 @@ async function init(m: Extract<LedgerRequest, { type: 'init' }>): Promise<void> 
 
 async function applyBlock(m: Extract<LedgerRequest, { type: 'block' }>): Promise<void> {
   if (!ledger) throw new Error('ledger not initialised');
+  if (failed !== undefined) throw failed;
   const t0 = performance.now();
   const applied = await ledger.apply({
     txs: Buffer.from(m.txs), count: m.count, verified: new Uint8Array(m.verified), ids: Buffer.from(m.ids),

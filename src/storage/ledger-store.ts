@@ -1,6 +1,7 @@
-import { open, type Database, type RootDatabase, type Transaction } from 'lmdb';
+import { IF_EXISTS, open, type Database, type RootDatabase, type Transaction } from 'lmdb';
 import { mkdirSync } from 'node:fs';
 import { HotledgerError } from '../errors.js';
+import { checkQuota, writeError } from './storage-errors.js';
 import { TX_ID_SIZE } from '../tx/layout.js';
 import { ownsIndexEntry } from '../execution/tx-finality.js';
 import { decodeHeader, type BlockHeader } from '../chain/block-header.js';
@@ -67,11 +68,22 @@ export class LedgerStore {
   readonly meta: Database<unknown, string>;
   readonly batchIndex: Database<Buffer, Buffer>;
   private closed = false;
+  /**
+   * The first failed write. Every later write is refused with it: LMDB would commit a later block
+   * after a failed one (seen on a full tmpfs: small writes succeed again), leaving a hole below
+   * the tip, and the ledger's memory already holds the failed block. A restart reloads the last
+   * whole block from disk.
+   */
+  private failure: HotledgerError | undefined;
+  private readonly path: string;
+  private readonly limitBytes: number;
   /** When set, every read goes through this snapshot (see pinSnapshot). */
   private snapshot: Transaction | undefined;
 
   constructor(opts: StoreOptions) {
     mkdirSync(opts.path, { recursive: true });
+    this.path = opts.path;
+    this.limitBytes = opts.mapSizeMb * 1024 * 1024;
     this.root = open({ path: opts.path, mapSize: opts.mapSizeMb * 1024 * 1024, maxDbs: 16, compression: false });
     const bin = (name: string) => this.root.openDB<Buffer, number>({ name, keyEncoding: 'uint32', encoding: 'binary' });
     this.headers = bin('headers');
@@ -156,11 +168,45 @@ export class LedgerStore {
   }
 
   /**
-   * Issues every put of the block in one synchronous run (one LMDB transaction) and resolves once
-   * it is committed (`visible`) and once it is on disk (`durable`).
+   * Issues every put of the block in one synchronous run (one LMDB transaction). `durable` resolves
+   * once it is on disk and rejects with a typed error (STORAGE_FULL for a full disk or map) if it
+   * was not committed; `visible` settles when the commit is over and never rejects (the outcome is
+   * `durable`'s). Throws STORAGE_FULL before writing anything if the block might not fit in
+   * `storage.mapSizeMb`, and the first failure's error for every write after it.
    */
   writeBlock(w: BlockWrite): { visible: Promise<unknown>; durable: Promise<void> } {
     if (this.closed) throw new HotledgerError('STORAGE_CLOSED', 'ledger store is closed');
+    if (this.failure) throw this.failure;
+    try {
+      checkQuota(this.root, this.path, this.limitBytes, blockWriteBound(w));
+    } catch (e) {
+      throw (this.failure = e as HotledgerError);
+    }
+    const h = w.header.height;
+    // Conditional on the parent's header being stored: if block h-1's commit failed (a full disk),
+    // block h, already issued behind it, is not committed over the hole (LMDB would commit it).
+    const committed = h === 0 ? this.issueBlock(w).then(() => true) : this.headers.ifVersion(h - 1, IF_EXISTS, () => this.issueBlock(w));
+    const durable = committed.then(
+      async (ok) => {
+        // The parent's failure is latched by its own write and reported first (acks are in order).
+        if (!ok) throw this.failure ?? new HotledgerError('INTERNAL', `block ${h} was not written: block ${h - 1} is not on disk`);
+        await Promise.resolve(this.root.flushed).catch((e: unknown) => this.fail(e));
+      },
+      (e: unknown) => this.fail(e),
+    );
+    const visible = committed.then(() => undefined, () => undefined);
+    return { visible, durable };
+  }
+
+  /** Latches the typed error of a failed commit and throws it. */
+  private async fail(e: unknown): Promise<never> {
+    const err = await writeError(e, this.path);
+    this.failure ??= err;
+    throw err;
+  }
+
+  /** Every put of one block, in one synchronous run; returns the last put's promise. */
+  private issueBlock(w: BlockWrite): Promise<unknown> {
     const h = w.header.height;
     this.headers.put(h, w.encodedHeader);
     this.payloads.put(h, plain(w.payload));
@@ -186,9 +232,12 @@ export class LedgerStore {
       start += b.count;
     }
     if (w.meta) for (const [k, v] of Object.entries(w.meta)) this.meta.put(k, v);
-    const visible = this.meta.put('tip', { height: h, hash: w.hash, stateRoot: w.header.stateRoot });
-    const durable = visible.then(() => this.root.flushed).then(() => undefined);
-    return { visible, durable };
+    return this.meta.put('tip', { height: h, hash: w.hash, stateRoot: w.header.stateRoot });
+  }
+
+  /** The write failure that stopped this store, if any. */
+  get writeFailure(): HotledgerError | undefined {
+    return this.failure;
   }
 
   async close(): Promise<void> {
@@ -196,7 +245,20 @@ export class LedgerStore {
     this.closed = true;
     this.snapshot?.done();
     this.snapshot = undefined;
-    await this.root.flushed;
+    await Promise.resolve(this.root.flushed).catch(() => undefined); // a failed commit was reported by its write
     await this.root.close();
   }
+}
+
+/**
+ * An upper bound on the pages one block adds: its values, the index and account records with
+ * their keys, doubled for half-full B-tree pages, plus room for branch pages and the free list.
+ */
+function blockWriteBound(w: BlockWrite): number {
+  const n = w.header.txCount;
+  const values = w.payload.length + w.ids.length + w.statuses.length + w.encodedHeader.length;
+  const index = n * (TX_ID_SIZE + TX_LOCATION_SIZE + 16);
+  const accounts = 2 * n * (32 + ACCOUNT_RECORD_SIZE + 16);
+  const batches = (w.batches?.length ?? 0) * 64;
+  return 2 * (values + index + accounts + batches) + 256 * 1024;
 }
