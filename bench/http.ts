@@ -121,7 +121,11 @@ async function main(): Promise<void> {
     if (!base) {
       dataDir = mkdtempSync(join(tmpdir(), 'hotledger-bench-http-'));
       const cfgFile = join(dataDir, 'bench-http.json');
-      writeFileSync(cfgFile, JSON.stringify({ chain: { genesis: { devnetAccounts: senderCount } }, log: { level: 'warn' } }));
+      // The GET phases measure the API's own ceiling (~60 K req/s from one address), far above the
+      // default per-client request rate (api.rateLimitPerSec 1000): lift it for this node only.
+      // 16 connections of 100 K-tx batches (--batch-size 100000) hold 16 x 16.8 MB of bodies at once.
+      const api = { rateLimitPerSec: 10_000_000, rateLimitBurst: 10_000_000, maxBufferedBodyBytes: 1024 * 1024 * 1024 };
+      writeFileSync(cfgFile, JSON.stringify({ chain: { genesis: { devnetAccounts: senderCount } }, api, log: { level: 'warn' } }));
       const cli = compiledPath('../src/cli/main.ts', import.meta.url);
       const started = await startChild(
         [cli, 'start', '--profile', 'bench', '--config', cfgFile, '--port', '0', '--host', '127.0.0.1', '--data-dir', join(dataDir, 'node')],

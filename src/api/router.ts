@@ -16,6 +16,10 @@ export interface RequestContext {
   contentType: string;
   /** The request body, for routes declared with `body`. */
   body: Buffer | undefined;
+  /** The client's limit key (IPv4 address or IPv6 /64), read before any await. */
+  client: string;
+  /** Whether the transactions of this request were already charged to the client's tx budget (from Content-Length). */
+  txsCharged: boolean;
 }
 
 export interface Route {

@@ -1,16 +1,16 @@
 import type { HealthCheck, NodeApi, TxStatusView } from '../node/node-api.js';
 import { rejectMessage } from '../errors.js';
-import { KEY_SIZE, TX_ID_SIZE } from '../tx/layout.js';
+import { KEY_SIZE, TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
 import type { ApiMetrics } from '../metrics/api-metrics.js';
 import { ApiError, badRequest, notFound } from './errors.js';
 import { Router, type Reply, type RequestContext } from './router.js';
 import { parseResultsMode, submitBinary, throwIfNoneAccepted, type SubmitOutcome } from './submit.js';
-import { jsonBodyToTxs } from './tx-json.js';
+import type { JsonDecoder } from './json-decoder.js';
+import type { ApiLimits } from './limits.js';
 
 export const API_PREFIX = '/api/v11';
 export const JSON_TYPE = 'application/json';
 export const BINARY_TYPE = 'application/octet-stream';
-const MAX_JSON_TXS = 100_000;
 
 export function json(value: unknown, status = 200, headers?: Record<string, string>): Reply {
   return { status, body: JSON.stringify(value), contentType: JSON_TYPE, headers };
@@ -53,9 +53,12 @@ export interface RouteDeps {
   metrics: ApiMetrics;
   /** Checks the API layer adds to readiness (e.g. "api" DOWN while shutting down). */
   apiChecks: () => HealthCheck[];
+  /** JSON submissions → binary, large ones off the main thread. */
+  decoder: JsonDecoder;
+  limits: ApiLimits;
 }
 
-export function buildRouter({ node, metrics, apiChecks }: RouteDeps): Router {
+export function buildRouter({ node, metrics, apiChecks, decoder, limits }: RouteDeps): Router {
   const r = new Router();
   const get = (pattern: string, handler: (ctx: RequestContext) => Reply | Promise<Reply>) => r.add({ method: 'GET', pattern, handler });
 
@@ -70,7 +73,12 @@ export function buildRouter({ node, metrics, apiChecks }: RouteDeps): Router {
     handler: async (ctx) => {
       const mode = parseResultsMode(queryParam(ctx.query, 'results'));
       const body = ctx.body ?? Buffer.alloc(0);
-      const txs = ctx.contentType === BINARY_TYPE ? body : jsonBodyToTxs(body, MAX_JSON_TXS);
+      const txs = ctx.contentType === BINARY_TYPE ? body : await decoder.decode(body);
+      // Charged per transaction: a 10,000-tx batch costs 10,000 tokens, a GET one request token.
+      if (!ctx.txsCharged) {
+        const refused = limits.transactions(ctx.client, Math.floor(txs.length / TX_SIZE));
+        if (refused) throw refused;
+      }
       const outcome: SubmitOutcome = await submitBinary(node, txs, mode, metrics, 'http');
       throwIfNoneAccepted(outcome);
       return json({ accepted: outcome.accepted, rejected: outcome.rejected, results: outcome.results }, 202);

@@ -5,8 +5,12 @@ import { HotledgerError } from '../errors.js';
 import { apiMetrics, type ApiMetrics } from '../metrics/api-metrics.js';
 import { loadUws, type HttpResponse, type UwsBinding, type us_listen_socket } from './uws.js';
 import { ApiError, statusLine, toErrorReply } from './errors.js';
-import { readBody, type RequestState } from './body.js';
-import { buildRouter, methodNotAllowed, JSON_TYPE } from './routes.js';
+import { readBody, tooLarge, type RequestState } from './body.js';
+import { buildRouter, methodNotAllowed, JSON_TYPE, BINARY_TYPE } from './routes.js';
+import { clientKey } from './client-address.js';
+import { ApiLimits } from './limits.js';
+import { JsonDecoder } from './json-decoder.js';
+import { TX_SIZE } from '../tx/layout.js';
 import type { Reply, RequestContext, Route } from './router.js';
 import { attachWebSocket } from './ws.js';
 
@@ -28,23 +32,43 @@ export async function startApiServer(node: NodeApi, cfg: Config['api'], logger: 
   const metrics = apiMetrics(node.metrics);
   let closing = false;
   const apiChecks = (): HealthCheck[] => [{ name: 'api', status: closing ? 'DOWN' : 'UP', data: { nativeUws: binding.native } }];
-  const router = buildRouter({ node, metrics, apiChecks });
+  const limits = new ApiLimits(cfg, metrics);
+  const decoder = new JsonDecoder(cfg.maxJsonTxs);
+  const router = buildRouter({ node, metrics, apiChecks, decoder, limits });
   const app = uws.App();
-  const hub = attachWebSocket(app, node, cfg, metrics, logger);
+  const hub = attachWebSocket(app, node, cfg, metrics, logger, limits);
   const inflight = new Set<RequestState>();
 
   app.any('/*', (res, req) => {
     const start = process.hrtime.bigint();
+    // Everything the limits need is read here, synchronously: uWS invalidates req after the first await.
+    const client = clientKey(res.getRemoteAddressAsText());
     const method = req.getCaseSensitiveMethod().toUpperCase();
     const path = req.getUrl();
     const match = router.match(method, path);
+    const hasBody = req.getHeader('content-length') !== '' || req.getHeader('transfer-encoding') !== '';
+    const lengthHeader = req.getHeader('content-length');
+    const declaredRaw = lengthHeader === '' ? undefined : Number(lengthHeader);
+    const declared = declaredRaw !== undefined && Number.isFinite(declaredRaw) ? declaredRaw : undefined;
+    const contentType = mediaType(req.getHeader('content-type'));
+    // A binary batch with a known length is charged per transaction before its body is read, so a
+    // client past its tx budget never makes the server read 32 MiB it will refuse.
+    const chargeTxsNow = match.route?.body !== undefined && contentType === BINARY_TYPE && declared !== undefined && declared <= cfg.maxBodyBytes;
+    const refused = chargeTxsNow
+      ? limits.submission(client, Math.floor(declared / TX_SIZE))
+      : limits.request(client, path === '/q/health' || path.startsWith('/q/health/'));
+    if (refused) {
+      // A body may be on the wire: close the connection rather than read it.
+      respondError(res, { aborted: false, done: false }, refused, method, match.route ? match.route.pattern : (match.pattern ?? 'unmatched'), start, hasBody);
+      return;
+    }
     if (!match.route) {
       const err = match.allowed.length
         ? methodNotAllowed(method, match.allowed)
         : new ApiError('NOT_FOUND', `no route for ${method} ${path.slice(0, 200)}`);
       const state: RequestState = { aborted: false, done: false };
       // A request body may still be on the wire: close the connection rather than read it.
-      respondError(res, state, err, method, match.pattern ?? 'unmatched', start, req.getHeader('content-length') !== '' || req.getHeader('transfer-encoding') !== '');
+      respondError(res, state, err, method, match.pattern ?? 'unmatched', start, hasBody);
       return;
     }
     const route = match.route;
@@ -53,8 +77,10 @@ export async function startApiServer(node: NodeApi, cfg: Config['api'], logger: 
       path,
       query: req.getQuery() ?? '',
       params: match.params,
-      contentType: mediaType(req.getHeader('content-type')),
+      contentType,
       body: undefined,
+      client,
+      txsCharged: chargeTxsNow,
     };
     const state: RequestState = { aborted: false, done: false };
     if (route.body) {
@@ -65,10 +91,18 @@ export async function startApiServer(node: NodeApi, cfg: Config['api'], logger: 
         respondError(res, state, err, method, route.pattern, start, true);
         return;
       }
-      const lengthHeader = req.getHeader('content-length');
-      const declared = lengthHeader === '' ? undefined : Number(lengthHeader);
+      if (declared !== undefined && declared > cfg.maxBodyBytes) {
+        respondError(res, state, tooLarge(cfg.maxBodyBytes), method, route.pattern, start, true);
+        return;
+      }
+      const slot = limits.openBody(client, declared);
+      if (slot instanceof ApiError) {
+        // Refused before a byte of the body is read; the connection goes with the answer.
+        respondError(res, state, slot, method, route.pattern, start, true);
+        return;
+      }
       // onData and onAborted are registered here, synchronously, before any await.
-      const reader = readBody(res, cfg.maxBodyBytes, declared !== undefined && Number.isFinite(declared) ? declared : undefined);
+      const reader = readBody(res, { maxBytes: cfg.maxBodyBytes, declared, slot, timeoutMs: cfg.bodyTimeoutMs });
       res.onAborted(() => {
         state.aborted = true;
         reader.abort();
@@ -81,7 +115,10 @@ export async function startApiServer(node: NodeApi, cfg: Config['api'], logger: 
           ctx.body = body;
           return run(res, state, route, ctx, start);
         },
-        (e: unknown) => respondError(res, state, e, method, route.pattern, start, true),
+        (e: unknown) => {
+          if (e instanceof ApiError && e.code === 'REQUEST_TIMEOUT') metrics.bodyTimeouts.inc();
+          respondError(res, state, e, method, route.pattern, start, true);
+        },
       ).finally(() => inflight.delete(state));
       return;
     }
@@ -160,6 +197,8 @@ export async function startApiServer(node: NodeApi, cfg: Config['api'], logger: 
         // Let in-flight body reads finish briefly; uWS aborts the rest when the app goes.
         for (let i = 0; i < 20 && inflight.size > 0; i++) await new Promise((r) => setTimeout(r, 25));
         (app as unknown as { close?: () => void }).close?.();
+        limits.dispose();
+        await decoder.close();
         logger.info({ url }, 'API closed');
       })()),
   };

@@ -4,15 +4,19 @@ import { rejectMessage, rejectName, HotledgerError } from '../errors.js';
 import { TX_ID_SIZE } from '../tx/layout.js';
 import type { ApiMetrics } from '../metrics/api-metrics.js';
 import type { Config } from '../config/schema.js';
-import type { TemplatedApp, WebSocket } from './uws.js';
+import type { HttpResponse, TemplatedApp, WebSocket } from './uws.js';
 import { submitBinary } from './submit.js';
-import { txStatusJson } from './routes.js';
+import { JSON_TYPE, txStatusJson } from './routes.js';
+import { TokenBucket } from '../limits/token-bucket.js';
+import { TX_SIZE } from '../tx/layout.js';
+import { clientKey } from './client-address.js';
+import { ApiError, errorBody, statusLine } from './errors.js';
+import type { ApiLimits } from './limits.js';
 
-/** Ids one connection may watch at a time; beyond it `watch` answers an error. */
-export const MAX_WATCHED_PER_CONNECTION = 10_000;
 export const WS_PATH = '/api/v11/ws';
-/** Close code for a consumer that cannot keep up (RFC 6455 1008 "policy violation"). */
+/** Close code for a consumer that cannot keep up or keeps flooding (RFC 6455 1008 "policy violation"). */
 export const CLOSE_SLOW_CONSUMER = 1008;
+export const CLOSE_POLICY = 1008;
 export const CLOSE_GOING_AWAY = 1001;
 
 interface Conn {
@@ -24,6 +28,10 @@ interface Conn {
   seq: number;
   /** The previous submission's answer: acks leave in submission order (verification is async). */
   acked: Promise<void>;
+  /** The client's limit key (IPv4 address or IPv6 /64). */
+  client: string;
+  /** Rate-limited messages this connection may still have refused before it is closed (1 back per second). */
+  refusals: TokenBucket;
 }
 
 type Socket = WebSocket<Conn>;
@@ -35,7 +43,7 @@ export interface WsHub {
 }
 
 /** Registers the WebSocket route: binary submission with acks, block subscription, tx watch. */
-export function attachWebSocket(app: TemplatedApp, node: NodeApi, cfg: Config['api'], metrics: ApiMetrics, logger: Logger): WsHub {
+export function attachWebSocket(app: TemplatedApp, node: NodeApi, cfg: Config['api'], metrics: ApiMetrics, logger: Logger, limits: ApiLimits): WsHub {
   const sockets = new Set<Socket>();
   /** tx id hex → sockets watching it. */
   const watchers = new Map<string, Set<Socket>>();
@@ -113,8 +121,8 @@ export function attachWebSocket(app: TemplatedApp, node: NodeApi, cfg: Config['a
           return;
         }
         const fresh = list.filter((id) => !c.watched.has(id));
-        if (c.watched.size + fresh.length > MAX_WATCHED_PER_CONNECTION) {
-          send(ws, JSON.stringify({ type: 'error', code: 'BAD_REQUEST', message: `at most ${MAX_WATCHED_PER_CONNECTION} watched ids per connection`, limit: MAX_WATCHED_PER_CONNECTION }));
+        if (c.watched.size + fresh.length > cfg.wsMaxWatchedIds) {
+          send(ws, JSON.stringify({ type: 'error', code: 'BAD_REQUEST', message: `at most ${cfg.wsMaxWatchedIds} watched ids per connection (api.wsMaxWatchedIds)`, limit: cfg.wsMaxWatchedIds }));
           return;
         }
         const final: string[] = [];
@@ -139,9 +147,28 @@ export function attachWebSocket(app: TemplatedApp, node: NodeApi, cfg: Config['a
     }
   }
 
+  /**
+   * A message past the client's request or tx budget: an error (in order, after earlier acks) with
+   * the retry hint; a connection that keeps sending into its refusals is closed.
+   */
+  function refuse(ws: Socket, err: ApiError, seq: number | undefined): void {
+    const c = ws.getUserData();
+    const msg = JSON.stringify({ type: 'error', ...(seq !== undefined && { seq }), code: err.code, message: err.message, ...err.details });
+    c.acked = c.acked.then(() => void send(ws, msg));
+    if (!c.refusals.take(performance.now())) {
+      metrics.wsRefused.inc({ reason: 'flooding' });
+      logger.warn({ conn: c.id, client: c.client }, 'closing WebSocket that keeps sending past its rate limit');
+      c.acked = c.acked.then(() => {
+        if (!c.closed) ws.end(CLOSE_POLICY, 'rate limit exceeded');
+      });
+    }
+  }
+
   function onBinary(ws: Socket, data: Buffer): void {
     const c = ws.getUserData();
     const seq = ++c.seq;
+    const refused = limits.submission(c.client, Math.floor(data.length / TX_SIZE));
+    if (refused) return refuse(ws, refused, seq);
     const outcome = submitBinary(node, data, 'all', metrics, 'ws');
     outcome.catch(() => undefined); // answered in order below
     c.acked = c.acked.then(() => outcome).then(
@@ -211,22 +238,45 @@ export function attachWebSocket(app: TemplatedApp, node: NodeApi, cfg: Config['a
     idleTimeout: 120,
     sendPingsAutomatically: true,
     upgrade: (res, req, context) => {
-      const conn: Conn = { id: nextId++, closed: false, blocks: false, blockTxIds: false, watched: new Set(), seq: 0, acked: Promise.resolve() };
+      // Every check is made before the upgrade, on what uWS gives synchronously.
+      const client = clientKey(res.getRemoteAddressAsText());
+      const origin = req.getHeader('origin');
+      if (origin !== '' && !originAllowed(origin, cfg.wsAllowedOrigins)) {
+        metrics.wsRefused.inc({ reason: 'origin' });
+        return refuseUpgrade(
+          res,
+          new ApiError('ORIGIN_NOT_ALLOWED', `WebSocket from origin ${JSON.stringify(origin.slice(0, 200))} is not allowed (api.wsAllowedOrigins)`, { details: { limit: 'api.wsAllowedOrigins' } }),
+        );
+      }
+      const refused = limits.request(client, false) ?? limits.wsAdmit(client);
+      if (refused) {
+        metrics.wsRefused.inc({ reason: 'limit' });
+        return refuseUpgrade(res, refused);
+      }
+      const conn: Conn = {
+        id: nextId++, closed: false, blocks: false, blockTxIds: false, watched: new Set(), seq: 0, acked: Promise.resolve(),
+        client, refusals: new TokenBucket(1, cfg.wsMaxRefusals, performance.now()),
+      };
       res.upgrade(conn, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
     },
     open: (ws) => {
       sockets.add(ws);
+      limits.wsOpened(ws.getUserData().client);
       metrics.wsConnections.inc();
     },
     message: (ws, message, isBinary) => {
       metrics.wsMessages.inc({ kind: isBinary ? 'binary' : 'text' });
       if (isBinary) onBinary(ws, Buffer.from(message.slice(0)));
-      else onText(ws, Buffer.from(message).toString('utf8'));
+      else {
+        const refused = limits.request(ws.getUserData().client, false);
+        if (refused) return refuse(ws, refused, undefined);
+        onText(ws, Buffer.from(message).toString('utf8'));
+      }
     },
     close: (ws) => {
       const c = ws.getUserData();
       c.closed = true;
-      sockets.delete(ws);
+      if (sockets.delete(ws)) limits.wsClosed(c.client);
       for (const id of c.watched) unwatch(ws, id);
       c.watched.clear();
       metrics.wsConnections.dec();
@@ -240,4 +290,26 @@ export function attachWebSocket(app: TemplatedApp, node: NodeApi, cfg: Config['a
     },
     dispose: () => unsubscribe(),
   };
+}
+
+/**
+ * Cross-site WebSocket hijacking: a browser sends cookies and ambient credentials with a WebSocket
+ * upgrade from any page, and the same-origin policy does not apply to WebSockets; the Origin header
+ * (which page scripts cannot forge) is the only thing that tells the server which site opened it.
+ * Browsers always send it, so a request without one is a non-browser client and is allowed.
+ */
+export function originAllowed(origin: string, allowed: readonly string[]): boolean {
+  if (allowed.includes('*')) return true;
+  const o = origin.toLowerCase().replace(/\/+$/, '');
+  return allowed.some((a) => a.toLowerCase().replace(/\/+$/, '') === o);
+}
+
+/** An HTTP error answer to an upgrade request, and the connection closed: no WebSocket is made. */
+function refuseUpgrade(res: HttpResponse, err: ApiError): void {
+  res.cork(() => {
+    res.writeStatus(statusLine(err.status));
+    res.writeHeader('Content-Type', JSON_TYPE);
+    for (const [k, v] of Object.entries(err.headers)) res.writeHeader(k, v);
+    res.end(errorBody(err.code, err.message, err.details), true);
+  });
 }

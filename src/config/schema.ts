@@ -90,6 +90,33 @@ export const ConfigSchema = z
       maxBodyBytes: int(1024, 256 * 1024 * 1024).default(32 * 1024 * 1024),
       /** Per-WebSocket send buffer beyond which a subscriber is dropped. */
       wsMaxBackpressureBytes: int(1024, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
+      // Per-client limits (docs/api.md "Threat model and limits"); a client is an IPv4 address or an IPv6 /64.
+      /** Requests (HTTP, and WebSocket messages) per second per client, and the burst; beyond, 429 RATE_LIMITED. */
+      rateLimitPerSec: int(1, 10_000_000).default(1_000),
+      rateLimitBurst: int(1, 10_000_000).default(2_000),
+      /** Transactions per second per client (HTTP and WebSocket), and the burst: a batch costs one token per transaction. */
+      txRateLimitPerSec: int(1, 10_000_000).default(100_000),
+      txRateLimitBurst: int(1, 100_000_000).default(200_000),
+      /** Health probes (/q/health*) per second per client, in a bucket of their own (burst = the same number). */
+      healthRateLimitPerSec: int(1, 1_000_000).default(100),
+      /** Request bodies being read at once, in all and per client; beyond, 503 OVERLOADED / 429 RATE_LIMITED. */
+      maxConcurrentBodies: int(1, 100_000).default(256),
+      maxConcurrentBodiesPerAddress: int(1, 100_000).default(32),
+      /** Body bytes buffered across all requests being read; beyond, 503 OVERLOADED. */
+      maxBufferedBodyBytes: int(1024, 64 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
+      /** A request body must arrive whole within this; else 408 REQUEST_TIMEOUT and the connection is closed. */
+      bodyTimeoutMs: int(100, 600_000).default(30_000),
+      /** Transfers in one JSON submission (converted off the main thread). */
+      maxJsonTxs: int(1, 1_000_000).default(100_000),
+      /** Open WebSockets, in all (beyond: 503) and per client (beyond: 429), refused before the upgrade. */
+      wsMaxConnections: int(1, 1_000_000).default(10_000),
+      wsMaxConnectionsPerAddress: int(1, 1_000_000).default(64),
+      /** Transaction ids one WebSocket may watch at a time. */
+      wsMaxWatchedIds: int(1, 10_000_000).default(10_000),
+      /** Rate-limited messages one WebSocket may have refused in a burst (refilled 1 per second); beyond, closed 1008. */
+      wsMaxRefusals: int(1, 1_000_000).default(32),
+      /** Browser origins allowed to open a WebSocket (exact `scheme://host[:port]`, or "*"); no Origin header is always allowed. */
+      wsAllowedOrigins: z.array(z.string().min(1).max(512)).max(1_000).default([]),
     }),
     /** Validator peer transport limits (docs/network.md "Threat model and limits"). */
     network: z
@@ -109,6 +136,14 @@ export const ConfigSchema = z
     }),
   })
   .superRefine((c, ctx) => {
+    // A body the API accepts must fit the buffered-bytes budget and, as transactions, the tx burst.
+    if (c.api.maxBufferedBodyBytes < c.api.maxBodyBytes) {
+      ctx.addIssue({ code: 'custom', path: ['api', 'maxBufferedBodyBytes'], message: `must be at least api.maxBodyBytes (${c.api.maxBodyBytes})` });
+    }
+    const txsPerBody = Math.floor(c.api.maxBodyBytes / TX_SIZE);
+    if (c.api.txRateLimitBurst < txsPerBody) {
+      ctx.addIssue({ code: 'custom', path: ['api', 'txRateLimitBurst'], message: `must be at least api.maxBodyBytes / ${TX_SIZE} (${txsPerBody}): a full binary batch must fit the burst` });
+    }
     // A role the node cannot fill is refused rather than run as a validator under another name.
     if (c.node.role !== 'validator') {
       ctx.addIssue({ code: 'custom', path: ['node', 'role'], message: `${c.node.role} is not built yet: every node runs as a validator (solo, or one of consensus.validators)` });

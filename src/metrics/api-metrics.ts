@@ -9,6 +9,12 @@ export interface ApiMetrics {
   wsMessages: Counter<'kind'>;
   wsSlowConsumerCloses: Counter;
   submittedTxs: Counter<'transport' | 'result'>;
+  /** Requests, messages, bodies and upgrades refused by a per-client or global limit, by config key. */
+  limited: Counter<'limit'>;
+  bodiesInFlight: Gauge;
+  bufferedBodyBytes: Gauge;
+  bodyTimeouts: Counter;
+  wsRefused: Counter<'reason'>;
 }
 
 /** Registers (or, when a server is restarted on the same registry, reuses) the API metrics. */
@@ -50,6 +56,19 @@ export function apiMetrics(registry: Registry): ApiMetrics {
         labelNames: ['transport', 'result'] as const,
         registers,
       }),
+    ),
+    limited: once('hotledger_api_limited_total', () =>
+      new Counter({ name: 'hotledger_api_limited_total', help: 'Requests, WebSocket messages, bodies and upgrades refused by an API limit, by its config key', labelNames: ['limit'] as const, registers }),
+    ),
+    bodiesInFlight: once('hotledger_api_bodies_in_flight', () => new Gauge({ name: 'hotledger_api_bodies_in_flight', help: 'Request bodies being read', registers })),
+    bufferedBodyBytes: once('hotledger_api_buffered_body_bytes', () =>
+      new Gauge({ name: 'hotledger_api_buffered_body_bytes', help: 'Bytes of request bodies buffered while being read (bounded by api.maxBufferedBodyBytes)', registers }),
+    ),
+    bodyTimeouts: once('hotledger_api_body_timeouts_total', () =>
+      new Counter({ name: 'hotledger_api_body_timeouts_total', help: 'Request bodies not received within api.bodyTimeoutMs (answered 408, connection closed)', registers }),
+    ),
+    wsRefused: once('hotledger_ws_refused_total', () =>
+      new Counter({ name: 'hotledger_ws_refused_total', help: 'WebSocket upgrades refused and connections closed by a limit, by reason', labelNames: ['reason'] as const, registers }),
     ),
   };
 }

@@ -8,7 +8,8 @@ import { TX_SIZE } from '../../src/tx/layout.js';
 const require = createRequire(import.meta.url);
 let h: ApiHarness;
 beforeAll(async () => {
-  h = await startApi({ overrides: { api: { maxBodyBytes: 64 * 1024 } } });
+  // 40 half-sent bodies at once from one address: above the default per-client cap of 32.
+  h = await startApi({ overrides: { api: { maxBodyBytes: 64 * 1024, maxConcurrentBodiesPerAddress: 64 } } });
 });
 afterAll(async () => {
   await h?.close();
