@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { mkdtempSync, rmSync, statSync, writeFileSync, readFileSync, chmodSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync, readFileSync, chmodSync, symlinkSync, lstatSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { generateKeyPair, keyPairFromSeed, readKeyFile, sign, writeKeyFile, type KeyPair } from '../../src/crypto/keys.js';
@@ -70,16 +70,63 @@ describe('key files', () => {
     expect(Buffer.from(back.publicKey).toString('hex')).toBe(RFC_TEST1.publicKey);
   });
 
-  it('is written with mode 0600, also when it replaces an existing world-readable file', () => {
+  it('is written with mode 0600, also when it replaces an existing world-readable file (with overwrite)', () => {
     const path = join(dir, 'k.json');
     writeKeyFile(path, kp);
     expect(statSync(path).mode & 0o777).toBe(0o600);
     const other = join(dir, 'existing.json');
     writeFileSync(other, '{}');
     chmodSync(other, 0o644);
-    writeKeyFile(other, kp);
+    const inode = statSync(other).ino;
+    writeKeyFile(other, kp, { overwrite: true });
     expect(statSync(other).mode & 0o777).toBe(0o600);
+    // A new file replaced it: the secret was never written into the world-readable one.
+    expect(statSync(other).ino).not.toBe(inode);
     expect(Buffer.from(readKeyFile(other).publicKey).toString('hex')).toBe(RFC_TEST1.publicKey);
+  });
+
+  it('is 0600 from creation: with a umask of 0 the file is still 0600, and a new directory is 0700', () => {
+    const old = process.umask(0);
+    try {
+      const path = join(dir, 'fresh', 'k.json');
+      writeKeyFile(path, kp);
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      expect(statSync(join(dir, 'fresh')).mode & 0o777).toBe(0o700);
+    } finally {
+      process.umask(old);
+    }
+  });
+
+  it('refuses a symlink at the target path and leaves the file it points at untouched, also with overwrite', () => {
+    const victim = join(dir, 'victim.txt');
+    writeFileSync(victim, 'do not touch\n');
+    chmodSync(victim, 0o644);
+    const path = join(dir, 'k.json');
+    symlinkSync(victim, path);
+    expectKeyError(() => writeKeyFile(path, kp), /symbolic link/);
+    expectKeyError(() => writeKeyFile(path, kp, { overwrite: true }), /symbolic link/);
+    expect(readFileSync(victim, 'utf8')).toBe('do not touch\n');
+    expect(statSync(victim).mode & 0o777).toBe(0o644);
+    expect(lstatSync(path).isSymbolicLink()).toBe(true);
+    // A dangling symlink (pointing where the secret would be created) is refused too.
+    const dangling = join(dir, 'd.json');
+    symlinkSync(join(dir, 'would-be-created.json'), dangling);
+    expectKeyError(() => writeKeyFile(dangling, kp), /symbolic link/);
+    expect(existsSync(join(dir, 'would-be-created.json'))).toBe(false);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('does not silently overwrite an existing key file with another key; the same key again is a no-op', () => {
+    const path = join(dir, 'k.json');
+    writeKeyFile(path, kp);
+    const other = generateKeyPair();
+    expectKeyError(() => writeKeyFile(path, other), /already exists/);
+    expect(Buffer.from(readKeyFile(path).publicKey).toString('hex')).toBe(RFC_TEST1.publicKey);
+    chmodSync(path, 0o644);
+    writeKeyFile(path, kp); // same key: kept, mode tightened
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    writeKeyFile(path, other, { overwrite: true });
+    expect(Buffer.from(readKeyFile(path).publicKey).toString('hex')).toBe(Buffer.from(other.publicKey).toString('hex'));
   });
 
   it('accepts upper-case hex and a file without publicKey', () => {
