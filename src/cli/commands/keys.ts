@@ -21,7 +21,7 @@ export function registerKeygen(program: Command): void {
         }
         const path = resolve(o.out);
         if (existsSync(path) && !o.force) throw new HotledgerError('BAD_REQUEST', `${path} already exists; pass --force to overwrite it`);
-        writeKeyFile(path, kp);
+        writeKeyFile(path, kp, { overwrite: o.force === true });
         print(`public key ${publicKey}\nkey file   ${path}`);
       }),
     );
