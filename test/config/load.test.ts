@@ -56,7 +56,12 @@ describe('defaults (config/default.json + schema)', () => {
       mempool: { capacity: 1_000_000, maxPerSender: 10_000, maxNonceGap: 100_000, maxUnverified: 200_000 },
       storage: { cacheSizeMb: 256, mapSizeMb: 65_536 },
       consensus: { timeoutMs: 1000, heartbeatMs: 250, retainCommitted: 1000, maxPeerBatches: 64, maxPeerBatchMb: 128, peerRequestsPerSec: 50, storeRetainBlocks: 1_000_000, validators: [] },
-      api: { host: '127.0.0.1', port: 9003, maxBodyBytes: 33_554_432, wsMaxBackpressureBytes: 4_194_304 },
+      api: {
+        host: '127.0.0.1', port: 9003, maxBodyBytes: 33_554_432, wsMaxBackpressureBytes: 4_194_304,
+        rateLimitPerSec: 1000, rateLimitBurst: 2000, txRateLimitPerSec: 100_000, txRateLimitBurst: 200_000, healthRateLimitPerSec: 100,
+        maxConcurrentBodies: 256, maxConcurrentBodiesPerAddress: 32, maxBufferedBodyBytes: 268_435_456, bodyTimeoutMs: 30_000, maxJsonTxs: 100_000,
+        wsMaxConnections: 10_000, wsMaxConnectionsPerAddress: 64, wsMaxWatchedIds: 10_000, wsMaxRefusals: 32, wsAllowedOrigins: [],
+      },
       network: { handshakeTimeoutMs: 2000, maxPendingHandshakes: 64, maxPendingPerAddress: 8, maxFrameBytes: 67_108_864 },
       log: { level: 'info' },
     });
