@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { HotledgerError } from '../errors.js';
 import { plain } from './ledger-store.js';
-import { checkQuota, writeError } from './storage-errors.js';
+import { checkQuota, usedBytes, writeError } from './storage-errors.js';
 
 /**
  * A validator's consensus records (safety data, high TC, uncommitted blocks, committed root) in an
@@ -87,6 +87,11 @@ export class ConsensusStore {
   /** The stored committed heights, [lowest, highest] (both 0 when none). */
   get committedRange(): { lowest: number; highest: number } {
     return { lowest: this.lowest, highest: this.highest };
+  }
+
+  /** Bytes of the environment's file in use (its high-water mark): what the pruning keeps flat. */
+  get usedBytes(): number {
+    return usedBytes(this.root);
   }
 
   /** The write failure that stopped this store, if any (STORAGE_FULL for a full disk or map). */
