@@ -16,9 +16,13 @@ afterAll(async () => {
   await Promise.all(nodes.map((n) => n.t.close()));
 });
 
+/** CPU time (user + system) this process spent per run, in ms: far less sensitive than wall time to other work on a shared box. */
+const cpuMs: { big: number[]; small: number[] } = { big: [], small: [] };
+
 /** Sends `count` messages from 0 to 1 keeping at most `window` unreceived; ms from first send to last receipt. */
-async function pump(a: Node, b: Node, count: number, window: number, make: (i: number) => unknown): Promise<number> {
+async function pump(a: Node, b: Node, count: number, window: number, make: (i: number) => unknown, cpu: number[]): Promise<number> {
   b.received.length = 0;
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   let sent = 0;
   while (sent < count) {
@@ -26,6 +30,8 @@ async function pump(a: Node, b: Node, count: number, window: number, make: (i: n
     await new Promise((r) => setImmediate(r));
   }
   await waitFor(() => b.received.length === count, 120_000, 'all messages');
+  const c = process.cpuUsage(c0);
+  cpu.push((c.user + c.system) / 1000);
   return performance.now() - t0;
 }
 
@@ -45,8 +51,8 @@ describe.skipIf(!RUN)('one link, throughput', () => {
     const big: number[] = [];
     const small: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      big.push(await pump(a, b, bigCount, 8, batch));
-      small.push(await pump(a, b, smallCount, 4096, vote));
+      big.push(await pump(a, b, bigCount, 8, batch, cpuMs.big));
+      small.push(await pump(a, b, smallCount, 4096, vote, cpuMs.small));
     }
     const mb = (bigCount * txs.length) / 1e6;
     // Best run as well as the median: on a shared 2-core box other work only ever slows a run down.
@@ -57,6 +63,9 @@ describe.skipIf(!RUN)('one link, throughput', () => {
       batchMsgPerSec: +(bigCount / (median(big) / 1000)).toFixed(1),
       voteMsgPerSec: Math.round(smallCount / (median(small) / 1000)),
       voteMsgPerSecBest: Math.round(smallCount / (best(small) / 1000)),
+      // CPU per message, both ends together (median over rounds).
+      batchCpuMsPerMsg: +(median(cpuMs.big) / bigCount).toFixed(2),
+      voteCpuUsPerMsg: +((median(cpuMs.small) * 1000) / smallCount).toFixed(1),
       rounds: ROUNDS,
       batchRunsMs: big.map((x) => Math.round(x)),
       voteRunsMs: small.map((x) => Math.round(x)),
