@@ -18,6 +18,7 @@ import { KeyedLimiter } from '../limits/token-bucket.js';
 import type { ValidatorIdentity } from './validator-set.js';
 import { BatchSequencer, type GapRequest } from './batch-sequencer.js';
 import { ConsensusStageTimer, type ConsensusStage } from './consensus-stage-timer.js';
+import { HeldBatches } from './held-batches.js';
 import { PeerBatchIntake, type IntakeDrop } from './peer-batch-intake.js';
 import { MAX_BATCHES_PER_REQUEST, parsePeerMessage, type PeerMessage, type PeerWireLimits } from './peer-wire.js';
 
@@ -69,7 +70,7 @@ export class ConsensusOrderer implements Orderer {
   private readonly core: ConsensusCore;
   private deliver: ((block: OrderedBlock) => void) | undefined;
   /** Batches by digest hex, local or received, until their block is applied. */
-  private readonly payloads = new Map<string, VerifiedBatch>();
+  private readonly payloads = new HeldBatches();
   private readonly commitQueue: CommittedBlock[] = [];
   private readonly uncommitted = new Map<string, Block>();
   /**
@@ -137,7 +138,7 @@ export class ConsensusOrderer implements Orderer {
     this.peerLimits = { maxBatchTxs: o.maxBatchTxs, maxConsensusBytes: maxMessageBytes(this.wire) };
     this.requestLimiter = new KeyedLimiter(o.peerRequestsPerSec, 2 * o.peerRequestsPerSec, ids.peers.length);
     this.intake = new PeerBatchIntake({
-      chainId: o.chainId, verifier: o.verifier, maxBatchesPerOrigin: o.maxPeerBatches, maxBytesPerOrigin: o.maxPeerBatchBytes,
+      chainId: o.chainId, verifier: o.verifier, held: this.payloads, maxBatchesPerOrigin: o.maxPeerBatches, maxBytesPerOrigin: o.maxPeerBatchBytes,
       onDrop: (from, reason, detail) => this.dropped(from, reason, detail),
     });
     this.stages = o.observe && new ConsensusStageTimer(o.observe);
@@ -231,9 +232,13 @@ export class ConsensusOrderer implements Orderer {
         }
         case 'b': {
           // Verification starts at once (in parallel); offering waits for the origin's order.
-          const verifying = this.intake.take(from, Buffer.from(msg.txs), (k) => this.payloads.has(k));
-          if (msg.i === undefined || msg.n === undefined) return this.offerInOrder(from, [verifying]);
-          const r = this.sequencer.receive(from, { boot: msg.i, seq: msg.n, item: verifying }, Date.now());
+          const taken = this.intake.take(from, Buffer.from(msg.txs));
+          // No room for this origin now: as if lost in transit. The sequencer sees the gap when a
+          // later batch comes and asks for it again; offering a later one first would break the
+          // origin's nonce order (its senders' later nonces committed before the earlier ones).
+          if ('full' in taken) return;
+          if (msg.i === undefined || msg.n === undefined) return this.offerInOrder(from, [taken.verifying]);
+          const r = this.sequencer.receive(from, { boot: msg.i, seq: msg.n, item: taken.verifying }, Date.now());
           if (r.request) this.askAgain(r.request);
           return this.offerInOrder(from, r.release);
         }
@@ -253,7 +258,9 @@ export class ConsensusOrderer implements Orderer {
               this.dropped(from, 'unsolicited', key);
               continue;
             }
-            void this.intake.take(from, txs, (k) => this.payloads.has(k), known).then((b) => this.offer(b), (e: unknown) => this.o.logger.warn({ from, err: (e as Error).message }, 'requested batch failed'));
+            const taken = this.intake.take(from, txs, known);
+            if ('full' in taken) continue; // asked for again by the next fetch
+            void taken.verifying.then((b) => this.offer(b), (e: unknown) => this.o.logger.warn({ from, err: (e as Error).message }, 'requested batch failed'));
           }
           return;
         case 'bq':
@@ -311,10 +318,7 @@ export class ConsensusOrderer implements Orderer {
   private offer(vb: VerifiedBatch | undefined): void {
     if (!vb) return;
     const key = hex(vb.digest!);
-    if (this.stopped || this.payloads.has(key)) {
-      this.intake.release(vb);
-      return;
-    }
+    if (this.stopped || this.payloads.has(key)) return;
     this.requested.delete(key);
     this.payloads.set(key, vb);
     this.handle(this.core.onPayloadAvailable(vb.digest!, Date.now()));
@@ -443,6 +447,8 @@ export class ConsensusOrderer implements Orderer {
     while (this.commitQueue.length > 0 && this.deliver) {
       const { block } = this.commitQueue[0]!;
       if (block.round <= this.appliedRound || block.payload.length === 0) {
+        // Already applied (a commit seen again after a restart): its batches are not needed.
+        for (const d of block.payload) this.payloads.delete(hex(d));
         this.commitQueue.shift();
         continue;
       }
@@ -460,12 +466,7 @@ export class ConsensusOrderer implements Orderer {
       }
       this.waitingSince = 0;
       this.commitQueue.shift();
-      for (const d of block.payload) {
-        const k = hex(d);
-        const vb = this.payloads.get(k);
-        if (vb) this.intake.release(vb);
-        this.payloads.delete(k);
-      }
+      for (const d of block.payload) this.payloads.delete(hex(d));
       this.appliedRound = block.round;
       this.deliver({ batches: batches as VerifiedBatch[], round: block.round, timestamp: block.timestampMs });
     }

@@ -7,6 +7,7 @@ import type { VerifyPool } from '../pipeline/verify-pool.js';
 import { txId } from '../tx/codec.js';
 import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
 import { nonceRejectCode, staticRejectCode } from '../tx/rules.js';
+import type { HeldBatches, OriginLoad } from './held-batches.js';
 
 /** Why a peer's batch was not taken. `static-rule` and `bad-signature` prove the origin faulty. */
 export type IntakeDrop = 'static-rule' | 'bad-signature' | 'known-bad' | 'intake-full' | 'unsolicited';
@@ -14,20 +15,20 @@ export type IntakeDrop = 'static-rule' | 'bad-signature' | 'known-bad' | 'intake
 export interface PeerBatchIntakeOptions {
   chainId: number;
   verifier: VerifyPool;
+  /** What the node holds (the per-origin bound counts those batches too). */
+  held: HeldBatches;
   /** Per origin: batches being verified plus batches held unordered, and their bytes. */
   maxBatchesPerOrigin: number;
   maxBytesPerOrigin: number;
-  /** A batch proved faulty (or an answer with one), counted and logged by the caller. */
+  /** A batch dropped, counted and logged by the caller. */
   onDrop: (from: number, reason: IntakeDrop, detail?: string) => void;
-}
-
-interface OriginLoad {
-  batches: number;
-  bytes: number;
 }
 
 /** Digests of batches proved invalid, remembered so a re-send or a fetch is not verified again. */
 const MAX_KNOWN_BAD = 4_096;
+
+/** `take`'s answer: being verified (undefined when dropped or already held), or no room now. */
+export type Intake = { verifying: Promise<VerifiedBatch | undefined> } | { full: true };
 
 /**
  * Takes peers' batches into a validator: every transaction must meet the static rules and carry a
@@ -38,10 +39,8 @@ const MAX_KNOWN_BAD = 4_096;
  */
 export class PeerBatchIntake {
   private readonly verifying = new Map<string, Promise<VerifiedBatch | undefined>>();
-  private readonly load = new Map<number, OriginLoad>();
+  private readonly verifyingLoad = new Map<number, OriginLoad>();
   private readonly knownBad = new Set<string>();
-  /** Batches charged as held: released once, however many callers offered them. */
-  private readonly held = new WeakSet<VerifiedBatch>();
 
   constructor(private readonly o: PeerBatchIntakeOptions) {}
 
@@ -57,59 +56,53 @@ export class PeerBatchIntake {
     return this.verifying.has(digestHex);
   }
 
-  /** Batches and bytes `origin` holds in this node (verifying or held unordered). */
+  /** Batches and bytes `origin` costs this node: being verified plus held. */
   loadOf(origin: number): OriginLoad {
-    return this.load.get(origin) ?? { batches: 0, bytes: 0 };
+    const v = this.verifyingLoad.get(origin) ?? { batches: 0, bytes: 0 };
+    const h = this.o.held.loadOf(origin);
+    return { batches: v.batches + h.batches, bytes: v.bytes + h.bytes };
   }
 
   /**
-   * Verifies a peer's batch, charged to `origin`. Resolves undefined when it is dropped (reported
-   * through onDrop) or already on its way; `isHeld` says whether the node holds it already.
+   * Verifies a peer's batch, charged to `origin`. `full` (nothing started) when the origin is at
+   * its bound: the caller treats the batch as lost, so its order is not broken (it is asked for
+   * again later). Resolves undefined when the batch is invalid (reported through onDrop) or held.
    */
-  take(origin: number, txs: Buffer, isHeld: (digestHex: string) => boolean, known?: { ids: Buffer; digest: Uint8Array }): Promise<VerifiedBatch | undefined> {
+  take(origin: number, txs: Buffer, known?: { ids: Buffer; digest: Uint8Array }): Intake {
     const { ids, digest } = known ?? PeerBatchIntake.identify(txs);
     const key = hex(digest);
-    if (isHeld(key)) return Promise.resolve(undefined);
+    if (this.o.held.has(key)) return { verifying: Promise.resolve(undefined) };
     const pending = this.verifying.get(key);
-    if (pending) return pending;
+    if (pending) return { verifying: pending };
     if (this.knownBad.has(key)) {
       this.o.onDrop(origin, 'known-bad', key);
-      return Promise.resolve(undefined);
+      return { verifying: Promise.resolve(undefined) };
     }
     const l = this.loadOf(origin);
     if (l.batches + 1 > this.o.maxBatchesPerOrigin || l.bytes + txs.length > this.o.maxBytesPerOrigin) {
       this.o.onDrop(origin, 'intake-full', `${l.batches} batches, ${l.bytes} bytes held`);
-      return Promise.resolve(undefined);
+      return { full: true };
     }
     const count = txs.length / TX_SIZE;
     for (let i = 0; i < count; i++) {
       const code = staticRejectCode(txs, i * TX_SIZE, this.o.chainId) || nonceRejectCode(txs, i * TX_SIZE);
-      if (code !== 0) return Promise.resolve(this.faulty(origin, key, 'static-rule', `tx ${i}: ${rejectName(code)}`));
+      if (code !== 0) return { verifying: Promise.resolve(this.faulty(origin, key, 'static-rule', `tx ${i}: ${rejectName(code)}`)) };
     }
     this.charge(origin, 1, txs.length);
     const t0 = performance.now();
-    const run = this.o.verifier.verify(txs, count).then(
-      (verified): VerifiedBatch | undefined => {
-        const bad = verified.findIndex((v) => v !== 0);
-        if (bad >= 0) return this.faulty(origin, key, 'bad-signature', `tx ${bad}`);
-        const vb: VerifiedBatch = { batch: { seq: 0, entries: [], txs, ids, count, sealedAt: t0 }, verified, verifyMs: performance.now() - t0, digest, origin };
-        this.charge(origin, 1, txs.length); // held from here until released
-        this.held.add(vb);
-        return vb;
-      },
-    );
+    const run = this.o.verifier.verify(txs, count).then((verified): VerifiedBatch | undefined => {
+      const bad = verified.findIndex((v) => v !== 0);
+      if (bad >= 0) return this.faulty(origin, key, 'bad-signature', `tx ${bad}`);
+      return { batch: { seq: 0, entries: [], txs, ids, count, sealedAt: t0 }, verified, verifyMs: performance.now() - t0, digest, origin };
+    });
     this.verifying.set(key, run);
-    void run.finally(() => {
-      this.verifying.delete(key);
-      this.charge(origin, -1, -txs.length);
-    }).catch(() => undefined);
-    return run;
-  }
-
-  /** A held batch left the node's memory (applied, or dropped as already committed). */
-  release(vb: VerifiedBatch): void {
-    if (vb.origin === undefined || !this.held.delete(vb)) return;
-    this.charge(vb.origin, -1, -vb.batch.txs.length);
+    void run
+      .finally(() => {
+        this.verifying.delete(key);
+        this.charge(origin, -1, -txs.length);
+      })
+      .catch(() => undefined);
+    return { verifying: run };
   }
 
   private faulty(origin: number, key: string, reason: IntakeDrop, detail: string): undefined {
@@ -120,10 +113,10 @@ export class PeerBatchIntake {
   }
 
   private charge(origin: number, batches: number, bytes: number): void {
-    const l = this.load.get(origin) ?? { batches: 0, bytes: 0 };
+    const l = this.verifyingLoad.get(origin) ?? { batches: 0, bytes: 0 };
     l.batches += batches;
     l.bytes += bytes;
-    if (l.batches <= 0) this.load.delete(origin);
-    else this.load.set(origin, l);
+    if (l.batches <= 0) this.verifyingLoad.delete(origin);
+    else this.verifyingLoad.set(origin, l);
   }
 }

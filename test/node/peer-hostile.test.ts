@@ -121,6 +121,20 @@ describe('a Byzantine peer against the validator ordering layer', () => {
     await waitHeld(h, [honest]);
   });
 
+  it('a batch refused for want of room is treated as lost: asked for again, never overtaken by a later one', async () => {
+    h = await ordererHarness({ maxPeerBatchBytes: 2_000 });
+    // Two small batches, a large one that does not fit beside them, then a small one that does.
+    const seq = [batch(200, 2), batch(201, 2), batch(202, 50), batch(203, 2)];
+    for (let n = 1; n <= 3; n++) h.net.deliver(2, { k: 'b', txs: seq[n - 1], i: 9, n });
+    expect(reasons(h, 2)).toEqual(['intake-full']);
+    await waitHeld(h, seq.slice(0, 2));
+    h.net.deliver(2, { k: 'b', txs: seq[3], i: 9, n: 4 });
+    await settle();
+    // The gap at 3 is asked for again, and 4 is held back behind it, not offered.
+    expect(h.net.sent.filter((s) => s.msg.k === 'bn')).toEqual([{ to: 2, msg: { k: 'bn', i: 9, f: 3, t: 3 } }]);
+    expect(await holds(h, seq[3]!, 0)).toBe(false);
+  });
+
   it('drops batch answers nobody asked for', async () => {
     h = await ordererHarness();
     const txs = batch(4);
