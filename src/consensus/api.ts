@@ -22,7 +22,13 @@ export interface ConsensusConfig {
   /** This validator's index. */
   self: number;
   timeoutMs: number;
+  /** Delay of an empty block that only announces a commit (see docs/consensus.md, "Idle"). */
   heartbeatMs: number;
+  /**
+   * Round timer while the node has nothing to order: idle rounds end (by a TC, not counted as a
+   * failure) this often. Default IDLE_TIMEOUT_FACTOR × timeoutMs.
+   */
+  idleTimeoutMs?: number;
   crypto: ConsensusCrypto;
   /**
    * Default 2: the round timeout grows to at most 4 × timeoutMs. Kept low because with round-robin
@@ -54,6 +60,8 @@ export interface ConsensusConfig {
   highTc?: TimeoutCert | null;
   /** Test hook: replace the voting rule (e.g. with a deliberately broken one). */
   votingRules?: (data: SafetyData) => VotingRules;
+  /** Test-only fault injection: never count a round as busy (breaks liveness under load). */
+  unsafeAlwaysIdle?: boolean;
   /** Test-only fault injection: commit on a 1-chain. Unsafe; never set it in a node. */
   unsafeOneChainCommit?: boolean;
 }
@@ -90,6 +98,9 @@ export interface ConsensusOutput {
   timer: { at: number } | null;
   events: ConsensusEvent[];
 }
+
+/** Default idle round timer, in multiples of timeoutMs (60 s at the default 1 s timeout). */
+export const IDLE_TIMEOUT_FACTOR = 60;
 
 /** Rounds above the current one whose votes and timeouts are kept (see docs/consensus.md). */
 export const DEFAULT_FUTURE_ROUND_WINDOW = 8;

@@ -28,7 +28,7 @@ import {
   type TimeoutCert,
 } from './types.js';
 import { VoteAggregator, type EquivocationEvent } from './vote-aggregator.js';
-import { DEFAULT_FUTURE_ROUND_WINDOW, type ConsensusConfig, type ConsensusFootprint, type ConsensusOutput, type ConsensusStatusView } from './api.js';
+import { DEFAULT_FUTURE_ROUND_WINDOW, IDLE_TIMEOUT_FACTOR, type ConsensusConfig, type ConsensusFootprint, type ConsensusOutput, type ConsensusStatusView } from './api.js';
 
 export type { ConsensusConfig, ConsensusEvent, ConsensusFootprint, ConsensusOutput, ConsensusStatusView } from './api.js';
 
@@ -54,6 +54,12 @@ export class ConsensusCore {
   private highQc: QuorumCert;
   private highTc: TimeoutCert | null = null;
   private proposedRound = 0;
+  /** Highest round of a block with payload in the tree: such a block is work until certified. */
+  private payloadRound = 0;
+  /** The round whose leader (us) waits for the heartbeat to send an empty, commit-announcing block. */
+  private heartbeatRound = 0;
+  /** The commit that made the current root committed included a block with payload. */
+  private rootCommittedPayload = false;
   private waitingVote: { block: Block; tc: TimeoutCert | null } | null = null;
   /** When we last sent sync-info to each peer. */
   private readonly syncInfoSent = new Map<number, number>();
@@ -76,7 +82,12 @@ export class ConsensusCore {
     this.rules = cfg.votingRules ? cfg.votingRules(safety) : new SafetyRules(safety);
     this.verifier = new CertVerifier(cfg.chainId, this.n, cfg.crypto);
     this.agg = new VoteAggregator(this.verifier.quorum);
-    this.pacemaker = new Pacemaker({ timeoutMs: cfg.timeoutMs, heartbeatMs: cfg.heartbeatMs, maxBackoffExponent: cfg.maxBackoffExponent ?? 2 });
+    this.pacemaker = new Pacemaker({
+      timeoutMs: cfg.timeoutMs,
+      heartbeatMs: cfg.heartbeatMs,
+      maxBackoffExponent: cfg.maxBackoffExponent ?? 2,
+      idleTimeoutMs: cfg.idleTimeoutMs ?? IDLE_TIMEOUT_FACTOR * cfg.timeoutMs,
+    });
     this.tree = new BlockTree(root.block, root.qc, cfg.retainCommitted ?? 1_000, cfg.unsafeOneChainCommit === true);
     this.sync = new Synchronizer(this.self, this.n, Math.max(1, Math.floor(cfg.timeoutMs / 2)));
     // The backward walk needs the whole gap in peers' memory; assume they retain what we do.
@@ -376,6 +387,7 @@ export class ConsensusCore {
 
   private afterInsert(b: Block, persist = true): void {
     if (persist) this.out.persistBlocks.push(b);
+    if (b.payload.length > 0 && b.round > this.payloadRound) this.payloadRound = b.round;
     this.sync.resolved(b.hash);
     const missing = this.payload.missing(b).filter((d) => !this.payload.wasCommitted(d));
     if (missing.length > 0) this.out.fetchPayload.push({ digests: missing, from: b.proposer });
@@ -395,6 +407,7 @@ export class ConsensusCore {
       this.out.commits.push(c);
       this.payload.onCommit(c.block);
     }
+    if (blocks.length > 0) this.rootCommittedPayload = blocks.some((c) => c.block.payload.length > 0);
     if (blocks.length > 0) this.sync.prune(this.tree.root.height);
   }
 
@@ -418,6 +431,9 @@ export class ConsensusCore {
   private localTimeout(): void {
     const round = this.pacemaker.round;
     this.pacemaker.onLocalTimeout(this.now);
+    // Still lacking the block of our highest QC: ask again. While the cluster is idle no new
+    // proposal or certificate arrives to trigger the fetch, so the round timer has to.
+    if (!this.tree.has(this.highQc.blockHash)) this.missingBlock(this.highQc.blockHash, this.election.leader(this.highQc.round + 1), null, this.highQc.round);
     if (!this.rules.timeoutFor(round, this.highQc).ok) return;
     this.dirty = true;
     this.out.events.push({ type: 'local-timeout', round });
@@ -429,9 +445,12 @@ export class ConsensusCore {
   }
 
   /**
-   * The leader proposes at once when there is work (pending batches, or uncommitted payload that
-   * needs a 2-chain on top to commit); otherwise it waits for the heartbeat and proposes an empty
-   * keep-alive block, so rounds keep moving at heartbeat pace instead of timing out.
+   * The leader proposes at once when there is work: pending batches, or payload on the chain it
+   * extends, which needs certified descendants to commit. With neither, it proposes only if its
+   * highest QC newly commits a block with payload (it formed that QC itself from votes, so no one
+   * else knows the commit yet): an empty block carrying the QC, after `heartbeatMs` so a batch
+   * arriving meanwhile can ride in it. Otherwise it proposes nothing: an idle cluster writes no
+   * blocks, and the next batch is proposed the moment it arrives (docs/consensus.md, "Idle").
    */
   private proposeIfReady(heartbeat: boolean): void {
     const round = this.pacemaker.round;
@@ -448,7 +467,10 @@ export class ConsensusCore {
     if (parent === undefined) return this.requestBlock(this.highQc.blockHash, this.election.leader(this.highQc.round + 1));
     const exclude = this.tree.uncommittedDigests(parent);
     const digests = this.payload.select(exclude, this.maxPayload);
-    if (!heartbeat && digests.length === 0 && exclude.size === 0) return;
+    if (digests.length === 0 && exclude.size === 0) {
+      if (tc !== null || !this.commitsPayload(parent)) return;
+      if (!heartbeat) return void (this.heartbeatRound = round);
+    }
     this.proposedRound = round;
     const block = makeBlock({
       chainId: this.cfg.chainId,
@@ -470,6 +492,32 @@ export class ConsensusCore {
   }
 
   /**
+   * Whether the QC of `certified` is the one that committed our root (its parent, a direct
+   * 2-chain) and that commit included payload: others learn of it only from a block carrying it.
+   */
+  private commitsPayload(certified: Block): boolean {
+    const p = this.tree.get(certified.parentHash);
+    return this.rootCommittedPayload && p !== undefined && equalBytes(p.hash, this.tree.root.hash) && p.round + 1 === certified.round;
+  }
+
+  /**
+   * Work this node is waiting on, which a silent leader would stall: batches not yet committed,
+   * a block with payload proposed in the current round (awaiting its QC), or payload on the
+   * chain of our highest QC (awaiting the descendants that commit it). Without any, a round that
+   * makes no progress is not a failure.
+   */
+  private hasWork(): boolean {
+    if (this.cfg.unsafeAlwaysIdle === true) return false;
+    if (this.payload.hasPending() || this.payloadRound >= this.pacemaker.round) return true;
+    let cur = this.tree.get(this.highQc.blockHash);
+    while (cur !== undefined && cur.height > this.tree.root.height) {
+      if (cur.payload.length > 0) return true;
+      cur = this.tree.get(cur.parentHash);
+    }
+    return false;
+  }
+
+  /**
    * We lack a certified block. Close to the root, fetch its ancestry backwards (one request of
    * SYNC_BATCH reaches the tree). Far above it, sync forward from the root instead: the backward
    * walk holds everything as orphans until it connects and peers keep only `retainCommitted`
@@ -488,6 +536,9 @@ export class ConsensusCore {
     if (!endIfNull) return;
     const target = this.forward.finish();
     if (target !== null && !this.tree.has(target.hash) && (target.height === null || target.height > this.tree.root.height)) this.requestBlock(target.hash, target.peer);
+    // The run's target can be an older certificate's block (a TC's high QC seen after the QC
+    // that started the run); the block of our highest QC is the one we must reach.
+    if (!this.tree.has(this.highQc.blockHash)) this.requestBlock(this.highQc.blockHash, target?.peer ?? this.election.leader(this.highQc.round + 1));
   }
 
   private requestBlock(hash: Hash, peer: number): void {
@@ -513,9 +564,10 @@ export class ConsensusCore {
   private finish(): ConsensusOutput {
     const out = this.out;
     if (this.dirty) out.persist = this.rules.data;
+    this.pacemaker.setBusy(this.hasWork(), this.now);
     let at = this.pacemaker.timeoutDeadline;
     const round = this.pacemaker.round;
-    if (this.election.leader(round) === this.self && this.proposedRound < round && !this.pacemaker.hasTimedOut()) {
+    if (this.heartbeatRound === round && this.election.leader(round) === this.self && this.proposedRound < round && !this.pacemaker.hasTimedOut()) {
       const hb = this.pacemaker.heartbeatAt();
       if (hb > this.now && hb < at) at = hb;
     }

@@ -34,6 +34,11 @@ export class Cluster {
       servesChain?: boolean;
       /** Rewrites or drops (null) a message in flight: a Byzantine sender. */
       tamper?: (from: number, to: number, msg: ConsensusMessage) => ConsensusMessage | null;
+      /**
+       * Steady load: a fresh batch reaches every running node this often. An idle cluster makes
+       * no blocks, so tests that need a long chain need load.
+       */
+      loadEveryMs?: number;
     },
   ) {
     this.cryptos = cryptos;
@@ -43,6 +48,21 @@ export class Cluster {
     this.persisted = cryptos.map(() => undefined);
     this.timerVersion = cryptos.map(() => 0);
     this.cores.forEach((c, i) => this.apply(i, c!.start(0)));
+    if (opts.loadEveryMs !== undefined) this.scheduleLoad(opts.loadEveryMs, 0);
+  }
+
+  /** Batches injected by `loadEveryMs` so far. */
+  loadBatches = 0;
+
+  private scheduleLoad(every: number, k: number): void {
+    this.q.push(this.now + every, () => {
+      const d = new Uint8Array(32);
+      new DataView(d.buffer).setUint32(0, k);
+      d[31] = 0x10;
+      this.loadBatches = k + 1;
+      this.inject(d);
+      this.scheduleLoad(every, k + 1);
+    });
   }
 
   private apply(i: number, out: ConsensusOutput): void {

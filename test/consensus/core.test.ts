@@ -56,7 +56,7 @@ describe('ConsensusCore', () => {
   });
 
   it('a node restarted with an empty block tree syncs the chain from its peers and commits it', () => {
-    const c = new Cluster(N, idealCryptoSet(7, N), { timeoutMs: 300, heartbeatMs: 50, delayMs: 5 });
+    const c = new Cluster(N, idealCryptoSet(7, N), { timeoutMs: 300, heartbeatMs: 50, delayMs: 5, loadEveryMs: 40 });
     c.runUntil(500);
     const laggard = 3;
     c.stop(laggard);

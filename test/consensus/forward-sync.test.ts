@@ -25,6 +25,7 @@ function laggingCluster(opts: { seed: number; behind: number; servesChain: boole
     core: { leaderElection: withoutLaggard, retainCommitted: 1_000 },
     servesChain: opts.servesChain,
     tamper: opts.tamper,
+    loadEveryMs: 2,
   });
   c.runUntil(100);
   c.stop(LAGGARD);
@@ -98,7 +99,7 @@ describe('forward sync of committed blocks', () => {
   }, 60_000);
 
   it('serves committed blocks from memory and then from the stored chain, oldest first, never beyond its root', () => {
-    const c = new Cluster(N, idealCryptoSet(23, N), { timeoutMs: 200, heartbeatMs: 5, delayMs: 1, core: { retainCommitted: 10 }, servesChain: true });
+    const c = new Cluster(N, idealCryptoSet(23, N), { timeoutMs: 200, heartbeatMs: 5, delayMs: 1, core: { retainCommitted: 10 }, servesChain: true, loadEveryMs: 5 });
     c.runUntil(1_000);
     const root = c.commits[0]!.length;
     expect(root).toBeGreaterThan(40);
@@ -121,7 +122,7 @@ describe('forward sync of committed blocks', () => {
     const cryptos = idealCryptoSet(24, N);
     const core = new ConsensusCore({ chainId: 1, validators: N, self: 0, timeoutMs: 200, heartbeatMs: 50, crypto: cryptos[0]! });
     core.start(0);
-    const c = new Cluster(N, idealCryptoSet(24, N), { timeoutMs: 200, heartbeatMs: 5, delayMs: 1 });
+    const c = new Cluster(N, idealCryptoSet(24, N), { timeoutMs: 200, heartbeatMs: 5, delayMs: 1, loadEveryMs: 5 });
     c.runUntil(300);
     const blocks = c.commits[1]!.slice(0, 10).map((x) => x.block);
     const out = core.onMessage(1, { type: 'sync-response', blocks }, 1);
