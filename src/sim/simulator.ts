@@ -38,6 +38,16 @@ export interface SimOptions {
   longOutage?: boolean;
   /** Test-only: nodes do not serve their stored committed chain (no `committedChain` port). */
   noCommittedChain?: boolean;
+  /**
+   * A quiet spell between the heal and the post-heal batches: no batches are injected for this
+   * long (faults are over). The result counts the empty blocks honest nodes commit meanwhile
+   * and how long each post-heal batch then takes to commit everywhere.
+   */
+  idleMs?: number;
+  /** Post-heal batches are injected over this long (default min(1 s, settleMs / 3)); all must commit. */
+  lateLoadMs?: number;
+  /** Test-only: honest nodes never count a round as busy, so only idle timers end rounds. */
+  brokenIdle?: boolean;
   /** Log each crash, partition and commit height to this function. */
   log?: (line: string) => void;
 }
@@ -58,6 +68,12 @@ export interface SeedResult {
   partitions: number;
   /** Largest gap between a restarting honest node's committed height and the highest honest one. */
   maxRestartLag: number;
+  /** Empty blocks honest nodes committed during the idle spell (after its first 2 s), per node at most. */
+  idleEmptyBlocks: number;
+  /** Rounds the honest nodes advanced through during the idle spell (after its first 2 s), at most. */
+  idleRounds: number;
+  /** Longest time from injecting a post-heal batch to its commit on the last honest node (ms); -1 if one never commits. */
+  maxLateCommitMs: number;
 }
 
 type Ev =
@@ -68,7 +84,8 @@ type Ev =
   | { kind: 'crash'; node: number; midOutput: boolean }
   | { kind: 'restart'; node: number }
   | { kind: 'partition'; groups: number[] }
-  | { kind: 'heal' };
+  | { kind: 'heal' }
+  | { kind: 'mark'; rounds: Map<number, number> };
 
 interface SimNode {
   index: number;
@@ -99,7 +116,11 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
   const settleMs = options.settleMs ?? 6_000;
   const timeoutMs = options.timeoutMs ?? 200;
   const heartbeatMs = options.heartbeatMs ?? 100;
-  const endMs = faultMs + settleMs;
+  const idleMs = options.idleMs ?? 0;
+  const endMs = faultMs + idleMs + settleMs;
+  // The first 2 s after the heal finish the fault phase's leftovers; the rest of the spell is idle.
+  const idleFrom = faultMs + 2_000;
+  const idleTo = faultMs + idleMs;
   const real = options.realCrypto ?? false;
   const log = options.log;
   const cryptos = real ? ed25519CryptoSet(seed, n) : idealCryptoSet(seed, n);
@@ -144,6 +165,19 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
   let maxRestartLag = 0;
   const lateDigests: Uint8Array[] = [];
   let digestCounter = 0;
+  const idleEmpty = new Map<number, number>();
+  const roundAtIdleFrom = new Map<number, number>();
+  /** Post-heal batches: when injected, and how many honest commits of each are still to come. */
+  const roundAfterIdle = new Map<number, number>();
+  const lateInjected = new Map<string, number>();
+  const lateLeft = new Map<string, Set<number>>();
+  let maxLateCommitMs = 0;
+  const lateCommit = (k: string, node: number): void => {
+    const left = lateLeft.get(k);
+    if (left === undefined || !left.delete(node) || left.size > 0) return;
+    lateLeft.delete(k);
+    maxLateCommitMs = Math.max(maxLateCommitMs, now - lateInjected.get(k)!);
+  };
 
   const makeCore = (x: SimNode): ConsensusCore =>
     new ConsensusCore({
@@ -160,6 +194,7 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
       retainCommitted: options.retainCommitted,
       committedChain: options.noCommittedChain ? undefined : { get: (h) => x.chain.get(h) },
       votingRules: x.byzantine !== null || options.brokenSafety ? (d) => new RecklessRules(d) : undefined,
+      unsafeAlwaysIdle: x.byzantine === null && options.brokenIdle === true,
       unsafeOneChainCommit: x.byzantine === null && options.brokenCommitRule === true,
     });
 
@@ -195,6 +230,8 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
       }
     }
     for (const c of out.commits) {
+      if (x.byzantine === null && now >= idleFrom && now < idleTo && c.block.payload.length === 0) idleEmpty.set(x.index, (idleEmpty.get(x.index) ?? 0) + 1);
+      if (x.byzantine === null) for (const d of c.block.payload) lateCommit(hex(d), x.index);
       x.committed = c;
       x.chain.set(c.block.height, c.block);
       for (const [k, b] of x.blocks) if (b.height <= c.block.height) x.blocks.delete(k);
@@ -241,10 +278,17 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
 
   // Schedule the run: digests throughout, faults only before faultMs.
   for (let t = rng.int(0, 100); t < faultMs; t += rng.int(20, 250)) q.push(t, { kind: 'inject', digest: newDigest() });
-  for (let t = faultMs + 50; t < faultMs + Math.min(1_000, settleMs / 3); t += rng.int(50, 250)) {
+  const lateLoadMs = options.lateLoadMs ?? Math.min(1_000, settleMs / 3);
+  for (let t = faultMs + idleMs + 50; t < faultMs + idleMs + lateLoadMs; t += rng.int(50, 250)) {
     const d = newDigest();
     lateDigests.push(d);
+    lateInjected.set(hex(d), t);
+    lateLeft.set(hex(d), new Set(honest.map((x) => x.index)));
     q.push(t, { kind: 'inject', digest: d });
+  }
+  if (idleMs > 0) {
+    q.push(idleFrom, { kind: 'mark', rounds: roundAtIdleFrom });
+    q.push(idleTo, { kind: 'mark', rounds: roundAfterIdle });
   }
   const crashCount = rng.int(0, 3);
   for (let i = 0; i < crashCount && honest.length > 0; i++) {
@@ -316,6 +360,9 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
         boot(x);
         break;
       }
+      case 'mark':
+        for (const x of honest) ev.rounds.set(x.index, x.core?.status().round ?? 0);
+        break;
       case 'partition':
         groupOf = ev.groups;
         partitions++;
@@ -335,6 +382,8 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     }
   }
 
+  // Counted before the late batches' rounds: the idle spell ends when they are injected.
+  const idleRounds = Math.max(0, ...honest.map((x) => (roundAfterIdle.get(x.index) ?? 0) - (roundAtIdleFrom.get(x.index) ?? 0)));
   const missing: string[] = [];
   for (const x of honest) {
     const lost = lateDigests.filter((d) => !x.committedDigests.has(hex(d))).length;
@@ -356,6 +405,9 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     crashes,
     partitions,
     maxRestartLag,
+    idleEmptyBlocks: Math.max(0, ...idleEmpty.values()),
+    idleRounds,
+    maxLateCommitMs: lateLeft.size > 0 || lateInjected.size === 0 ? -1 : maxLateCommitMs,
   };
 }
 

@@ -3,7 +3,9 @@ import { runSeed, type SimOptions } from '../../src/sim/simulator.js';
 
 // A node down through the fault phase and half the healed one, with peers that keep only 8
 // committed blocks in memory: it can catch up only by forward sync from their stored chains.
-const scenario: SimOptions = { longOutage: true, retainCommitted: 8, settleMs: 12_000 };
+// Batches keep coming for 5 s after the heal: an idle cluster makes no blocks, and the chain
+// must grow well past what peers keep in memory while the node is down.
+const scenario: SimOptions = { longOutage: true, retainCommitted: 8, settleMs: 12_000, lateLoadMs: 5_000 };
 const validators = (seed: number): number => (seed % 2 ? 4 : 7);
 
 describe('simulator: a node that falls further behind than peers keep in memory', () => {
