@@ -89,6 +89,8 @@ export class Connection {
   lastRecvAt = Date.now();
   /** Creation order (a counter, not a clock: no ties): the eviction order of pending handshakes. */
   readonly serial = ++connectionSerial;
+  /** Wall clock at creation, for the grace period of fresh sockets (pending-slots.ts). */
+  readonly createdAt = Date.now();
   /** Captured at creation: Node forgets the address once the socket is destroyed. */
   readonly remoteAddress: string;
   error: NetworkError | undefined;

@@ -1,6 +1,14 @@
 import type { Connection } from './connection.js';
 import { NetworkError } from './errors.js';
 
+/**
+ * An anonymous socket younger than this is not evicted for its address's cap: when several honest
+ * validators behind one address (loopback, a NAT) dial at once, their sockets are accepted in one
+ * burst before any HELLO is read, and must not evict each other. Stale ones (strangers) still go, and
+ * the global cap holds regardless of age.
+ */
+export const ANONYMOUS_GRACE_MS = 250;
+
 export interface PendingLimits {
   /** Anonymous (no valid HELLO yet) inbound handshakes from one source address. */
   perAddress: number;
@@ -40,11 +48,18 @@ export class PendingSlots {
     const pending = [...this.conns].filter((c) => c.isPendingInbound);
     const anonymous = pending.filter((c) => !c.claimed);
     const sameAddress = anonymous.filter((c) => c.remoteAddress === address);
-    if (sameAddress.length >= this.limits.perAddress) {
-      evict(oldest(sameAddress)!, `more than ${this.limits.perAddress} pending handshakes from ${address}`);
-      return true;
+    const staleBefore = Date.now() - ANONYMOUS_GRACE_MS;
+    let pendingCount = pending.length;
+    while (sameAddress.length >= this.limits.perAddress) {
+      const o = oldest(sameAddress)!;
+      if (o.createdAt > staleBefore) break;
+      sameAddress.splice(sameAddress.indexOf(o), 1);
+      anonymous.splice(anonymous.indexOf(o), 1);
+      pendingCount--;
+      evict(o, `more than ${this.limits.perAddress} pending handshakes from ${address}`);
     }
-    if (pending.length < this.limits.global) return true;
+    if (pendingCount < this.limits.global) return true;
+    // Only anonymous sockets were evicted above, so when none is left `pending` is all claimed ones.
     const victim = anonymous.length > 0 ? oldest(anonymous.filter((c) => c.remoteAddress === busiestAddress(anonymous))) : oldest(pending);
     if (!victim) return false;
     evict(victim, `all ${this.limits.global} pending handshake slots are taken`);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SocketHog, type HogOptions } from './attackers.js';
+import { ANONYMOUS_GRACE_MS } from '../../src/network/pending-slots.js';
 import { RawPeer, freePorts, fullyConnected, makeKeys, makeNode, sleep, startCluster, validatorSet, waitFor, type Node } from './helpers.js';
 
 let nodes: Node[] = [];
@@ -65,26 +66,37 @@ describe('connection slots under a stranger holding sockets', () => {
     await expectMeshAndTraffic(ns, startedAt);
   });
 
-  it('caps anonymous sockets per address and in total, oldest out', async () => {
+  it('caps anonymous sockets per address and in total, oldest out, sparing a fresh burst', async () => {
     const keys = makeKeys(2);
     const ports = await freePorts(2);
     const n1 = makeNode({ index: 1, seed: keys[1]!.seed, validators: validatorSet(keys, ports), chainId: 7, handshakeTimeoutMs: 10_000, maxPendingHandshakes: 20, maxPendingPerAddress: 4 });
     nodes = [n1];
     await n1.t.start();
-    const fromA = Array.from({ length: 10 }, () => new RawPeer(ports[1]!, '127.0.0.2'));
-    raws.push(...fromA);
-    await Promise.all(fromA.map((r) => r.connected()));
-    await waitFor(() => fromA.filter((r) => r.socket.destroyed).length === 6, 2_000, 'six evicted');
-    // The six oldest went; the four newest remain.
-    expect(fromA.map((r) => r.socket.destroyed)).toEqual([true, true, true, true, true, true, false, false, false, false]);
+    const open = async (n: number, address: string) => {
+      const rs = Array.from({ length: n }, () => new RawPeer(ports[1]!, address));
+      raws.push(...rs);
+      await Promise.all(rs.map((r) => r.connected()));
+      return rs;
+    };
+    // A burst from one address is spared for the grace period (honest validators behind one address dial together).
+    const burst = await open(10, '127.0.0.2');
+    await waitFor(() => n1.t.stats().pendingHandshakes === 10, 2_000, 'burst accepted');
+    await sleep(ANONYMOUS_GRACE_MS + 100);
+    // Once stale, the next socket from that address evicts them down to the cap, oldest first.
+    const late = await open(1, '127.0.0.2');
+    await waitFor(() => burst.filter((r) => r.socket.destroyed).length === 7, 2_000, 'seven evicted');
+    expect(burst.map((r) => r.socket.destroyed)).toEqual([true, true, true, true, true, true, true, false, false, false]);
+    expect(late[0]!.socket.destroyed).toBe(false);
     expect(n1.t.stats().pendingHandshakes).toBe(4);
     // Five more addresses x 4 = 20 more: the global cap of 20 evicts from the busiest addresses, never above 20.
-    const more = ['127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6', '127.0.0.7'].flatMap((a) => Array.from({ length: 4 }, () => new RawPeer(ports[1]!, a)));
-    raws.push(...more);
-    await Promise.all(more.map((r) => r.connected()));
-    await sleep(100);
+    const more = (await Promise.all(['127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6', '127.0.0.7'].map((a) => open(4, a)))).flat();
+    await waitFor(() => n1.t.stats().handshakeFailuresByCode.TOO_MANY_PENDING === 7 + 4, 2_000, 'global cap evictions');
     expect(n1.t.stats().pendingHandshakes).toBe(20);
-    expect(n1.t.stats().handshakeFailuresByCode.TOO_MANY_PENDING).toBe(6 + 4);
+    // Each global eviction takes the oldest socket of the address holding the most: 127.0.0.2 (first
+    // to hold 4) loses its oldest first.
+    await waitFor(() => burst[7]!.socket.destroyed, 1_000, 'oldest of the busiest address evicted');
+    const alive = [...burst, ...late, ...more].filter((r) => !r.socket.destroyed).length;
+    expect(alive).toBe(20);
   });
 
   it('a stranger replaying a validator HELLO holds at most two claims, and the real validator gets in', async () => {
