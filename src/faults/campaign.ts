@@ -80,12 +80,18 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
   };
   let interrupted = false;
   const onSignal = () => {
+    // A second signal (e.g. from both `timeout` and its process group) must not end this process
+    // with validators still running: kill them at once instead of waiting for the graceful stop.
+    if (interrupted) {
+      h.sup?.killAllNow();
+      process.exit(130);
+    }
     interrupted = true;
     log('interrupted: stopping the cluster');
     void h.stop().finally(() => process.exit(130));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     await h.start();
     await sleep(2_000);
