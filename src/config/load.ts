@@ -3,28 +3,10 @@ import { join, isAbsolute, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { ConfigError } from '../errors.js';
 import { ConfigSchema, type Config } from './schema.js';
+import { ENV_KEYS } from './env.js';
 import { projectRoot } from '../runtime/module-path.js';
 
-/** Environment variable → config key. Numbers are parsed; the key is named in every error. */
-export const ENV_KEYS: Record<string, { path: string; numeric: boolean }> = {
-  HOTLEDGER_NODE_ID: { path: 'node.id', numeric: false },
-  HOTLEDGER_ROLE: { path: 'node.role', numeric: false },
-  HOTLEDGER_DATA_DIR: { path: 'node.dataDir', numeric: false },
-  HOTLEDGER_KEY_FILE: { path: 'node.keyFile', numeric: false },
-  HOTLEDGER_CHAIN_ID: { path: 'chain.chainId', numeric: true },
-  HOTLEDGER_THREADS: { path: 'pipeline.threads', numeric: true },
-  HOTLEDGER_BATCH_SIZE: { path: 'pipeline.batchSize', numeric: true },
-  HOTLEDGER_BATCH_TIMEOUT_MS: { path: 'pipeline.batchTimeoutMs', numeric: true },
-  HOTLEDGER_CHUNK_SIZE: { path: 'pipeline.chunkSize', numeric: true },
-  HOTLEDGER_MEMPOOL_CAPACITY: { path: 'mempool.capacity', numeric: true },
-  HOTLEDGER_CACHE_SIZE_MB: { path: 'storage.cacheSizeMb', numeric: true },
-  HOTLEDGER_CONSENSUS_TIMEOUT_MS: { path: 'consensus.timeoutMs', numeric: true },
-  HOTLEDGER_HEARTBEAT_MS: { path: 'consensus.heartbeatMs', numeric: true },
-  HOTLEDGER_HOST: { path: 'api.host', numeric: false },
-  HOTLEDGER_PORT: { path: 'api.port', numeric: true },
-  HOTLEDGER_MAX_BODY_BYTES: { path: 'api.maxBodyBytes', numeric: true },
-  HOTLEDGER_LOG_LEVEL: { path: 'log.level', numeric: false },
-};
+export { ENV_KEYS } from './env.js';
 
 const envOfPath = new Map(Object.entries(ENV_KEYS).map(([env, { path }]) => [path, env]));
 
@@ -90,14 +72,15 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   if (opts.file) raw = deepMerge(raw, readJson(opts.file));
   /** Config keys whose value came from the environment, with the raw text: named in errors. */
   const fromEnv = new Map<string, string>();
-  for (const [name, { path, numeric }] of Object.entries(ENV_KEYS)) {
+  for (const [name, { path, kind }] of Object.entries(ENV_KEYS)) {
     const v = env[name];
     if (v === undefined || v === '') continue;
     fromEnv.set(path, v);
     // A numeric variable that is not a plain decimal integer stays a string, so the schema rejects
     // it with the allowed range (HOTLEDGER_THREADS=auto is the one string the loader resolves).
     const n = Number(v);
-    setPath(raw, path, numeric && /^-?\d+$/.test(v.trim()) && Number.isSafeInteger(n) ? n : v);
+    if (kind === 'list') setPath(raw, path, v.split(',').map((x) => x.trim()).filter((x) => x !== ''));
+    else setPath(raw, path, kind === 'integer' && /^-?\d+$/.test(v.trim()) && Number.isSafeInteger(n) ? n : v);
   }
   if (opts.overrides) {
     raw = deepMerge(raw, opts.overrides);

@@ -136,6 +136,10 @@ export const ConfigSchema = z
     }),
   })
   .superRefine((c, ctx) => {
+    // A role the node cannot fill is refused rather than run as a validator under another name.
+    if (c.node.role !== 'validator') {
+      ctx.addIssue({ code: 'custom', path: ['node', 'role'], message: `${c.node.role} is not built yet: every node runs as a validator (solo, or one of consensus.validators)` });
+    }
     // A body the API accepts must fit the buffered-bytes budget and, as transactions, the tx burst.
     if (c.api.maxBufferedBodyBytes < c.api.maxBodyBytes) {
       ctx.addIssue({ code: 'custom', path: ['api', 'maxBufferedBodyBytes'], message: `must be at least api.maxBodyBytes (${c.api.maxBodyBytes})` });
@@ -143,10 +147,6 @@ export const ConfigSchema = z
     const txsPerBody = Math.floor(c.api.maxBodyBytes / TX_SIZE);
     if (c.api.txRateLimitBurst < txsPerBody) {
       ctx.addIssue({ code: 'custom', path: ['api', 'txRateLimitBurst'], message: `must be at least api.maxBodyBytes / ${TX_SIZE} (${txsPerBody}): a full binary batch must fit the burst` });
-    }
-    // A role the node cannot fill is refused rather than run as a validator under another name.
-    if (c.node.role !== 'validator') {
-      ctx.addIssue({ code: 'custom', path: ['node', 'role'], message: `${c.node.role} is not built yet: every node runs as a validator (solo, or one of consensus.validators)` });
     }
     if (c.network.maxPendingPerAddress > c.network.maxPendingHandshakes) {
       ctx.addIssue({ code: 'custom', path: ['network', 'maxPendingPerAddress'], message: `must be at most network.maxPendingHandshakes (${c.network.maxPendingHandshakes})` });
