@@ -8,14 +8,14 @@ import { MAX_AMOUNT, Off, TX_KIND_TRANSFER, TX_VERSION } from './layout.js';
  * (mempool), a peer's batch (a batch that breaks one proves its origin faulty) and execution (a
  * block is checked again because it may come from another validator). 0 when all hold.
  */
-export function staticRejectCode(b: Uint8Array, o: number, chainId: number): number {
+export function staticRejectCode(b: Buffer, o: number, chainId: number): number {
   if (b[o + Off.VERSION] !== TX_VERSION) return RejectCode.UNSUPPORTED_VERSION;
   if (b[o + Off.KIND] !== TX_KIND_TRANSFER || b[o + Off.FLAGS] !== 0 || b[o + Off.FLAGS + 1] !== 0) return RejectCode.UNSUPPORTED_KIND;
   if (readU32(b, o + Off.CHAIN_ID) !== chainId) return RejectCode.WRONG_CHAIN;
   const amount = readU53(b, o + Off.AMOUNT);
   if (amount === 0) return RejectCode.ZERO_AMOUNT;
   if (amount < 0 || amount > MAX_AMOUNT) return RejectCode.AMOUNT_TOO_LARGE;
-  if (Buffer.compare(b.subarray(o + Off.RECIPIENT, o + Off.RECIPIENT + 32), b.subarray(o + Off.SENDER, o + Off.SENDER + 32)) === 0) return RejectCode.SELF_TRANSFER;
+  if (b.compare(b, o + Off.RECIPIENT, o + Off.RECIPIENT + 32, o + Off.SENDER, o + Off.SENDER + 32) === 0) return RejectCode.SELF_TRANSFER;
   return 0;
 }
 
