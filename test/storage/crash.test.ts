@@ -1,7 +1,7 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { cpSync } from 'node:fs';
+import { cpSync, lstatSync } from 'node:fs';
 import { compiledPath } from '../../src/runtime/module-path.js';
 import { LedgerStore, type ChainTip } from '../../src/storage/ledger-store.js';
 import { encodeAccount } from '../../src/storage/records.js';
@@ -235,7 +235,8 @@ describe('crash safety under SIGKILL', () => {
     const copy = (tag: string) => {
       const d = tempDir(`hotledger-crash-${tag}-`);
       dirs.push(d);
-      cpSync(dir.path, d.path, { recursive: true });
+      // The killed node's lock socket cannot be copied (and a copy needs no lock).
+      cpSync(dir.path, d.path, { recursive: true, filter: (src) => !lstatSync(src).isSocket() });
       return d.path;
     };
     const probe = async (path: string, damage: (s: LedgerStore) => Promise<unknown>, acks: readonly Ack[] = allAcks, replay = true) => {
