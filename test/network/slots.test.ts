@@ -35,6 +35,8 @@ async function clusterUnderHog(mode: HogOptions['mode']): Promise<{ nodes: Node[
     await nodes[i]!.t.start();
     hog.attack(ports[i]!);
     await waitFor(() => hog!.connectedTo(ports[i]!) >= 64, 3_000, `stranger holds validator ${i}'s slots`);
+    // Seen from the listener too (the previous transport has no such counter: the stranger's own count stands).
+    await waitFor(() => (nodes[i]!.t.stats().pendingHandshakes ?? 64) >= 56, 3_000, `validator ${i}'s pending slots full`);
     await sleep(50);
   }
   return { nodes, hog, startedAt: Date.now() };
@@ -47,9 +49,7 @@ async function expectMeshAndTraffic(ns: Node[], startedAt: number): Promise<void
   expect(Date.now() - startedAt).toBeLessThan(5_000);
   for (const n of ns) expect(n.received.map((r) => r.from).sort()).toEqual([0, 1, 2, 3].filter((i) => i !== n.t.index));
   const stats = ns.map((n) => n.t.stats());
-  // The stranger really held the listeners (nearly) full while the mesh formed, never above the cap,
-  // and lost slots to eviction rather than honest peers being refused.
-  for (const s of stats) expect(s.pendingHandshakes).toBeGreaterThanOrEqual(48);
+  // The stranger never held more than the cap, and lost slots to eviction rather than honest peers being refused.
   for (const s of stats) expect(s.pendingHandshakes).toBeLessThanOrEqual(64);
   expect(stats.reduce((k, s) => k + (s.handshakeFailuresByCode.TOO_MANY_PENDING ?? 0), 0)).toBeGreaterThan(0);
 }
@@ -95,8 +95,9 @@ describe('connection slots under a stranger holding sockets', () => {
     // Each global eviction takes the oldest socket of the address holding the most: 127.0.0.2 (first
     // to hold 4) loses its oldest first.
     await waitFor(() => burst[7]!.socket.destroyed, 1_000, 'oldest of the busiest address evicted');
-    const alive = [...burst, ...late, ...more].filter((r) => !r.socket.destroyed).length;
-    expect(alive).toBe(20);
+    // (the client side learns of an eviction a moment after the server counted it)
+    await waitFor(() => [...burst, ...late, ...more].filter((r) => !r.socket.destroyed).length === 20, 1_000, '20 sockets left');
+    expect(n1.t.stats().pendingHandshakes).toBe(20);
   });
 
   it('a stranger replaying a validator HELLO holds at most two claims, and the real validator gets in', async () => {
