@@ -10,7 +10,7 @@ import { formatDetails, formatTable } from '../../src/faults/report.js';
  * and state roots equal at every height, supply conserved, peak RSS under the bound, commits
  * resumed within 2 x consensus.timeoutMs of the lift. Needs `npm run build` (validators run dist/).
  */
-const SHORT = ['kill-follower', 'sigstop', 'partition', 'byz-future-votes'];
+const SHORT = ['kill-follower', 'sigstop', 'partition', 'byz-length-bomb'];
 
 describe('fault campaign, short version', () => {
   it(`${SHORT.join(', ')}: every promise holds after each`, async () => {
