@@ -57,7 +57,6 @@ const { values: args } = parseArgs({
   allowPositionals: false,
 });
 
-
 const N = intArg(args, 'validators', 1, 32);
 const threads = intArg(args, 'threads', 1, 16);
 const duration = intArg(args, 'duration', 2, 300);
@@ -76,7 +75,7 @@ const latencyRate = args['latency-rate'] === undefined ? undefined : intArg(args
 const CHAIN = 7001;
 const WARMUP_MS = 2_000;
 
-const log = (s: string) => process.stderr.write(s + '\n');
+const log = (s: string) => process.stderr.write(`${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Per validator: its senders, its pre-signed stream and how much of it was sent. */
@@ -105,7 +104,10 @@ async function main(): Promise<void> {
   const totalThreads = N * threads;
   const lanes: Lane[] = Array.from({ length: N }, (_, j) => ({
     senders: Array.from({ length: Math.ceil((senderCount - j) / N) }, (_, k) => devnetKeyPair(CHAIN, j + k * N)),
-    stream: Buffer.alloc(0), sent: 0, busy: false, depth: 0,
+    stream: Buffer.alloc(0),
+    sent: 0,
+    busy: false,
+    depth: 0,
   }));
 
   // 1. The machine's verify ceiling with as many threads as the cluster runs, before it starts.
@@ -116,12 +118,18 @@ async function main(): Promise<void> {
   // Every validator verifies every batch: the cluster cannot commit more than ceiling / N.
   const bound = ceilingBefore / N;
   const perLane = Math.ceil((bound * (duration + WARMUP_MS / 1000 + 3) * 1.1) / N / batchSize) * batchSize;
-  log(`ceiling ${ceilingBefore} verifies/s -> at most ${Math.round(bound)} tx/s for ${N} validators; signing ${perLane * N} transfers (${lanes[0]!.senders.length} senders per validator)...`);
+  log(
+    `ceiling ${ceilingBefore} verifies/s -> at most ${Math.round(bound)} tx/s for ${N} validators; signing ${perLane * N} transfers (${lanes[0]!.senders.length} senders per validator)...`,
+  );
   signLanes(lanes, perLane);
 
   const dir = mkdtempSync(join(tmpdir(), 'hotledger-bench-cluster-'));
   const topo = await planTopology({ validators: N, dir, basePort: 0, chainId: CHAIN, accounts: senderCount, threads, timeoutMs });
-  writeTopology(topo, { logLevel: 'warn', devnetBalance: 1_000_000_000_000, extra: { pipeline: { batchSize: maxBatch, ...(batchTimeoutMs && { batchTimeoutMs }), ...(maxInflight && { maxInflightBatches: maxInflight }) } } });
+  writeTopology(topo, {
+    logLevel: 'warn',
+    devnetBalance: 1_000_000_000_000,
+    extra: { pipeline: { batchSize: maxBatch, ...(batchTimeoutMs && { batchTimeoutMs }), ...(maxInflight && { maxInflightBatches: maxInflight }) } },
+  });
   const sup = new ClusterSupervisor(topo, { graceMs: 10_000 });
   const unexpected: string[] = [];
   sup.on('exit', (r) => {
@@ -141,13 +149,15 @@ async function main(): Promise<void> {
     const rejectCodes = new Set<string>();
     const poll = async () => {
       while (saturating) {
-        await Promise.all(lanes.map(async (l, j) => {
-          try {
-            l.depth = (await stats(sup.url(j))).mempool.size;
-          } catch {
-            // keep the last depth
-          }
-        }));
+        await Promise.all(
+          lanes.map(async (l, j) => {
+            try {
+              l.depth = (await stats(sup.url(j))).mempool.size;
+            } catch {
+              // keep the last depth
+            }
+          }),
+        );
         await sleep(100);
       }
     };
@@ -207,8 +217,11 @@ async function main(): Promise<void> {
     const perLaneRate = rate / N;
     const need = Math.ceil(perLaneRate * latencyDuration * 1.05) + batchSize;
     if (rejected > 0 || lanes.some((l) => l.stream.length / TX_SIZE - l.sent < need)) {
-      const nonces = await Promise.all(lanes.map((l, j) => Promise.all(l.senders.map(async (s) =>
-        (await getJson<{ nonce: number }>(`${sup.url(j)}/api/v11/accounts/${Buffer.from(s.publicKey).toString('hex')}`)).nonce + 1))));
+      const nonces = await Promise.all(
+        lanes.map((l, j) =>
+          Promise.all(l.senders.map(async (s) => (await getJson<{ nonce: number }>(`${sup.url(j)}/api/v11/accounts/${Buffer.from(s.publicKey).toString('hex')}`)).nonce + 1)),
+        ),
+      );
       log(`signing ${need * N} more transfers for the latency phase...`);
       signLanes(lanes, need, nonces);
     }
@@ -304,8 +317,14 @@ async function main(): Promise<void> {
       saturation: { seconds: duration, warmupSeconds: WARMUP_MS / 1000, windowTxs, batchSize, accepted, rejected, heights: [s1.height, s2.height] },
       latencyMs,
       latency: {
-        offeredTps: rate, seconds: latencyDuration, offered, accepted: latAccepted, rejected: latRejected, committed: resolved,
-        unresolved: submittedAt.size, committedTpsDuringPhase: Math.round(resolved / Math.max(0.001, latencySec)),
+        offeredTps: rate,
+        seconds: latencyDuration,
+        offered,
+        accepted: latAccepted,
+        rejected: latRejected,
+        committed: resolved,
+        unresolved: submittedAt.size,
+        committedTpsDuringPhase: Math.round(resolved / Math.max(0.001, latencySec)),
         method: 'POST send -> WebSocket block message (txIds) from the ingress validator',
       },
       stagesMeanMs: stages,
@@ -337,7 +356,7 @@ async function main(): Promise<void> {
     process.stdout.write(out.join('\n'));
     if (unexpected.length > 0) log(`WARNING: ${unexpected.join('\n')}`);
     if (args.json) {
-      writeFileSync(args.json, JSON.stringify(result, null, 2) + '\n');
+      writeFileSync(args.json, `${JSON.stringify(result, null, 2)}\n`);
       process.stdout.write(`wrote ${args.json}\n`);
     }
   } finally {

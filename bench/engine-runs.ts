@@ -66,7 +66,14 @@ export interface SignedRun {
  * each tx has an intended send time i/rate and its latency is measured from that time, so a
  * stalled sender cannot hide queueing (coordinated omission).
  */
-export function signedRun(w: BenchWorkload, threads: number, rate: number, tuning: PipelineTuning = {}, count = w.count, label = rate ? 'fixed-rate run' : 'saturation run'): Promise<SignedRun> {
+export function signedRun(
+  w: BenchWorkload,
+  threads: number,
+  rate: number,
+  tuning: PipelineTuning = {},
+  count = w.count,
+  label = rate ? 'fixed-rate run' : 'saturation run',
+): Promise<SignedRun> {
   return withNode(w, threads, tuning, async (node) => {
     const hist = newLatencyHistogram();
     const sentAt = new Map<string, number>();
@@ -108,13 +115,15 @@ export function signedRun(w: BenchWorkload, threads: number, rate: number, tunin
         if (due > sent && (rate || outstanding < maxOutstanding)) {
           const from = sent;
           outstanding += due - from;
-          submissions.push(node.submit(w.txs.subarray(from * TX_SIZE, due * TX_SIZE)).then((res) => {
-            outstanding -= res.length;
-            for (let i = 0; i < res.length; i++) {
-              if (res[i]!.ok) sentAt.set(ids[from + i]!, rate ? t0 + ((from + i) * 1000) / rate : now);
-              else refused++;
-            }
-          }));
+          submissions.push(
+            node.submit(w.txs.subarray(from * TX_SIZE, due * TX_SIZE)).then((res) => {
+              outstanding -= res.length;
+              for (let i = 0; i < res.length; i++) {
+                if (res[i]!.ok) sentAt.set(ids[from + i]!, rate ? t0 + ((from + i) * 1000) / rate : now);
+                else refused++;
+              }
+            }),
+          );
           sent = due;
         }
         if (sent >= count) resolve();

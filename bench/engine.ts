@@ -31,8 +31,16 @@ const program = new Command()
   .parse();
 
 const opts = program.opts<{
-  txs: number; accounts: number; threads: string; rate?: number; rateSeconds: number; json?: string;
-  batchTimeoutMs?: number; maxInflight?: number; shards?: number; skipSaturation?: boolean;
+  txs: number;
+  accounts: number;
+  threads: string;
+  rate?: number;
+  rateSeconds: number;
+  json?: string;
+  batchTimeoutMs?: number;
+  maxInflight?: number;
+  shards?: number;
+  skipSaturation?: boolean;
 }>();
 const pipeline = { batchTimeoutMs: opts.batchTimeoutMs, maxInflightBatches: opts.maxInflight, executionShards: opts.shards };
 if (opts.skipSaturation && !opts.rate) program.error('--skip-saturation needs --rate');
@@ -56,7 +64,9 @@ async function benchThreads(threads: number) {
   const rateCount = Math.min(w.count, rate * opts.rateSeconds);
   const fixed = await signedRun(w, threads, rate, pipeline, rateCount);
   if (!saturation) {
-    console.log(`fixed rate ${fmt(rate)} tx/s (${JSON.stringify(pipeline)}): ${fmt(fixed.tps)} tx/s committed, latency p50 ${fixed.latencyMs.p50} / p95 ${fixed.latencyMs.p95} / p99 ${fixed.latencyMs.p99} / max ${fixed.latencyMs.max} ms; ceiling ${fmt(ceilingBefore)}`);
+    console.log(
+      `fixed rate ${fmt(rate)} tx/s (${JSON.stringify(pipeline)}): ${fmt(fixed.tps)} tx/s committed, latency p50 ${fixed.latencyMs.p50} / p95 ${fixed.latencyMs.p95} / p99 ${fixed.latencyMs.p99} / max ${fixed.latencyMs.max} ms; ceiling ${fmt(ceilingBefore)}`,
+    );
     process.exit(0);
   }
   const executePersist = await executePersistRun(w, 100_000, threads);
@@ -95,11 +105,23 @@ if (results.length > 1) {
 }
 if (opts.json) {
   const toJson = (r: (typeof results)[number]) => ({
-    txs: opts.txs, accounts: opts.accounts, threads: r.threads, tps: r.saturation.tps, ceilingTps: r.ceilingTps, ceilingRange: r.ceilingRange, ratio: r.saturation.tps / r.ceilingTps,
-    latencyMs: r.fixed.latencyMs, offeredRate: r.fixed.offered, fixedRateTps: r.fixed.tps, saturationLatencyMs: r.saturation.latencyMs,
-    committed: r.saturation.committed, rejected: r.saturation.rejected, stageTps: r.stageTps, machine,
+    txs: opts.txs,
+    accounts: opts.accounts,
+    threads: r.threads,
+    tps: r.saturation.tps,
+    ceilingTps: r.ceilingTps,
+    ceilingRange: r.ceilingRange,
+    ratio: r.saturation.tps / r.ceilingTps,
+    latencyMs: r.fixed.latencyMs,
+    offeredRate: r.fixed.offered,
+    fixedRateTps: r.fixed.tps,
+    saturationLatencyMs: r.saturation.latencyMs,
+    committed: r.saturation.committed,
+    rejected: r.saturation.rejected,
+    stageTps: r.stageTps,
+    machine,
   });
   const last = toJson(results[results.length - 1]!);
-  writeFileSync(opts.json, JSON.stringify(results.length > 1 ? { ...last, runs: results.map(toJson) } : last, null, 2) + '\n');
+  writeFileSync(opts.json, `${JSON.stringify(results.length > 1 ? { ...last, runs: results.map(toJson) } : last, null, 2)}\n`);
   console.log(`\nwrote ${opts.json}`);
 }

@@ -40,7 +40,6 @@ const { values: args } = parseArgs({
   allowPositionals: false,
 });
 
-
 const duration = intArg(args, 'duration', 1, 600);
 const connections = intArg(args, 'connections', 1, 1000);
 const batchSize = intArg(args, 'batch-size', 1, 100_000);
@@ -138,7 +137,9 @@ async function main(): Promise<void> {
     helloChild = hello.child;
     const helloUrl = `http://127.0.0.1:${hello.match[1]}`;
     const info = await getJson<NodeInfo>(`${base}/api/v11/info`);
-    process.stderr.write(`node ${base} (chain ${info.chainId}, ${info.config.threads} threads), hello-world ${helloUrl}; ${duration} s per GET phase, ${connections} connections\n`);
+    process.stderr.write(
+      `node ${base} (chain ${info.chainId}, ${info.config.threads} threads), hello-world ${helloUrl}; ${duration} s per GET phase, ${connections} connections\n`,
+    );
 
     const rows: Row[] = [];
     const hw = await autocannon({ url: `${helloUrl}/`, connections, duration });
@@ -235,7 +236,9 @@ async function main(): Promise<void> {
     const pad = (s: string | number, n: number) => String(s).padStart(n);
     const lines = [
       `${'target'.padEnd(34)}${pad('req/s', 10)}${pad('p50 ms', 9)}${pad('p97.5 ms', 10)}${pad('p99 ms', 9)}${pad('non-2xx', 9)}${pad('errors', 8)}`,
-      ...rows.map((r) => `${r.name.padEnd(34)}${pad(r.reqPerSec, 10)}${pad(r.latencyMs.p50, 9)}${pad(r.latencyMs.p97_5, 10)}${pad(r.latencyMs.p99, 9)}${pad(r.non2xx, 9)}${pad(r.errors, 8)}`),
+      ...rows.map(
+        (r) => `${r.name.padEnd(34)}${pad(r.reqPerSec, 10)}${pad(r.latencyMs.p50, 9)}${pad(r.latencyMs.p97_5, 10)}${pad(r.latencyMs.p99, 9)}${pad(r.non2xx, 9)}${pad(r.errors, 8)}`,
+      ),
       '',
       `GET /api/v11/stats vs uWS hello-world: ${(ratio * 100).toFixed(1)} %`,
       `batch submission: ${accepted} tx accepted (${rejected} rejected) in ${batchSec.toFixed(2)} s = ${result.batch.acceptedTxPerSec} tx/s accepted`,
@@ -243,9 +246,9 @@ async function main(): Promise<void> {
       `engine, same txs, in-process: ${result.batch.engineTps} tx/s -> API / engine = ${(result.batch.apiVsEngine * 100).toFixed(1)} %`,
       `verify ceiling (libsodium, ${threads} threads, same run): ${ceiling} tx/s -> API = ${((committedTps / ceiling) * 100).toFixed(1)} % of ceiling`,
     ];
-    process.stdout.write(lines.join('\n') + '\n');
+    process.stdout.write(`${lines.join('\n')}\n`);
     if (args.json) {
-      writeFileSync(args.json, JSON.stringify(result, null, 2) + '\n');
+      writeFileSync(args.json, `${JSON.stringify(result, null, 2)}\n`);
       process.stdout.write(`wrote ${args.json}\n`);
     }
   } catch (e) {

@@ -37,7 +37,7 @@ export function stageMeansMs(before: StageTotals[], after: StageTotals[]): Recor
     }
   });
   const out: Record<string, { meanMs: number; samples: number }> = {};
-  const stages = [...pooled.keys()].sort((x, y) => (order.indexOf(x) + 99 * +(order.indexOf(x) < 0)) - (order.indexOf(y) + 99 * +(order.indexOf(y) < 0)));
+  const stages = [...pooled.keys()].sort((x, y) => order.indexOf(x) + 99 * +(order.indexOf(x) < 0) - (order.indexOf(y) + 99 * +(order.indexOf(y) < 0)));
   for (const s of stages) {
     const p = pooled.get(s)!;
     if (p.count > 0) out[s] = { meanMs: Math.round((p.sum / p.count) * 10_000) / 10, samples: p.count };

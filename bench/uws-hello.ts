@@ -15,7 +15,7 @@ app.listen('127.0.0.1', port, (s) => {
     process.stderr.write(`uws-hello: cannot listen on 127.0.0.1:${port}\n`);
     process.exit(1);
   }
-  process.stdout.write(JSON.stringify({ port: uws.us_socket_local_port(s as never) }) + '\n');
+  process.stdout.write(`${JSON.stringify({ port: uws.us_socket_local_port(s as never) })}\n`);
   const stop = () => {
     uws.us_listen_socket_close(s);
     process.exit(0);

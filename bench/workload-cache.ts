@@ -32,7 +32,7 @@ export function loadWorkload(chainId: number, accounts: number, count: number): 
   const txs = generateTransfers({ chainId, senders: keys, recipients: keys.map((k) => k.publicKey), count, onProgress: (d) => bar.update(d) });
   bar.stop();
   mkdirSync(dir, { recursive: true });
-  writeFileSync(cachePath + '.tmp', txs);
-  renameSync(cachePath + '.tmp', cachePath);
+  writeFileSync(`${cachePath}.tmp`, txs);
+  renameSync(`${cachePath}.tmp`, cachePath);
   return { chainId, accounts: keys, txs, count, cachePath, cached: false };
 }

@@ -36,9 +36,7 @@ export const RejectCode = {
 export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 export type RejectName = keyof typeof RejectCode;
 
-const rejectNames = new Map<number, RejectName>(
-  (Object.entries(RejectCode) as [RejectName, number][]).map(([name, code]) => [code, name]),
-);
+const rejectNames = new Map<number, RejectName>((Object.entries(RejectCode) as [RejectName, number][]).map(([name, code]) => [code, name]));
 
 export function rejectName(code: number): RejectName | 'UNKNOWN' {
   return rejectNames.get(code) ?? 'UNKNOWN';

@@ -99,7 +99,8 @@ export function buildRouter({ node, metrics, apiChecks, decoder, limits }: Route
   });
   get(`${API_PREFIX}/blocks/:height`, (ctx) => {
     const raw = ctx.params[0]!;
-    if (!/^\d{1,16}$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw badRequest(`block height must be a non-negative integer or "latest" (got ${JSON.stringify(raw.slice(0, 100))})`);
+    if (!/^\d{1,16}$/.test(raw) || !Number.isSafeInteger(Number(raw)))
+      throw badRequest(`block height must be a non-negative integer or "latest" (got ${JSON.stringify(raw.slice(0, 100))})`);
     const height = Number(raw);
     const b = node.getBlock(height);
     if (!b) throw notFound(`no block at height ${height}`, { height });

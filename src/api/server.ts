@@ -54,18 +54,14 @@ export async function startApiServer(node: NodeApi, cfg: Config['api'], logger: 
     // A binary batch with a known length is charged per transaction before its body is read, so a
     // client past its tx budget never makes the server read 32 MiB it will refuse.
     const chargeTxsNow = match.route?.body !== undefined && contentType === BINARY_TYPE && declared !== undefined && declared <= cfg.maxBodyBytes;
-    const refused = chargeTxsNow
-      ? limits.submission(client, Math.floor(declared / TX_SIZE))
-      : limits.request(client, path === '/q/health' || path.startsWith('/q/health/'));
+    const refused = chargeTxsNow ? limits.submission(client, Math.floor(declared / TX_SIZE)) : limits.request(client, path === '/q/health' || path.startsWith('/q/health/'));
     if (refused) {
       // A body may be on the wire: close the connection rather than read it.
       respondError(res, { aborted: false, done: false }, refused, method, match.route ? match.route.pattern : (match.pattern ?? 'unmatched'), start, hasBody);
       return;
     }
     if (!match.route) {
-      const err = match.allowed.length
-        ? methodNotAllowed(method, match.allowed)
-        : new ApiError('NOT_FOUND', `no route for ${method} ${path.slice(0, 200)}`);
+      const err = match.allowed.length ? methodNotAllowed(method, match.allowed) : new ApiError('NOT_FOUND', `no route for ${method} ${path.slice(0, 200)}`);
       const state: RequestState = { aborted: false, done: false };
       // A request body may still be on the wire: close the connection rather than read it.
       respondError(res, state, err, method, match.pattern ?? 'unmatched', start, hasBody);
@@ -110,16 +106,18 @@ export async function startApiServer(node: NodeApi, cfg: Config['api'], logger: 
         metrics.httpAborted.inc({ route: route.pattern });
       });
       inflight.add(state);
-      reader.body.then(
-        (body) => {
-          ctx.body = body;
-          return run(res, state, route, ctx, start);
-        },
-        (e: unknown) => {
-          if (e instanceof ApiError && e.code === 'REQUEST_TIMEOUT') metrics.bodyTimeouts.inc();
-          respondError(res, state, e, method, route.pattern, start, true);
-        },
-      ).finally(() => inflight.delete(state));
+      reader.body
+        .then(
+          (body) => {
+            ctx.body = body;
+            return run(res, state, route, ctx, start);
+          },
+          (e: unknown) => {
+            if (e instanceof ApiError && e.code === 'REQUEST_TIMEOUT') metrics.bodyTimeouts.inc();
+            respondError(res, state, e, method, route.pattern, start, true);
+          },
+        )
+        .finally(() => inflight.delete(state));
       return;
     }
     let out: Reply | Promise<Reply>;

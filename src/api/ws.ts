@@ -122,7 +122,15 @@ export function attachWebSocket(app: TemplatedApp, node: NodeApi, cfg: Config['a
         }
         const fresh = list.filter((id) => !c.watched.has(id));
         if (c.watched.size + fresh.length > cfg.wsMaxWatchedIds) {
-          send(ws, JSON.stringify({ type: 'error', code: 'BAD_REQUEST', message: `at most ${cfg.wsMaxWatchedIds} watched ids per connection (api.wsMaxWatchedIds)`, limit: cfg.wsMaxWatchedIds }));
+          send(
+            ws,
+            JSON.stringify({
+              type: 'error',
+              code: 'BAD_REQUEST',
+              message: `at most ${cfg.wsMaxWatchedIds} watched ids per connection (api.wsMaxWatchedIds)`,
+              limit: cfg.wsMaxWatchedIds,
+            }),
+          );
           return;
         }
         const final: string[] = [];
@@ -171,15 +179,17 @@ export function attachWebSocket(app: TemplatedApp, node: NodeApi, cfg: Config['a
     if (refused) return refuse(ws, refused, seq);
     const outcome = submitBinary(node, data, 'all', metrics, 'ws');
     outcome.catch(() => undefined); // answered in order below
-    c.acked = c.acked.then(() => outcome).then(
-      (o) => void send(ws, JSON.stringify({ type: 'ack', seq, accepted: o.accepted, rejected: o.rejected, results: o.results })),
-      (e: unknown) => {
-        const code = e instanceof HotledgerError ? e.code : 'INTERNAL';
-        const message = e instanceof HotledgerError ? e.message : 'internal error';
-        if (!(e instanceof HotledgerError)) logger.error({ err: e }, 'WebSocket submission failed');
-        send(ws, JSON.stringify({ type: 'error', seq, code, message }));
-      },
-    );
+    c.acked = c.acked
+      .then(() => outcome)
+      .then(
+        (o) => void send(ws, JSON.stringify({ type: 'ack', seq, accepted: o.accepted, rejected: o.rejected, results: o.results })),
+        (e: unknown) => {
+          const code = e instanceof HotledgerError ? e.code : 'INTERNAL';
+          const message = e instanceof HotledgerError ? e.message : 'internal error';
+          if (!(e instanceof HotledgerError)) logger.error({ err: e }, 'WebSocket submission failed');
+          send(ws, JSON.stringify({ type: 'error', seq, code, message }));
+        },
+      );
   }
 
   const unsubscribe = node.onBlock((ev: CommittedBlockEvent) => {
@@ -221,7 +231,14 @@ export function attachWebSocket(app: TemplatedApp, node: NodeApi, cfg: Config['a
       const body =
         status === 0
           ? { type: 'tx', status: 'committed', id, height: ev.block.height, position: i }
-          : { type: 'tx', status: 'rejected', id, code: rejectName(status), message: rejectMessage[rejectName(status) as keyof typeof rejectMessage] ?? 'unknown', height: ev.block.height };
+          : {
+              type: 'tx',
+              status: 'rejected',
+              id,
+              code: rejectName(status),
+              message: rejectMessage[rejectName(status) as keyof typeof rejectMessage] ?? 'unknown',
+              height: ev.block.height,
+            };
       const msg = JSON.stringify(body);
       for (const ws of set) {
         ws.getUserData().watched.delete(id);
@@ -245,7 +262,9 @@ export function attachWebSocket(app: TemplatedApp, node: NodeApi, cfg: Config['a
         metrics.wsRefused.inc({ reason: 'origin' });
         return refuseUpgrade(
           res,
-          new ApiError('ORIGIN_NOT_ALLOWED', `WebSocket from origin ${JSON.stringify(origin.slice(0, 200))} is not allowed (api.wsAllowedOrigins)`, { details: { limit: 'api.wsAllowedOrigins' } }),
+          new ApiError('ORIGIN_NOT_ALLOWED', `WebSocket from origin ${JSON.stringify(origin.slice(0, 200))} is not allowed (api.wsAllowedOrigins)`, {
+            details: { limit: 'api.wsAllowedOrigins' },
+          }),
         );
       }
       const refused = limits.request(client, false) ?? limits.wsAdmit(client);
@@ -254,8 +273,15 @@ export function attachWebSocket(app: TemplatedApp, node: NodeApi, cfg: Config['a
         return refuseUpgrade(res, refused);
       }
       const conn: Conn = {
-        id: nextId++, closed: false, blocks: false, blockTxIds: false, watched: new Set(), seq: 0, acked: Promise.resolve(),
-        client, refusals: new TokenBucket(1, cfg.wsMaxRefusals, performance.now()),
+        id: nextId++,
+        closed: false,
+        blocks: false,
+        blockTxIds: false,
+        watched: new Set(),
+        seq: 0,
+        acked: Promise.resolve(),
+        client,
+        refusals: new TokenBucket(1, cfg.wsMaxRefusals, performance.now()),
       };
       res.upgrade(conn, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
     },

@@ -2,7 +2,7 @@ import { HotledgerError } from '../errors.js';
 import { ApiResponseError } from './client.js';
 
 export function print(value: unknown): void {
-  process.stdout.write(typeof value === 'string' ? value + '\n' : JSON.stringify(value, null, 2) + '\n');
+  process.stdout.write(typeof value === 'string' ? `${value}\n` : `${JSON.stringify(value, null, 2)}\n`);
 }
 
 /** Words for any failure: `error: <message>` on stderr, never a stack trace (unless HOTLEDGER_DEBUG=1). */
@@ -15,7 +15,7 @@ export function describeError(e: unknown): string {
 
 export function fail(e: unknown, exitCode = 1): never {
   process.stderr.write(`error: ${describeError(e)}\n`);
-  if (process.env.HOTLEDGER_DEBUG === '1' && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+  if (process.env.HOTLEDGER_DEBUG === '1' && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
   process.exit(exitCode);
 }
 

@@ -34,9 +34,17 @@ export interface SubmitAnswer {
 /** POST a concatenation of binary transactions; never throws on a non-2xx answer. */
 export async function postTxs(base: string, txs: Buffer, timeoutMs = 30_000): Promise<SubmitAnswer> {
   const r = await fetch(`${base}/api/v11/transactions?results=rejected`, {
-    method: 'POST', body: txs, headers: { 'content-type': 'application/octet-stream' }, signal: AbortSignal.timeout(timeoutMs),
+    method: 'POST',
+    body: txs,
+    headers: { 'content-type': 'application/octet-stream' },
+    signal: AbortSignal.timeout(timeoutMs),
   });
-  const j = (await r.json().catch(() => ({}))) as { accepted?: number; rejected?: number; results?: { code?: string }[]; error?: { accepted?: number; rejected?: number; results?: { code?: string }[] } };
+  const j = (await r.json().catch(() => ({}))) as {
+    accepted?: number;
+    rejected?: number;
+    results?: { code?: string }[];
+    error?: { accepted?: number; rejected?: number; results?: { code?: string }[] };
+  };
   const body = j.error ?? j;
   return { status: r.status, accepted: body.accepted ?? 0, rejected: body.rejected ?? 0, codes: (body.results ?? []).map((x) => x.code ?? '').filter(Boolean) };
 }

@@ -71,7 +71,10 @@ export class ClusterSupervisor extends EventEmitter<{ exit: [ExitReport] }> {
   private readonly cli: string;
   private stopping = false;
 
-  constructor(readonly topology: Topology, private readonly o: SupervisorOptions = {}) {
+  constructor(
+    readonly topology: Topology,
+    private readonly o: SupervisorOptions = {},
+  ) {
     super();
     this.cli = o.cli ?? defaultCli();
     this.slots = topology.nodes.map((spec) => ({ spec, child: undefined, url: undefined, stderr: '', expectExit: false, exited: undefined, log: undefined, restarts: 0 }));
@@ -122,7 +125,10 @@ export class ClusterSupervisor extends EventEmitter<{ exit: [ExitReport] }> {
     if (this.isRunning(i)) throw new HotledgerError('BAD_REQUEST', `${s.spec.id} is already running (pid ${s.child!.pid})`);
     this.stopping = false;
     const child = spawn(process.execPath, [this.cli, 'start', '--config', s.spec.configFile], {
-      stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: this.o.env ?? process.env, cwd: projectRoot(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      env: this.o.env ?? process.env,
+      cwd: projectRoot(),
     });
     s.child = child;
     s.url = undefined;
@@ -166,7 +172,8 @@ export class ClusterSupervisor extends EventEmitter<{ exit: [ExitReport] }> {
       });
       void s.exited!.then((r) => {
         clearTimeout(t);
-        if (!s.url) rej(new HotledgerError('NOT_READY', `${s.spec.id} exited (${r.signal ?? `code ${r.code}`}) before serving its API; stderr ends with:\n${r.stderrTail.slice(-2000)}`));
+        if (!s.url)
+          rej(new HotledgerError('NOT_READY', `${s.spec.id} exited (${r.signal ?? `code ${r.code}`}) before serving its API; stderr ends with:\n${r.stderrTail.slice(-2000)}`));
       });
     });
   }
@@ -255,7 +262,8 @@ export async function waitClusterReady(sup: ClusterSupervisor, timeoutMs = 30_00
       }
     }
     if (pending.size === 0) return;
-    if (Date.now() > until) throw new HotledgerError('NOT_READY', `validators ${[...pending].map((i) => `v${i}`).join(', ')} not ready within ${timeoutMs} ms (${last.slice(0, 300)})`);
+    if (Date.now() > until)
+      throw new HotledgerError('NOT_READY', `validators ${[...pending].map((i) => `v${i}`).join(', ')} not ready within ${timeoutMs} ms (${last.slice(0, 300)})`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -66,11 +66,13 @@ export async function freePorts(n: number, host = '127.0.0.1'): Promise<number[]
   const servers: Server[] = [];
   try {
     for (let i = 0; i < n; i++) {
-      servers.push(await new Promise<Server>((res, rej) => {
-        const s = createServer();
-        s.once('error', rej);
-        s.listen(0, host, () => res(s));
-      }));
+      servers.push(
+        await new Promise<Server>((res, rej) => {
+          const s = createServer();
+          s.once('error', rej);
+          s.listen(0, host, () => res(s));
+        }),
+      );
     }
     return servers.map((s) => (s.address() as { port: number }).port);
   } finally {
@@ -109,14 +111,25 @@ export async function planTopology(o: ClusterOptions): Promise<Topology> {
     peer = Array.from({ length: n }, (_, i) => basePort + PEER_PORT_OFFSET + i);
   }
   const validators: ValidatorInfo[] = api.map((_, i) => ({
-    id: `v${i}`, publicKey: Buffer.from(devnetValidatorKey(chainId, i).publicKey).toString('hex'), host, port: peer[i]!,
+    id: `v${i}`,
+    publicKey: Buffer.from(devnetValidatorKey(chainId, i).publicKey).toString('hex'),
+    host,
+    port: peer[i]!,
   }));
   const nodes: ClusterNodeSpec[] = validators.map((v, i) => {
     const home = join(dir, v.id);
     const dataDir = join(home, 'data');
     return {
-      index: i, id: v.id, home, configFile: join(home, 'node.json'), keyFile: join(home, 'validator-key.json'), dataDir,
-      apiPort: api[i]!, peerPort: peer[i]!, host, devnetKeyDir: join(dataDir, 'keys'),
+      index: i,
+      id: v.id,
+      home,
+      configFile: join(home, 'node.json'),
+      keyFile: join(home, 'validator-key.json'),
+      dataDir,
+      apiPort: api[i]!,
+      peerPort: peer[i]!,
+      host,
+      devnetKeyDir: join(dataDir, 'keys'),
     };
   });
   return { dir, chainId, accounts, threads, timeoutMs, heartbeatMs, validators, nodes };
@@ -138,9 +151,7 @@ export interface NodeConfigOptions extends Pick<ClusterOptions, 'devnetBalance' 
 /** The config file of one validator (merged by the loader over config/default.json). */
 export function nodeConfig(t: Topology, node: ClusterNodeSpec, o: NodeConfigOptions = {}): Record<string, unknown> {
   const route = o.route;
-  const validators = route
-    ? t.validators.map((v, i) => (i === node.index ? v : { ...v, ...route(node, v) }))
-    : t.validators;
+  const validators = route ? t.validators.map((v, i) => (i === node.index ? v : { ...v, ...route(node, v) })) : t.validators;
   const base: Record<string, unknown> = {
     node: { id: node.id, role: 'validator', dataDir: node.dataDir, keyFile: node.keyFile },
     chain: { chainId: t.chainId, genesis: { accounts: [], devnetAccounts: t.accounts, devnetBalance: o.devnetBalance ?? 1_000_000_000 } },
@@ -159,9 +170,10 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
   const out: Record<string, unknown> = { ...a };
   for (const [k, v] of Object.entries(b)) {
     const cur = out[k];
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur)
-      ? merge(cur as Record<string, unknown>, v as Record<string, unknown>)
-      : v;
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur)
+        ? merge(cur as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
   }
   return out;
 }
@@ -174,11 +186,25 @@ export function writeTopology(t: Topology, o: NodeConfigOptions = {}): void {
   for (const node of t.nodes) {
     mkdirSync(node.dataDir, { recursive: true });
     writeKeyFile(node.keyFile, devnetValidatorKey(t.chainId, node.index));
-    writeFileSync(node.configFile, JSON.stringify(nodeConfig(t, node, o), null, 2) + '\n');
+    writeFileSync(node.configFile, `${JSON.stringify(nodeConfig(t, node, o), null, 2)}\n`);
   }
-  writeFileSync(join(t.dir, 'cluster.json'), JSON.stringify({
-    chainId: t.chainId, accounts: t.accounts, threads: t.threads, validators: t.nodes.map((n) => ({
-      id: n.id, api: `http://${n.host}:${n.apiPort}`, peerPort: n.peerPort, config: n.configFile, dataDir: n.dataDir,
-    })),
-  }, null, 2) + '\n');
+  writeFileSync(
+    join(t.dir, 'cluster.json'),
+    `${JSON.stringify(
+      {
+        chainId: t.chainId,
+        accounts: t.accounts,
+        threads: t.threads,
+        validators: t.nodes.map((n) => ({
+          id: n.id,
+          api: `http://${n.host}:${n.apiPort}`,
+          peerPort: n.peerPort,
+          config: n.configFile,
+          dataDir: n.dataDir,
+        })),
+      },
+      null,
+      2,
+    )}\n`,
+  );
 }

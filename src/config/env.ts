@@ -31,7 +31,10 @@ const ESTABLISHED: Record<string, string> = {
 
 /** `consensus.maxPeerBatchMb` → `HOTLEDGER_CONSENSUS_MAX_PEER_BATCH_MB` */
 export function derivedEnvName(path: string): string {
-  return `HOTLEDGER_${path.split('.').map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_')}`;
+  return `HOTLEDGER_${path
+    .split('.')
+    .map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase())
+    .join('_')}`;
 }
 
 type AnySchema = z.core.$ZodType;

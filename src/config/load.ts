@@ -79,7 +79,15 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     // A numeric variable that is not a plain decimal integer stays a string, so the schema rejects
     // it with the allowed range (HOTLEDGER_THREADS=auto is the one string the loader resolves).
     const n = Number(v);
-    if (kind === 'list') setPath(raw, path, v.split(',').map((x) => x.trim()).filter((x) => x !== ''));
+    if (kind === 'list')
+      setPath(
+        raw,
+        path,
+        v
+          .split(',')
+          .map((x) => x.trim())
+          .filter((x) => x !== ''),
+      );
     else setPath(raw, path, kind === 'integer' && /^-?\d+$/.test(v.trim()) && Number.isSafeInteger(n) ? n : v);
   }
   if (opts.overrides) {

@@ -7,8 +7,7 @@ function int(min: number, max: number) {
   return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
 }
 
-const hex = (bytes: number) =>
-  z.string().regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), { error: `must be ${bytes * 2} hex digits` });
+const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), { error: `must be ${bytes * 2} hex digits` });
 
 export const ROLES = ['validator', 'business', 'slim'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -146,7 +145,11 @@ export const ConfigSchema = z
     }
     const txsPerBody = Math.floor(c.api.maxBodyBytes / TX_SIZE);
     if (c.api.txRateLimitBurst < txsPerBody) {
-      ctx.addIssue({ code: 'custom', path: ['api', 'txRateLimitBurst'], message: `must be at least api.maxBodyBytes / ${TX_SIZE} (${txsPerBody}): a full binary batch must fit the burst` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['api', 'txRateLimitBurst'],
+        message: `must be at least api.maxBodyBytes / ${TX_SIZE} (${txsPerBody}): a full binary batch must fit the burst`,
+      });
     }
     if (c.network.maxPendingPerAddress > c.network.maxPendingHandshakes) {
       ctx.addIssue({ code: 'custom', path: ['network', 'maxPendingPerAddress'], message: `must be at most network.maxPendingHandshakes (${c.network.maxPendingHandshakes})` });
@@ -154,7 +157,11 @@ export const ConfigSchema = z
     // A batch travels to validators as one message: a full one must fit in one frame.
     const fullBatchBytes = c.pipeline.batchSize * TX_SIZE + 65_536;
     if (c.network.maxFrameBytes < fullBatchBytes) {
-      ctx.addIssue({ code: 'custom', path: ['network', 'maxFrameBytes'], message: `must be at least pipeline.batchSize × ${TX_SIZE} + 65536 (${fullBatchBytes}): a full batch must fit in one frame` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['network', 'maxFrameBytes'],
+        message: `must be at least pipeline.batchSize × ${TX_SIZE} + 65536 (${fullBatchBytes}): a full batch must fit in one frame`,
+      });
     }
     if (c.consensus.heartbeatMs >= c.consensus.timeoutMs) {
       ctx.addIssue({

@@ -45,19 +45,12 @@ export class CertVerifier {
   }
 
   vote(v: Vote): boolean {
-    return (
-      this.validIndex(v.signer) &&
-      v.blockHash.length === HASH_SIZE &&
-      this.crypto.verify(v.signer, voteSigningBytes(this.chainId, v.round, v.blockHash), v.sig)
-    );
+    return this.validIndex(v.signer) && v.blockHash.length === HASH_SIZE && this.crypto.verify(v.signer, voteSigningBytes(this.chainId, v.round, v.blockHash), v.sig);
   }
 
   timeout(t: Timeout): boolean {
     return (
-      this.validIndex(t.signer) &&
-      t.highQc.round < t.round &&
-      this.crypto.verify(t.signer, timeoutSigningBytes(this.chainId, t.round, t.highQc.round), t.sig) &&
-      this.qc(t.highQc)
+      this.validIndex(t.signer) && t.highQc.round < t.round && this.crypto.verify(t.signer, timeoutSigningBytes(this.chainId, t.round, t.highQc.round), t.sig) && this.qc(t.highQc)
     );
   }
 

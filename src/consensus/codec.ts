@@ -3,16 +3,7 @@ import { HotledgerError } from '../errors.js';
 import type { SafetyData } from './safety-rules.js';
 import { SYNC_BATCH } from './synchronizer.js';
 import { checkShape, type ShapeLimits } from './wire-guard.js';
-import {
-  HASH_SIZE,
-  makeBlock,
-  type Block,
-  type ConsensusMessage,
-  type QuorumCert,
-  type Signature,
-  type TimeoutCert,
-  type TimeoutSignature,
-} from './types.js';
+import { HASH_SIZE, makeBlock, type Block, type ConsensusMessage, type QuorumCert, type Signature, type TimeoutCert, type TimeoutSignature } from './types.js';
 
 /**
  * Wire format: msgpack maps (no shared record structures, so any two builds interoperate).

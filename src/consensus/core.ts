@@ -126,14 +126,30 @@ export class ConsensusCore {
     this.begin(nowMs);
     if (Number.isInteger(from) && from >= 0 && from < this.n && from !== this.self) {
       switch (msg.type) {
-        case 'proposal': this.handleProposal(from, msg.proposal); break;
-        case 'vote': this.handleVote(from, msg.vote); break;
-        case 'timeout': this.handleTimeout(from, msg.timeout, msg.highTc); break;
-        case 'sync-info': this.handleSyncInfo(from, msg.highQc, msg.highTc); break;
-        case 'blocks-request': this.handleBlocksRequest(from, msg.hash, msg.count); break;
-        case 'blocks-response': this.handleBlocksResponse(from, msg.blocks); break;
-        case 'sync-request': this.handleSyncRequest(from, msg.fromHeight, msg.count); break;
-        case 'sync-response': this.handleSyncResponse(from, msg.blocks); break;
+        case 'proposal':
+          this.handleProposal(from, msg.proposal);
+          break;
+        case 'vote':
+          this.handleVote(from, msg.vote);
+          break;
+        case 'timeout':
+          this.handleTimeout(from, msg.timeout, msg.highTc);
+          break;
+        case 'sync-info':
+          this.handleSyncInfo(from, msg.highQc, msg.highTc);
+          break;
+        case 'blocks-request':
+          this.handleBlocksRequest(from, msg.hash, msg.count);
+          break;
+        case 'blocks-response':
+          this.handleBlocksResponse(from, msg.blocks);
+          break;
+        case 'sync-request':
+          this.handleSyncRequest(from, msg.fromHeight, msg.count);
+          break;
+        case 'sync-response':
+          this.handleSyncResponse(from, msg.blocks);
+          break;
       }
     }
     return this.finish();

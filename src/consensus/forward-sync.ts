@@ -58,7 +58,7 @@ export class ForwardSync {
 
   /** The height a response from `from` should start at, or null if we did not ask `from`. */
   expecting(from: number): number | null {
-    return this.run !== null && this.run.asked.has(from) ? this.run.next : null;
+    return this.run?.asked.has(from) ? this.run.next : null;
   }
 
   /**

@@ -13,13 +13,7 @@ export interface SafetyData {
   highQc: QuorumCert;
 }
 
-export type Refusal =
-  | 'already-voted'
-  | 'below-lock'
-  | 'not-justified'
-  | 'tc-qc-too-low'
-  | 'timeout-below-lock'
-  | 'timeout-stale';
+export type Refusal = 'already-voted' | 'below-lock' | 'not-justified' | 'tc-qc-too-low' | 'timeout-below-lock' | 'timeout-stale';
 
 export type Decision = { ok: true } | { ok: false; reason: Refusal };
 

@@ -63,9 +63,7 @@ export class VoteAggregator {
     m.set(t.signer, t);
     if (m.size < this.quorum || this.formedTc.has(t.round)) return null;
     this.formedTc.add(t.round);
-    const timeouts = [...m.values()]
-      .map((x) => ({ signer: x.signer, highQcRound: x.highQc.round, sig: x.sig }))
-      .sort((a, b) => a.signer - b.signer);
+    const timeouts = [...m.values()].map((x) => ({ signer: x.signer, highQcRound: x.highQc.round, sig: x.sig })).sort((a, b) => a.signer - b.signer);
     return { round: t.round, timeouts, highQc: this.highestReportedQc(t.round)! };
   }
 

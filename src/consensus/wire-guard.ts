@@ -51,7 +51,7 @@ export function checkShape(bytes: Uint8Array, lim: ShapeLimits): void {
     while (stack.length > 0 && stack[stack.length - 1]!.left === 0) stack.pop();
     if (stack.length === 0 && roots === 1) break;
     const top = stack[stack.length - 1];
-    const isKey = top !== undefined && top.map && top.left % 2 === 0;
+    const isKey = top?.map && top.left % 2 === 0;
     if (top !== undefined) top.left--;
     else roots++;
     need(1);
@@ -77,23 +77,60 @@ export function checkShape(bytes: Uint8Array, lim: ShapeLimits): void {
     else if (b >= 0xa0 && b <= 0xbf) skip = checkLen(b & 0x1f, lim.maxStr, 'string');
     else
       switch (b) {
-        case 0xc4: skip = checkLen(uint(1), lim.maxBin, 'binary'); break;
-        case 0xc5: skip = checkLen(uint(2), lim.maxBin, 'binary'); break;
-        case 0xc6: skip = checkLen(uint(4), lim.maxBin, 'binary'); break;
-        case 0xca: skip = 4; break;
-        case 0xcb: skip = 8; break;
-        case 0xcc: case 0xd0: skip = 1; break;
-        case 0xcd: case 0xd1: skip = 2; break;
-        case 0xce: case 0xd2: skip = 4; break;
-        case 0xcf: case 0xd3: skip = 8; break;
-        case 0xd9: skip = checkLen(uint(1), lim.maxStr, 'string'); break;
-        case 0xda: skip = checkLen(uint(2), lim.maxStr, 'string'); break;
-        case 0xdb: skip = checkLen(uint(4), lim.maxStr, 'string'); break;
-        case 0xdc: count = uint(2); break;
-        case 0xdd: count = uint(4); break;
-        case 0xde: [count, map] = [uint(2), true]; break;
-        case 0xdf: [count, map] = [uint(4), true]; break;
-        default: return reject(`msgpack type 0x${b.toString(16)} not allowed`);
+        case 0xc4:
+          skip = checkLen(uint(1), lim.maxBin, 'binary');
+          break;
+        case 0xc5:
+          skip = checkLen(uint(2), lim.maxBin, 'binary');
+          break;
+        case 0xc6:
+          skip = checkLen(uint(4), lim.maxBin, 'binary');
+          break;
+        case 0xca:
+          skip = 4;
+          break;
+        case 0xcb:
+          skip = 8;
+          break;
+        case 0xcc:
+        case 0xd0:
+          skip = 1;
+          break;
+        case 0xcd:
+        case 0xd1:
+          skip = 2;
+          break;
+        case 0xce:
+        case 0xd2:
+          skip = 4;
+          break;
+        case 0xcf:
+        case 0xd3:
+          skip = 8;
+          break;
+        case 0xd9:
+          skip = checkLen(uint(1), lim.maxStr, 'string');
+          break;
+        case 0xda:
+          skip = checkLen(uint(2), lim.maxStr, 'string');
+          break;
+        case 0xdb:
+          skip = checkLen(uint(4), lim.maxStr, 'string');
+          break;
+        case 0xdc:
+          count = uint(2);
+          break;
+        case 0xdd:
+          count = uint(4);
+          break;
+        case 0xde:
+          [count, map] = [uint(2), true];
+          break;
+        case 0xdf:
+          [count, map] = [uint(4), true];
+          break;
+        default:
+          return reject(`msgpack type 0x${b.toString(16)} not allowed`);
       }
     if (skip >= 0) {
       need(skip);

@@ -1,9 +1,7 @@
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync, constants, fchmodSync, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync,
-} from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { HotledgerError } from '../errors.js';
 
@@ -66,7 +64,7 @@ export function writeKeyFile(path: string, kp: KeyPair, opts: WriteKeyFileOption
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const body: KeyFile = { publicKey: Buffer.from(kp.publicKey).toString('hex'), secretKey: Buffer.from(kp.seed).toString('hex') };
-  const text = JSON.stringify(body, null, 2) + '\n';
+  const text = `${JSON.stringify(body, null, 2)}\n`;
   const existing = lstatOrUndefined(path);
   if (existing?.isSymbolicLink()) throw new HotledgerError('BAD_REQUEST', `refusing to write key file ${path}: it is a symbolic link`);
   if (existing && !opts.overwrite) {

@@ -54,7 +54,12 @@ export class Ledger {
    */
   private readonly unsettled = new Map<number, Set<string>>();
 
-  private constructor(store: LedgerStore, state: AccountState, tip: ChainTip, private readonly opts: LedgerOptions) {
+  private constructor(
+    store: LedgerStore,
+    state: AccountState,
+    tip: ChainTip,
+    private readonly opts: LedgerOptions,
+  ) {
     this.store = store;
     this.state = state;
     this.tipValue = tip;
@@ -63,7 +68,7 @@ export class Ledger {
   static async open(opts: LedgerOptions): Promise<Ledger> {
     const store = new LedgerStore({ path: opts.path, mapSizeMb: opts.mapSizeMb });
     const gid = genesisId(opts.chainId, opts.genesis);
-    let tip = store.tip();
+    const tip = store.tip();
     if (tip) {
       const stored = store.getMeta<string>('genesisId');
       if (stored !== gid) {
@@ -92,14 +97,26 @@ export class Ledger {
     const unique = [...new Set(touched)];
     this.state.commitLeaves(unique, 0, this.state.root);
     const header: BlockHeader = {
-      height: 0, timestamp: 0, txCount: 0, committed: 0, rejected: 0,
-      parentHash: Buffer.alloc(32), parentStateRoot: Buffer.alloc(32), stateRoot: rootToBuffer(this.state.root),
-      txRoot: txRootOf(new Uint8Array(0)), round: 0,
+      height: 0,
+      timestamp: 0,
+      txCount: 0,
+      committed: 0,
+      rejected: 0,
+      parentHash: Buffer.alloc(32),
+      parentStateRoot: Buffer.alloc(32),
+      stateRoot: rootToBuffer(this.state.root),
+      txRoot: txRootOf(new Uint8Array(0)),
+      round: 0,
     };
     const encodedHeader = encodeHeader(header);
     const hash = headerHash(encodedHeader);
     const w = this.store.writeBlock({
-      header, encodedHeader, hash, payload: new Uint8Array(0), ids: new Uint8Array(0), statuses: new Uint8Array(0),
+      header,
+      encodedHeader,
+      hash,
+      payload: new Uint8Array(0),
+      ids: new Uint8Array(0),
+      statuses: new Uint8Array(0),
       accounts: unique,
       meta: { genesisId: gid, chainId: this.opts.chainId },
     });
@@ -135,16 +152,29 @@ export class Ledger {
       if (ownsIndexEntry(statuses[i]!)) blockIds.add(input.ids.toString('latin1', i * TX_ID_SIZE, (i + 1) * TX_ID_SIZE));
     }
     const header: BlockHeader = {
-      height, timestamp: input.timestamp, txCount: input.count, committed, rejected: input.count - committed,
-      parentHash: this.tipValue.hash, parentStateRoot, stateRoot: rootToBuffer(this.state.root),
-      txRoot: txRootOf(input.ids), round: input.round,
+      height,
+      timestamp: input.timestamp,
+      txCount: input.count,
+      committed,
+      rejected: input.count - committed,
+      parentHash: this.tipValue.hash,
+      parentStateRoot,
+      stateRoot: rootToBuffer(this.state.root),
+      txRoot: txRootOf(input.ids),
+      round: input.round,
     };
     const encodedHeader = encodeHeader(header);
     const hash = headerHash(encodedHeader);
     const executeMs = performance.now() - t0;
     const { visible, durable } = this.store.writeBlock({
-      header, encodedHeader, hash, payload: input.txs.subarray(0, input.count * TX_SIZE), ids: input.ids, statuses,
-      accounts, batches: input.batches,
+      header,
+      encodedHeader,
+      hash,
+      payload: input.txs.subarray(0, input.count * TX_SIZE),
+      ids: input.ids,
+      statuses,
+      accounts,
+      batches: input.batches,
     });
     this.tipValue = { height, hash, stateRoot: header.stateRoot };
     this.unsettled.set(height, blockIds);

@@ -25,11 +25,13 @@ export interface ReplayReport {
 export function replayChain(store: LedgerStore, chainId: number, genesis: readonly GenesisAccount[], shards = 1): ReplayReport {
   const problems: string[] = [];
   const state = new AccountState({ getAccount: () => undefined }, ZERO_ROOT(), Number.MAX_SAFE_INTEGER);
-  const seen = new Set(genesis.map((g) => {
-    const a = state.getOrCreate(g.publicKey.toString('latin1'), g.publicKey);
-    a.balance += g.balance;
-    return a;
-  }));
+  const seen = new Set(
+    genesis.map((g) => {
+      const a = state.getOrCreate(g.publicKey.toString('latin1'), g.publicKey);
+      a.balance += g.balance;
+      return a;
+    }),
+  );
   state.commitLeaves([...seen], 0, state.root);
   const tip = store.tip();
   if (!tip) return { height: -1, stateRoot: rootToBuffer(state.root), problems: ['store has no tip'], accounts: 0 };

@@ -43,7 +43,13 @@ function handle(m: ShardRequest): void {
     case 'debit': {
       if (!state || !store) throw new Error('shard not initialised');
       store.refresh(); // misses must read what the ledger thread committed last
-      const input: BlockInput = { height: m.height, chainId: m.chainId, txs: Buffer.from(m.txs, 0, m.count * TX_SIZE), count: m.count, verified: new Uint8Array(m.verified, 0, m.count) };
+      const input: BlockInput = {
+        height: m.height,
+        chainId: m.chainId,
+        txs: Buffer.from(m.txs, 0, m.count * TX_SIZE),
+        count: m.count,
+        verified: new Uint8Array(m.verified, 0, m.count),
+      };
       const statuses = new Uint8Array(m.count).fill(NOT_MINE);
       const touches = new BlockTouches(m.height);
       debitPhase(state, input, shard, shards, statuses, touches);

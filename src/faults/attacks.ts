@@ -1,7 +1,14 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import {
-  encodeMessage, genesisQc, makeBlock, proposalSigningBytes, timeoutSigningBytes, voteSigningBytes,
-  type Block, type ConsensusMessage, type QuorumCert,
+  encodeMessage,
+  genesisQc,
+  makeBlock,
+  proposalSigningBytes,
+  timeoutSigningBytes,
+  voteSigningBytes,
+  type Block,
+  type ConsensusMessage,
+  type QuorumCert,
 } from '../consensus/index.js';
 import type { KeyPair } from '../crypto/keys.js';
 import { generateTransfers } from '../workload/generate.js';
@@ -64,8 +71,15 @@ function forgeBlock(ctx: AttackContext, round: number, payload: Uint8Array[] = [
   const p = ctx.peer.observed.proposal;
   const qc = highQc(ctx);
   return makeBlock({
-    chainId: ctx.chainId, round, height: p ? p.height : 1, parentHash: qc.blockHash, qc, payload,
-    proposer: ctx.peer.index, parentStateRoot: p ? p.parentStateRoot : new Uint8Array(32), timestampMs: Date.now() + randomInt(1_000_000),
+    chainId: ctx.chainId,
+    round,
+    height: p ? p.height : 1,
+    parentHash: qc.blockHash,
+    qc,
+    payload,
+    proposer: ctx.peer.index,
+    parentStateRoot: p ? p.parentStateRoot : new Uint8Array(32),
+    timestampMs: Date.now() + randomInt(1_000_000),
   });
 }
 
@@ -101,7 +115,8 @@ let fakeBoot = randomInt(1, 2 ** 31);
 export const ATTACKS: Record<string, Attack> = {
   /** Issue 8's 30-byte message: `{ k: 'b', txs: { length: 1.6e9 } }` asks `Buffer.from` for 1.6 GB. */
   'length-bomb': {
-    item: 4, what: "'b' whose txs is a map { length: 1.6e9 } (26 bytes), 'br' with { length: 4e8 }, 'bq' with { length: 1.6e9 }",
+    item: 4,
+    what: "'b' whose txs is a map { length: 1.6e9 } (26 bytes), 'br' with { length: 4e8 }, 'bq' with { length: 1.6e9 }",
     run: async (ctx) => {
       // One 1.6 GB bomb per validator; the answer path gets a 400 MB one: three validators on one
       // shared machine must not be pushed past its memory by the proof.
@@ -109,13 +124,14 @@ export const ATTACKS: Record<string, Attack> = {
       sent += ctx.peer.broadcast({ k: 'br', txs: [{ length: BOMB_LENGTH / 4 }] });
       sent += ctx.peer.broadcast({ k: 'bq', d: { length: BOMB_LENGTH } });
       await ctx.peer.flushed();
-      return { sent, note: "b with { length: 1.6e9 }, br with { length: 4e8 }, bq with { length: 1.6e9 }" };
+      return { sent, note: 'b with { length: 1.6e9 }, br with { length: 4e8 }, bq with { length: 1.6e9 }' };
     },
   },
 
   /** msgpack headers that claim huge collections or buffers, with nothing behind them. */
   'huge-claims': {
-    item: 4, what: 'msgpack array32/map32/bin32/str32 headers claiming 2^31 entries or 1.5 GB, truncated',
+    item: 4,
+    what: 'msgpack array32/map32/bin32/str32 headers claiming 2^31 entries or 1.5 GB, truncated',
     run: async (ctx) => {
       const claims = [
         [0xdd, 0x7f, 0xff, 0xff, 0xff], // array32, 2^31 - 1 entries
@@ -137,15 +153,30 @@ export const ATTACKS: Record<string, Attack> = {
 
   /** Every message kind with fields of the wrong type, count or size, and a 100,000-deep nesting. */
   'wrong-shapes': {
-    item: 4, what: 'each message kind with wrong field types, negative/huge numbers, junk consensus bytes, deep nesting',
+    item: 4,
+    what: 'each message kind with wrong field types, negative/huge numbers, junk consensus bytes, deep nesting',
     run: async (ctx) => {
       const shapes: unknown[] = [
-        null, 42, 'hello', [], { k: 'zz' }, { k: 'c' }, { k: 'c', m: 7 }, { k: 'c', m: randomBytes(200) },
+        null,
+        42,
+        'hello',
+        [],
+        { k: 'zz' },
+        { k: 'c' },
+        { k: 'c', m: 7 },
+        { k: 'c', m: randomBytes(200) },
         { k: 'c', m: encodeMessage({ type: 'blocks-request', hash: randomBytes(32), count: 2 ** 31 }) },
-        { k: 'b', txs: 'abc' }, { k: 'b', txs: [1, 2, 3] }, { k: 'b', txs: randomBytes(TX_SIZE + 1), i: -1, n: 1e300 },
-        { k: 'b', txs: new Uint8Array(0) }, { k: 'bq', d: 5 }, { k: 'bq', d: [1, 'x', null] }, { k: 'bq', d: Array.from({ length: 10_000 }, () => randomBytes(7)) },
-        { k: 'bn', i: 'x', f: -1, t: 1e15 }, { k: 'bn', i: 1, f: 0, t: Number.MAX_SAFE_INTEGER },
-        { k: 'br', txs: 5 }, { k: 'br', txs: [5, null, 'x'] },
+        { k: 'b', txs: 'abc' },
+        { k: 'b', txs: [1, 2, 3] },
+        { k: 'b', txs: randomBytes(TX_SIZE + 1), i: -1, n: 1e300 },
+        { k: 'b', txs: new Uint8Array(0) },
+        { k: 'bq', d: 5 },
+        { k: 'bq', d: [1, 'x', null] },
+        { k: 'bq', d: Array.from({ length: 10_000 }, () => randomBytes(7)) },
+        { k: 'bn', i: 'x', f: -1, t: 1e15 },
+        { k: 'bn', i: 1, f: 0, t: Number.MAX_SAFE_INTEGER },
+        { k: 'br', txs: 5 },
+        { k: 'br', txs: [5, null, 'x'] },
       ];
       let sent = 0;
       for (const s of shapes) sent += ctx.peer.broadcast(s);
@@ -163,7 +194,8 @@ export const ATTACKS: Record<string, Attack> = {
 
   /** A 60 MB message just under the frame limit, then an 80 MB frame above it. */
   'oversized-frames': {
-    item: 4, what: 'a 60 MB unknown-kind message (under the 64 MiB frame limit), then an 80 MB frame (over it)',
+    item: 4,
+    what: 'a 60 MB unknown-kind message (under the 64 MiB frame limit), then an 80 MB frame (over it)',
     run: async (ctx) => {
       let sent = ctx.peer.broadcast({ k: 'zz', pad: Buffer.alloc(60 * 1024 * 1024, 0x5a) });
       await ctx.peer.flushed(60_000);
@@ -175,14 +207,17 @@ export const ATTACKS: Record<string, Attack> = {
 
   /** Validly signed votes for 20,000 rounds ahead, each for a random block. */
   'future-votes': {
-    item: 5, what: '20,000 validly signed votes for rounds +10..+20,010, random block hashes',
+    item: 5,
+    what: '20,000 validly signed votes for rounds +10..+20,010, random block hashes',
     run: async (ctx) => {
       const r0 = roundNow(ctx) + 10;
       let sent = 0;
       for (let k = 0; k < 20_000; k++) {
         const round = r0 + k;
         const blockHash = randomBytes(32);
-        sent += ctx.peer.broadcast(consensus({ type: 'vote', vote: { round, blockHash, signer: ctx.peer.index, sig: ctx.peer.crypto.sign(voteSigningBytes(ctx.chainId, round, blockHash)) } }));
+        sent += ctx.peer.broadcast(
+          consensus({ type: 'vote', vote: { round, blockHash, signer: ctx.peer.index, sig: ctx.peer.crypto.sign(voteSigningBytes(ctx.chainId, round, blockHash)) } }),
+        );
         if (k % 2_000 === 1_999) await ctx.peer.flushed();
       }
       await ctx.peer.flushed();
@@ -192,14 +227,21 @@ export const ATTACKS: Record<string, Attack> = {
 
   /** Validly signed timeouts for 20,000 rounds ahead, carrying the real high QC. */
   'future-timeouts': {
-    item: 5, what: '20,000 validly signed timeouts for rounds +10.., with the latest real QC',
+    item: 5,
+    what: '20,000 validly signed timeouts for rounds +10.., with the latest real QC',
     run: async (ctx) => {
       const r0 = roundNow(ctx) + 10;
       const qc = highQc(ctx);
       let sent = 0;
       for (let k = 0; k < 20_000; k++) {
         const round = r0 + k;
-        sent += ctx.peer.broadcast(consensus({ type: 'timeout', timeout: { round, highQc: qc, signer: ctx.peer.index, sig: ctx.peer.crypto.sign(timeoutSigningBytes(ctx.chainId, round, qc.round)) }, highTc: null }));
+        sent += ctx.peer.broadcast(
+          consensus({
+            type: 'timeout',
+            timeout: { round, highQc: qc, signer: ctx.peer.index, sig: ctx.peer.crypto.sign(timeoutSigningBytes(ctx.chainId, round, qc.round)) },
+            highTc: null,
+          }),
+        );
         if (k % 2_000 === 1_999) await ctx.peer.flushed();
       }
       await ctx.peer.flushed();
@@ -209,7 +251,8 @@ export const ATTACKS: Record<string, Attack> = {
 
   /** Signed proposals for 2,000 far-future rounds the attacker leads, each with 64 unknown batch digests. */
   'future-proposals': {
-    item: 5, what: '2,000 signed proposals for rounds the attacker leads, +40 rounds and beyond, 64 unknown digests each',
+    item: 5,
+    what: '2,000 signed proposals for rounds the attacker leads, +40 rounds and beyond, 64 unknown digests each',
     run: async (ctx) => {
       const rounds = ledRounds(ctx, roundNow(ctx) + 40, 2_000);
       let sent = 0;
@@ -224,8 +267,9 @@ export const ATTACKS: Record<string, Attack> = {
   },
 
   /** 1,000 different signed proposals for the next round the attacker leads. */
-  'equivocation': {
-    item: 5, what: '1,000 different signed proposals for one round the attacker leads (the next one)',
+  equivocation: {
+    item: 5,
+    what: '1,000 different signed proposals for one round the attacker leads (the next one)',
     run: async (ctx) => {
       const [round] = ledRounds(ctx, roundNow(ctx) + 1, 1);
       let sent = 0;
@@ -237,7 +281,8 @@ export const ATTACKS: Record<string, Attack> = {
 
   /** 40 batches of 500 junk transactions in sequence (random bytes, then well-formed with bad signatures). */
   'junk-batches': {
-    item: 6, what: '40 sequenced batches of 500 junk txs (20 random-byte, 20 well-formed with bad signatures)',
+    item: 6,
+    what: '40 sequenced batches of 500 junk txs (20 random-byte, 20 well-formed with bad signatures)',
     run: async (ctx) => {
       const boot = ++fakeBoot;
       let sent = 0;
@@ -254,7 +299,8 @@ export const ATTACKS: Record<string, Attack> = {
    * one reaches any validator: the genuine transaction must still commit (issue 8, item 1).
    */
   'forged-copy': {
-    item: 6, what: "a batch with a zero-signature copy of a victim's next tx, then the genuine tx via the API",
+    item: 6,
+    what: "a batch with a zero-signature copy of a victim's next tx, then the genuine tx via the API",
     run: async (ctx) => {
       const nonce = await ctx.nextNonce();
       const genuine = generateTransfers({ chainId: ctx.chainId, senders: [ctx.victim], recipients: [ctx.recipient], count: 1, startNonces: [nonce] });
@@ -270,10 +316,13 @@ export const ATTACKS: Record<string, Attack> = {
       await new Promise((r) => setTimeout(r, 1_500)); // let the forged copies reach blocks if they can
       const accepted = await ctx.submit(genuine);
       return {
-        sent, note: `forged copy of tx ${id.slice(0, 12)} (nonce ${nonce}); genuine accepted=${accepted}`,
+        sent,
+        note: `forged copy of tx ${id.slice(0, 12)} (nonce ${nonce}); genuine accepted=${accepted}`,
         probe: async () => {
           if (accepted !== 1) return `the genuine tx ${id.slice(0, 12)} was refused at admission after its forged copy`;
-          return (await ctx.committedEverywhere(id, 15_000)) ? undefined : `the genuine tx ${id.slice(0, 12)} did not commit on every honest validator within 15 s after its forged copy`;
+          return (await ctx.committedEverywhere(id, 15_000))
+            ? undefined
+            : `the genuine tx ${id.slice(0, 12)} did not commit on every honest validator within 15 s after its forged copy`;
         },
       };
     },
@@ -281,7 +330,8 @@ export const ATTACKS: Record<string, Attack> = {
 
   /** 200 batch answers nobody asked for: junk, and a real batch again and again. */
   'unsolicited-answers': {
-    item: 6, what: "200 unsolicited 'br' answers of 100 junk txs, plus 50 batches in one answer",
+    item: 6,
+    what: "200 unsolicited 'br' answers of 100 junk txs, plus 50 batches in one answer",
     run: async (ctx) => {
       let sent = 0;
       for (let k = 0; k < 200; k++) sent += ctx.peer.broadcast({ k: 'br', txs: [junkTxs(ctx.chainId, 100, k % 2 === 0)] });
@@ -293,7 +343,8 @@ export const ATTACKS: Record<string, Attack> = {
 
   /** 3,000 requests for 64 real (recently proposed) batches each. */
   'batch-request-flood': {
-    item: 9, what: "3,000 'bq' requests for the 64 most recently proposed batches",
+    item: 9,
+    what: "3,000 'bq' requests for the 64 most recently proposed batches",
     run: async (ctx) => {
       const d = ctx.peer.observed.digests.slice(-64);
       let sent = 0;
@@ -305,7 +356,8 @@ export const ATTACKS: Record<string, Attack> = {
 
   /** 2,000 forward-sync requests from genesis (128 blocks each) and 500 block requests for 2^31 blocks. */
   'sync-request-flood': {
-    item: 9, what: '2,000 sync-requests (fromHeight 1, count 128) and 500 blocks-requests (count 2^31)',
+    item: 9,
+    what: '2,000 sync-requests (fromHeight 1, count 128) and 500 blocks-requests (count 2^31)',
     run: async (ctx) => {
       let sent = 0;
       const hash = highQc(ctx).blockHash;
@@ -318,7 +370,8 @@ export const ATTACKS: Record<string, Attack> = {
 
   /** 2,000 requests to resend every batch an honest validator ever sealed. */
   'gap-request-flood': {
-    item: 9, what: "2,000 'bn' requests per validator for sequence numbers 1..2^53 of its real boot id",
+    item: 9,
+    what: "2,000 'bn' requests per validator for sequence numbers 1..2^53 of its real boot id",
     run: async (ctx) => {
       let sent = 0;
       for (const [to, { boot }] of ctx.peer.observed.boots) {

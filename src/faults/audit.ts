@@ -38,7 +38,11 @@ function watchOnce(base: string, ids: string[], timeoutMs: number): Promise<Map<
       ws.terminate();
       resolve(out);
     };
-    const t = setTimeout(() => (out.size > 0 || expected >= 0 ? done() : (ws.terminate(), reject(new Error(`no answer to watch from ${base} within ${timeoutMs} ms`)))), timeoutMs);
+    const t = setTimeout(() => {
+      if (out.size > 0 || expected >= 0) return done();
+      ws.terminate();
+      reject(new Error(`no answer to watch from ${base} within ${timeoutMs} ms`));
+    }, timeoutMs);
     ws.on('error', (e) => {
       clearTimeout(t);
       reject(e);
@@ -53,7 +57,7 @@ function watchOnce(base: string, ids: string[], timeoutMs: number): Promise<Map<
         return;
       }
       if (m.type === 'watching') expected = ids.length - (m.count ?? 0);
-      else if (m.type === 'tx' && m.id) out.set(m.id, m.status === 'rejected' ? `rejected ${m.code}` : m.status ?? '?');
+      else if (m.type === 'tx' && m.id) out.set(m.id, m.status === 'rejected' ? `rejected ${m.code}` : (m.status ?? '?'));
       if (expected >= 0 && out.size >= expected) done();
     });
   });

@@ -56,13 +56,22 @@ export class ByzantinePeer {
 
   constructor(readonly o: ByzantineOptions) {
     this.transport = new PeerTransport({
-      index: o.index, seed: o.key.seed, validators: o.validators, chainId: o.chainId,
+      index: o.index,
+      seed: o.key.seed,
+      validators: o.validators,
+      chainId: o.chainId,
       // Room to send frames above the honest limit (the receivers must refuse them by the prefix).
-      maxFrameBytes: 1024 * 1024 * 1024, maxQueueBytes: 2 * 1024 * 1024 * 1024, maxQueueMessages: 1_000_000,
-      reconnectBaseMs: 50, reconnectMaxMs: 500,
+      maxFrameBytes: 1024 * 1024 * 1024,
+      maxQueueBytes: 2 * 1024 * 1024 * 1024,
+      maxQueueMessages: 1_000_000,
+      reconnectBaseMs: 50,
+      reconnectMaxMs: 500,
       logger: pino({ level: 'silent' }),
     });
-    this.crypto = new Ed25519ConsensusCrypto(o.key.seed, o.validators.map((v) => v.publicKey));
+    this.crypto = new Ed25519ConsensusCrypto(
+      o.key.seed,
+      o.validators.map((v) => v.publicKey),
+    );
     this.transport.onMessage((from, msg) => this.observe(from, msg));
     this.transport.onPeerDown(() => this.downs++);
   }

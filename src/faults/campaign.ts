@@ -65,7 +65,7 @@ const SLACK_MS = 750;
  * end, also when a fault throws.
  */
 export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
-  const log = o.log ?? ((s: string) => process.stderr.write(s + '\n'));
+  const log = o.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const T = o.timeoutMs ?? 1_000;
   const rssLimitMb = o.rssLimitMb ?? 1_024;
   const perTick = o.perTick ?? 5;
@@ -75,7 +75,9 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
   const h = new Harness({ dir, validators: o.validators ?? 4, chainId: 8008, timeoutMs: T, perTick, tickMs, maxSeconds: 900, log });
   const results: FaultResult[] = [];
   const final: Fault = {
-    name: 'final', byzantine: false, what: 'every validator honest and running again; every acknowledged id checked on every validator',
+    name: 'final',
+    byzantine: false,
+    what: 'every validator honest and running again; every acknowledged id checked on every validator',
     run: async (hh) => ({ startedAt: Date.now(), liftedAt: Date.now(), duringNodes: [], resumeNodes: hh.honest(), rejoining: hh.honest(), notes: [] }),
   };
   let interrupted = false;
@@ -101,7 +103,9 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
       const t0 = Date.now();
       const r = await runOne(h, fault, T, rssLimitMb, log).catch((e: Error) => failedRow(fault, e, Date.now() - t0, h.acked.size));
       results.push(r);
-      log(`   ${r.pass ? 'PASS' : 'FAIL'} during ${r.duringMs ?? '-'} ms, resumed ${r.resumedAfterMs ?? '-'} ms, acked ${r.acked}, lost ${r.lost}, roots ${r.rootsAgree ? 'agree' : 'DIFFER'}, supply ${r.supplyOk ? 'ok' : 'WRONG'}, peak RSS ${r.peakRssMb} MB${r.failures.length ? `\n   ! ${r.failures.join('\n   ! ')}` : ''}${r.notes.length ? `\n   · ${r.notes.join('\n   · ')}` : ''}`);
+      log(
+        `   ${r.pass ? 'PASS' : 'FAIL'} during ${r.duringMs ?? '-'} ms, resumed ${r.resumedAfterMs ?? '-'} ms, acked ${r.acked}, lost ${r.lost}, roots ${r.rootsAgree ? 'agree' : 'DIFFER'}, supply ${r.supplyOk ? 'ok' : 'WRONG'}, peak RSS ${r.peakRssMb} MB${r.failures.length ? `\n   ! ${r.failures.join('\n   ! ')}` : ''}${r.notes.length ? `\n   · ${r.notes.join('\n   · ')}` : ''}`,
+      );
       // A fault that could not even be set up leaves the cluster in an unknown state: stop here.
       if (r.height < 0) break;
       if (!r.pass) {
@@ -117,9 +121,16 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
     else rmSync(dir, { recursive: true, force: true });
   }
   return {
-    date: new Date().toISOString(), validators: h.n, f: h.f, quorum: h.quorum, timeoutMs: T, rssLimitMb,
+    date: new Date().toISOString(),
+    validators: h.n,
+    f: h.f,
+    quorum: h.quorum,
+    timeoutMs: T,
+    rssLimitMb,
     load: `${perTick} signed transfers every ${tickMs} ms to each validator (${Math.round((perTick * 1000) / tickMs)} tx/s each)`,
-    results, pass: results.every((r) => r.pass), durationMs: Date.now() - t00,
+    results,
+    pass: results.every((r) => r.pass),
+    durationMs: Date.now() - t00,
   };
 }
 
@@ -155,8 +166,14 @@ async function runOne(h: Harness, fault: Fault, T: number, rssLimitMb: number, l
   if (plan.duringNodes.length > 0) {
     // A commit after the lift still counts when it is within the bound: a fault shorter than the
     // bound (an attack sent in a few ms) proves nothing by the absence of a commit before its lift.
-    duringMs = (await h.firstCommitAfter(plan.duringNodes.filter((i) => h.honest().includes(i)), plan.startedAt, duringBoundMs!)) ?? null;
-    if (duringMs === null || duringMs > duringBoundMs!) failures.push(`no commit on every survivor within ${duringBoundMs} ms of the fault's start${duringMs === null ? '' : ` (${duringMs} ms)`}`);
+    duringMs =
+      (await h.firstCommitAfter(
+        plan.duringNodes.filter((i) => h.honest().includes(i)),
+        plan.startedAt,
+        duringBoundMs!,
+      )) ?? null;
+    if (duringMs === null || duringMs > duringBoundMs!)
+      failures.push(`no commit on every survivor within ${duringBoundMs} ms of the fault's start${duringMs === null ? '' : ` (${duringMs} ms)`}`);
   }
   // With the Byzantine member silent after its attack, a round it leads times out (and the one
   // before it, whose votes go to it): up to one more timeout than a full honest set.
@@ -164,7 +181,8 @@ async function runOne(h: Harness, fault: Fault, T: number, rssLimitMb: number, l
   const resumeNodes = plan.resumeNodes.filter((i) => h.honest().includes(i));
   const resumed = await h.firstCommitAfter(resumeNodes, plan.liftedAt, 10 * T);
   const resumedAfterMs = resumed ?? null;
-  if (resumedAfterMs === null || resumedAfterMs > resumedBoundMs) failures.push(`commits resumed ${resumedAfterMs === null ? `not within ${10 * T} ms` : `after ${resumedAfterMs} ms`}, bound ${resumedBoundMs} ms`);
+  if (resumedAfterMs === null || resumedAfterMs > resumedBoundMs)
+    failures.push(`commits resumed ${resumedAfterMs === null ? `not within ${10 * T} ms` : `after ${resumedAfterMs} ms`}, bound ${resumedBoundMs} ms`);
   // Rejoining validators: reach the height the survivors had at the lift.
   const catchUpMs: Record<string, number | null> = {};
   const catchUpBound = plan.wiped ? 120_000 : 30_000;
@@ -204,9 +222,25 @@ async function runOne(h: Harness, fault: Fault, T: number, rssLimitMb: number, l
   for (const e of h.unexpectedExits.slice(exitsBefore)) failures.push(`${e.id} exited unexpectedly (${e.signal ?? `code ${e.code}`}): ${lastLine(e.stderrTail)}`);
   if (failures.length > 0 && h.byzantine) log(`   (attacker: ${h.byzantine.observed.messagesIn} messages in, ${h.byzantine.downs} links lost)`);
   return {
-    fault: fault.name, what: fault.what, duringMs, duringBoundMs, resumedAfterMs, resumedBoundMs, catchUpMs,
-    acked: windowIds.length, ackedTotal: h.acked.size, lost: audit?.lost ?? -1, rootsAgree: audit?.rootsAgree ?? false, supplyOk: audit?.supplyOk ?? false,
-    peakRssMb, rssByValidatorMb: rssBy, height: audit?.height ?? 0, pass: failures.length === 0, failures, notes, durationMs: Date.now() - t0,
+    fault: fault.name,
+    what: fault.what,
+    duringMs,
+    duringBoundMs,
+    resumedAfterMs,
+    resumedBoundMs,
+    catchUpMs,
+    acked: windowIds.length,
+    ackedTotal: h.acked.size,
+    lost: audit?.lost ?? -1,
+    rootsAgree: audit?.rootsAgree ?? false,
+    supplyOk: audit?.supplyOk ?? false,
+    peakRssMb,
+    rssByValidatorMb: rssBy,
+    height: audit?.height ?? 0,
+    pass: failures.length === 0,
+    failures,
+    notes,
+    durationMs: Date.now() - t0,
   };
 }
 
@@ -219,7 +253,10 @@ async function reviveStalled(h: Harness, rssLimitMb: number): Promise<number[]> 
   const revived: number[] = [];
   const rss = h.rss.window();
   for (const i of h.honest()) {
-    const alive = await stats(h.url(i)).then(() => true, () => false);
+    const alive = await stats(h.url(i)).then(
+      () => true,
+      () => false,
+    );
     if (alive && (rss[i] ?? 0) <= rssLimitMb) continue;
     await h.kill(i);
     revived.push(i);
@@ -231,9 +268,25 @@ async function reviveStalled(h: Harness, rssLimitMb: number): Promise<number[]> 
 /** The row of a fault whose preparation or checks threw (e.g. a validator that cannot start again). */
 function failedRow(fault: Fault, e: Error, durationMs: number, ackedTotal: number): FaultResult {
   return {
-    fault: fault.name, what: fault.what, duringMs: null, duringBoundMs: null, resumedAfterMs: null, resumedBoundMs: 0, catchUpMs: {},
-    acked: 0, ackedTotal, lost: -1, rootsAgree: false, supplyOk: false, peakRssMb: 0, rssByValidatorMb: [], height: -1, pass: false,
-    failures: [`campaign stopped: ${e.message.slice(0, 600)}`], notes: [], durationMs,
+    fault: fault.name,
+    what: fault.what,
+    duringMs: null,
+    duringBoundMs: null,
+    resumedAfterMs: null,
+    resumedBoundMs: 0,
+    catchUpMs: {},
+    acked: 0,
+    ackedTotal,
+    lost: -1,
+    rootsAgree: false,
+    supplyOk: false,
+    peakRssMb: 0,
+    rssByValidatorMb: [],
+    height: -1,
+    pass: false,
+    failures: [`campaign stopped: ${e.message.slice(0, 600)}`],
+    notes: [],
+    durationMs,
   };
 }
 

@@ -37,9 +37,9 @@ async function follower(h: Harness): Promise<number> {
 
 function crash(name: string, role: 'leader' | 'follower', wipe: boolean): Fault {
   return {
-    name, byzantine: false,
-    what: wipe ? 'kill -9 of a follower, its data dir deleted, restarted: it replays from genesis by forward sync'
-      : `kill -9 of the ${role}, restarted on its data dir after 4 s`,
+    name,
+    byzantine: false,
+    what: wipe ? 'kill -9 of a follower, its data dir deleted, restarted: it replays from genesis by forward sync' : `kill -9 of the ${role}, restarted on its data dir after 4 s`,
     run: async (h) => {
       const target = role === 'leader' ? await h.leader() : await follower(h);
       const survivors = others(h, target);
@@ -56,7 +56,8 @@ export const NETWORK_AND_PROCESS_FAULTS: Fault[] = [
   crash('kill-leader', 'leader', false),
   crash('kill-follower', 'follower', false),
   {
-    name: 'sigstop', byzantine: false,
+    name: 'sigstop',
+    byzantine: false,
     what: 'SIGSTOP of the leader for 3 consensus timeouts, then SIGCONT',
     run: async (h) => {
       const target = await h.leader();
@@ -72,7 +73,8 @@ export const NETWORK_AND_PROCESS_FAULTS: Fault[] = [
     },
   },
   {
-    name: 'partition', byzantine: false,
+    name: 'partition',
+    byzantine: false,
     what: 'the validators split in two halves (bytes between them dropped, no quorum anywhere) for 3 timeouts, then healed',
     run: async (h) => {
       const all = h.honest();
@@ -82,11 +84,19 @@ export const NETWORK_AND_PROCESS_FAULTS: Fault[] = [
       h.net.partition(groups);
       await sleep(3 * h.o.timeoutMs);
       h.net.heal();
-      return { startedAt, liftedAt: Date.now(), duringNodes: [], resumeNodes: all, rejoining: [], notes: [`groups ${groups.map((g) => g.map((i) => `v${i}`).join('+')).join(' | ')}`] };
+      return {
+        startedAt,
+        liftedAt: Date.now(),
+        duringNodes: [],
+        resumeNodes: all,
+        rejoining: [],
+        notes: [`groups ${groups.map((g) => g.map((i) => `v${i}`).join('+')).join(' | ')}`],
+      };
     },
   },
   {
-    name: 'one-way', byzantine: false,
+    name: 'one-way',
+    byzantine: false,
     what: "the leader's outgoing bytes dropped (it still hears everyone) for 4 s, then healed",
     run: async (h) => {
       const l = await h.leader();
@@ -98,7 +108,8 @@ export const NETWORK_AND_PROCESS_FAULTS: Fault[] = [
     },
   },
   {
-    name: 'delay', byzantine: false,
+    name: 'delay',
+    byzantine: false,
     what: 'every link delays its bytes by 200 ms each way for 5 s',
     run: async (h) => {
       const startedAt = Date.now();
@@ -109,7 +120,8 @@ export const NETWORK_AND_PROCESS_FAULTS: Fault[] = [
     },
   },
   {
-    name: 'cut', byzantine: false,
+    name: 'cut',
+    byzantine: false,
     what: "a follower's connections reset and refused for 4 s, then allowed again",
     run: async (h) => {
       const f = await follower(h);
@@ -121,11 +133,16 @@ export const NETWORK_AND_PROCESS_FAULTS: Fault[] = [
     },
   },
   {
-    name: 'stranger-sockets', byzantine: false,
+    name: 'stranger-sockets',
+    byzantine: false,
     what: "a stranger holds 100 raw sockets open to every validator's peer port while the highest validator is killed and restarted",
     run: async (h) => {
       const victim = h.n - 1;
-      const flood = new SocketFlood(h.topo.nodes.map((s) => ({ host: s.host, port: s.peerPort })), 100, 50_000);
+      const flood = new SocketFlood(
+        h.topo.nodes.map((s) => ({ host: s.host, port: s.peerPort })),
+        100,
+        50_000,
+      );
       const startedAt = Date.now();
       flood.start();
       const notes: string[] = [];
@@ -148,9 +165,18 @@ export const NETWORK_AND_PROCESS_FAULTS: Fault[] = [
       } finally {
         flood.stop();
       }
-      notes.push(rejoinedUnderFlood === undefined ? `v${victim} did not catch up within 10 s of its restart while the sockets were held` : `v${victim} caught up ${rejoinedUnderFlood} ms after its restart, under the flood`);
+      notes.push(
+        rejoinedUnderFlood === undefined
+          ? `v${victim} did not catch up within 10 s of its restart while the sockets were held`
+          : `v${victim} caught up ${rejoinedUnderFlood} ms after its restart, under the flood`,
+      );
       return {
-        startedAt, liftedAt: Date.now(), duringNodes: others(h, victim), resumeNodes: others(h, victim), rejoining: [victim], notes,
+        startedAt,
+        liftedAt: Date.now(),
+        duringNodes: others(h, victim),
+        resumeNodes: others(h, victim),
+        rejoining: [victim],
+        notes,
         probe: async () => (rejoinedUnderFlood === undefined ? `v${victim} could not rejoin while a stranger held sockets to its peer port` : undefined),
       };
     },
@@ -158,7 +184,9 @@ export const NETWORK_AND_PROCESS_FAULTS: Fault[] = [
 ];
 
 export const BYZANTINE_FAULTS: Fault[] = Object.entries(ATTACKS).map(([name, a]) => ({
-  name: `byz-${name}`, byzantine: true, what: `Byzantine v0 (item ${a.item}): ${a.what}`,
+  name: `byz-${name}`,
+  byzantine: true,
+  what: `Byzantine v0 (item ${a.item}): ${a.what}`,
   run: async (h: Harness): Promise<FaultPlan> => {
     const peer = await h.ensureByzantine(0);
     if (!(await peer.connected(10_000))) throw new Error('the Byzantine peer lost its links and could not reconnect');
@@ -166,8 +194,14 @@ export const BYZANTINE_FAULTS: Fault[] = Object.entries(ATTACKS).map(([name, a])
     const out = await a.run(h.attackContext(peer));
     await sleep(2_000);
     return {
-      startedAt, liftedAt: Date.now(), duringNodes: h.honest(), resumeNodes: h.honest(), rejoining: [], silentAtLift: true,
-      probe: out.probe, notes: [`${out.sent} frames: ${out.note}`, `links lost by the attacker: ${peer.downs}`],
+      startedAt,
+      liftedAt: Date.now(),
+      duringNodes: h.honest(),
+      resumeNodes: h.honest(),
+      rejoining: [],
+      silentAtLift: true,
+      probe: out.probe,
+      notes: [`${out.sent} frames: ${out.note}`, `links lost by the attacker: ${peer.downs}`],
     };
   },
 }));

@@ -90,13 +90,25 @@ export class Harness {
   async start(): Promise<void> {
     const o = this.o;
     this.topo = await planTopology({
-      validators: this.n, dir: o.dir, basePort: 0, chainId: o.chainId, accounts: this.fundedAccounts, threads: 1, timeoutMs: o.timeoutMs, heartbeatMs: 100,
+      validators: this.n,
+      dir: o.dir,
+      basePort: 0,
+      chainId: o.chainId,
+      accounts: this.fundedAccounts,
+      threads: 1,
+      timeoutMs: o.timeoutMs,
+      heartbeatMs: 100,
     });
     this.net = await FaultNet.open(this.topo.nodes.map((s) => ({ host: s.host, port: s.peerPort })));
     writeTopology(this.topo, {
-      logLevel: 'info', devnetBalance: DEVNET_BALANCE,
+      logLevel: 'info',
+      devnetBalance: DEVNET_BALANCE,
       extra: { pipeline: { batchTimeoutMs: 5, batchSize: 2_000 }, storage: { cacheSizeMb: 16, mapSizeMb: 1024 } },
-      route: (from, to) => this.net.address(from.index, this.topo.validators.findIndex((v) => v.id === to.id)),
+      route: (from, to) =>
+        this.net.address(
+          from.index,
+          this.topo.validators.findIndex((v) => v.id === to.id),
+        ),
     });
     this.sup = new ClusterSupervisor(this.topo, { graceMs: 5_000 });
     this.sup.on('exit', (r) => {
@@ -208,7 +220,8 @@ export class Harness {
     this.load.pause(index);
     const spec = this.topo.nodes[index]!;
     const validators: PeerInfo[] = this.topo.validators.map((v, i) => ({
-      index: i, publicKey: Buffer.from(v.publicKey, 'hex'),
+      index: i,
+      publicKey: Buffer.from(v.publicKey, 'hex'),
       ...(i === index ? { host: spec.host, port: spec.peerPort } : this.net.address(index, i)),
     }));
     const peer = new ByzantinePeer({ index, key: devnetValidatorKey(this.o.chainId, index), chainId: this.o.chainId, validators });
@@ -232,7 +245,11 @@ export class Harness {
   attackContext(peer: ByzantinePeer): AttackContext {
     const honestUrl = () => this.url(this.honest()[0]!);
     return {
-      peer, chainId: this.o.chainId, validators: this.n, victim: this.victim, recipient: loadRecipients(this.o.chainId)[0]!,
+      peer,
+      chainId: this.o.chainId,
+      validators: this.n,
+      victim: this.victim,
+      recipient: loadRecipients(this.o.chainId)[0]!,
       nextNonce: async () => {
         const a = await tryGetJson<{ nonce: number }>(`${honestUrl()}/api/v11/accounts/${Buffer.from(this.victim.publicKey).toString('hex')}`);
         return (a?.nonce ?? 0) + 1;
@@ -276,7 +293,12 @@ export class Harness {
       const { missing, statuses } = await notCommitted(this.url(i), ids);
       if (missing.length > 0) {
         lost = Math.max(lost, missing.length);
-        failures.push(`${missing.length} acknowledged txs not committed on v${i} (e.g. ${missing.slice(0, 3).map((id) => `${id.slice(0, 12)}: ${statuses.get(id)}`).join(', ')})`);
+        failures.push(
+          `${missing.length} acknowledged txs not committed on v${i} (e.g. ${missing
+            .slice(0, 3)
+            .map((id) => `${id.slice(0, 12)}: ${statuses.get(id)}`)
+            .join(', ')})`,
+        );
       }
     }
     // Roots: every height up to the common one.
@@ -302,7 +324,9 @@ export class Harness {
     for (const j of [...this.heldLanes]) {
       if (!this.sup.isRunning(j)) continue;
       const src = this.url(survivors.find((i) => i !== j) ?? j);
-      const nonces = await Promise.all(this.load.sendersOf(j).map(async (k) => ((await tryGetJson<{ nonce: number }>(`${src}/api/v11/accounts/${Buffer.from(k.publicKey).toString('hex')}`))?.nonce ?? 0) + 1));
+      const nonces = await Promise.all(
+        this.load.sendersOf(j).map(async (k) => ((await tryGetJson<{ nonce: number }>(`${src}/api/v11/accounts/${Buffer.from(k.publicKey).toString('hex')}`))?.nonce ?? 0) + 1),
+      );
       this.load.resync(j, nonces);
       this.heldLanes.delete(j);
     }
@@ -343,10 +367,12 @@ export class Harness {
     const list = [...this.uncertain];
     this.uncertain.clear();
     for (let k = 0; k < list.length; k += 32) {
-      await Promise.all(list.slice(k, k + 32).map(async ([id, i]) => {
-        const base = this.sup.isRunning(i) ? this.url(i) : this.url(this.honest()[0]!);
-        if ((await txStatus(base, id)) === 'committed') this.ack(id);
-      }));
+      await Promise.all(
+        list.slice(k, k + 32).map(async ([id, i]) => {
+          const base = this.sup.isRunning(i) ? this.url(i) : this.url(this.honest()[0]!);
+          if ((await txStatus(base, id)) === 'committed') this.ack(id);
+        }),
+      );
     }
   }
 

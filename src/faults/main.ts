@@ -32,12 +32,19 @@ async function main(): Promise<number> {
   const rssLimitMb = Number(values['rss-mb']);
   if (!Number.isInteger(timeoutMs) || timeoutMs < 200 || timeoutMs > 10_000) throw new RangeError('--timeout-ms must be an integer from 200 to 10000');
   if (!Number.isInteger(rssLimitMb) || rssLimitMb < 64) throw new RangeError('--rss-mb must be an integer of at least 64');
-  const faults = values.faults ? faultsByName(values.faults.split(',').map((s) => s.trim()).filter(Boolean)) : ALL_FAULTS;
+  const faults = values.faults
+    ? faultsByName(
+        values.faults
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
+    : ALL_FAULTS;
   const report = await runCampaign({ faults, timeoutMs, rssLimitMb, keep: values.keep });
   process.stdout.write(`\n${formatTable(report)}\n`);
   const details = formatDetails(report);
   if (details) process.stdout.write(`\n${details}\n`);
-  if (values.json) writeFileSync(values.json, JSON.stringify(report, null, 2) + '\n');
+  if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
   return report.pass ? 0 : 1;
 }
 

@@ -34,7 +34,10 @@ export class FaultNet {
   private readonly conns = new Set<ProxiedConnection>();
   private readonly counters: FaultNetStats = { connections: 0, refused: 0, forwardedBytes: 0, droppedBytes: 0 };
 
-  private constructor(private readonly targets: Endpoint[], private readonly host: string) {}
+  private constructor(
+    private readonly targets: Endpoint[],
+    private readonly host: string,
+  ) {}
 
   /** Opens a proxy on a free loopback port for every ordered pair of the given validators' peer addresses. */
   static async open(targets: Endpoint[], host = '127.0.0.1'): Promise<FaultNet> {
@@ -165,7 +168,13 @@ class ProxiedConnection {
   private readonly upstream: Socket;
   private closed = false;
 
-  constructor(private readonly net: FaultNet, readonly from: number, readonly to: number, private readonly client: Socket, target: Endpoint) {
+  constructor(
+    private readonly net: FaultNet,
+    readonly from: number,
+    readonly to: number,
+    private readonly client: Socket,
+    target: Endpoint,
+  ) {
     this.upstream = connect({ host: target.host, port: target.port, noDelay: true });
     for (const s of [client, this.upstream]) {
       s.on('error', () => this.destroy(false));
@@ -234,18 +243,21 @@ class Pipe {
 
   private schedule(): void {
     if (this.timer || this.queue.length === 0) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      const now = Date.now();
-      while (this.queue.length > 0 && this.queue[0]!.due <= now) {
-        const { chunk } = this.queue.shift()!;
-        this.queuedBytes -= chunk.length;
-        this.write(chunk);
-      }
-      if (this.queuedBytes <= MAX_DELAYED_BYTES && !this.dst.writableNeedDrain) this.src.resume();
-      if (this.queue.length === 0 && this.src.readableEnded) this.dst.end();
-      this.schedule();
-    }, Math.max(0, this.queue[0]!.due - Date.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        const now = Date.now();
+        while (this.queue.length > 0 && this.queue[0]!.due <= now) {
+          const { chunk } = this.queue.shift()!;
+          this.queuedBytes -= chunk.length;
+          this.write(chunk);
+        }
+        if (this.queuedBytes <= MAX_DELAYED_BYTES && !this.dst.writableNeedDrain) this.src.resume();
+        if (this.queue.length === 0 && this.src.readableEnded) this.dst.end();
+        this.schedule();
+      },
+      Math.max(0, this.queue[0]!.due - Date.now()),
+    );
     this.timer.unref();
   }
 }

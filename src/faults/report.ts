@@ -17,8 +17,11 @@ export function formatTable(r: CampaignReport): string {
   const lines = [head, ...rows].map((cells) => `| ${cells.join(' | ')} |`);
   lines.splice(1, 0, `| ${head.map(() => '---').join(' | ')} |`);
   const total = r.results.length > 0 ? r.results.at(-1)!.ackedTotal : 0;
-  lines.push('', `${r.validators} validators (f = ${r.f}, quorum ${r.quorum}), consensus timeout ${r.timeoutMs} ms, RSS bound ${r.rssLimitMb} MB, load ${r.load}; `
-    + `${total} acknowledged txs in all; ${r.results.filter((x) => x.pass).length}/${r.results.length} faults passed in ${(r.durationMs / 1000).toFixed(0)} s`);
+  lines.push(
+    '',
+    `${r.validators} validators (f = ${r.f}, quorum ${r.quorum}), consensus timeout ${r.timeoutMs} ms, RSS bound ${r.rssLimitMb} MB, load ${r.load}; ` +
+      `${total} acknowledged txs in all; ${r.results.filter((x) => x.pass).length}/${r.results.length} faults passed in ${(r.durationMs / 1000).toFixed(0)} s`,
+  );
   return lines.join('\n');
 }
 

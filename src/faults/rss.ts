@@ -21,7 +21,10 @@ export class RssSampler {
   /** VmHWM seen at the last reset, per pid: a high-water mark that did not move is an older peak. */
   private hwmAtReset = new Map<number, number>();
 
-  constructor(private readonly pids: () => (number | undefined)[], private readonly everyMs = 200) {
+  constructor(
+    private readonly pids: () => (number | undefined)[],
+    private readonly everyMs = 200,
+  ) {
     this.peakKb = pids().map(() => 0);
   }
 

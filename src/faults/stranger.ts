@@ -13,7 +13,11 @@ export class SocketFlood {
   opened = 0;
   closedByPeer = 0;
 
-  constructor(private readonly targets: Endpoint[], private readonly perTarget: number, private readonly maxConnects: number) {}
+  constructor(
+    private readonly targets: Endpoint[],
+    private readonly perTarget: number,
+    private readonly maxConnects: number,
+  ) {}
 
   start(): void {
     this.running = true;

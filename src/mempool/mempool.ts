@@ -201,10 +201,11 @@ export class Mempool {
       q.resync = false;
       q.nextReady = q.committedNonce + 1;
       // Anything still waiting below the new next nonce can never commit.
-      for (const [n, w] of q.waiting) if (n < q.nextReady) {
-        this.drop(w, RejectCode.NONCE_TOO_LOW);
-        q.waiting.delete(n);
-      }
+      for (const [n, w] of q.waiting)
+        if (n < q.nextReady) {
+          this.drop(w, RejectCode.NONCE_TOO_LOW);
+          q.waiting.delete(n);
+        }
       this.drainWaiting(q);
     }
     if (q.active === 0 && q.waiting.size === 0 && !q.resync) this.senders.delete(q.key);

@@ -4,17 +4,7 @@ import { C1, type Packr } from 'msgpackr';
 import { NetworkError, isNetErrorCode, type NetErrorCode } from './errors.js';
 import { FrameDecoder, FrameKind, HANDSHAKE_MAX_BODY, frameHeader, type Frame } from './frame.js';
 import { KxKeyPair, SealedChannel } from './channel.js';
-import {
-  AUTH_BYTES,
-  PROTOCOL_VERSION,
-  decodeHello,
-  encodeHello,
-  newChallenge,
-  signTranscript,
-  transcript,
-  verifyTranscript,
-  type Hello,
-} from './handshake.js';
+import { AUTH_BYTES, PROTOCOL_VERSION, decodeHello, encodeHello, newChallenge, signTranscript, transcript, verifyTranscript, type Hello } from './handshake.js';
 import type { OutFrame } from './send-queue.js';
 
 /** Counters shared by all connections of one transport. */
@@ -345,7 +335,12 @@ export class Connection {
     }
     if (err.code === 'DIAL_FAILED') c.dialFailures++;
     const fields = { peer: this.peerIndex, code: err.code, outbound: this.outbound, remote: this.remote(), ...err.details };
-    if (QUIET.has(err.code) || FLOOD.has(err.code) || (!wasOpen && !this.claimed && err.code === 'HANDSHAKE_TIMEOUT' && !this.outbound) || (err.code === 'REMOTE_CLOSE' && err.details?.['remoteCode'] === 'SHUTDOWN')) {
+    if (
+      QUIET.has(err.code) ||
+      FLOOD.has(err.code) ||
+      (!wasOpen && !this.claimed && err.code === 'HANDSHAKE_TIMEOUT' && !this.outbound) ||
+      (err.code === 'REMOTE_CLOSE' && err.details?.remoteCode === 'SHUTDOWN')
+    ) {
       this.ctx.log.debug(fields, `peer connection closed: ${err.message}`);
     } else {
       this.ctx.log.warn(fields, `peer connection ${wasOpen ? 'closed' : 'refused'}: ${err.message}`);

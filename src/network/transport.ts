@@ -366,10 +366,15 @@ export class PeerTransport {
       throw new NetworkError('ENCODE_ERROR', `message cannot be encoded: ${(e as Error).message}`);
     }
     if (body.length > this.maxMessageBytes) {
-      throw new NetworkError('FRAME_TOO_LARGE', `message of ${body.length} bytes exceeds maxMessageBytes ${this.maxMessageBytes} (maxFrameBytes ${this.o.maxFrameBytes} minus the AEAD tag)`, undefined, {
-        length: body.length,
-        limit: this.maxMessageBytes,
-      });
+      throw new NetworkError(
+        'FRAME_TOO_LARGE',
+        `message of ${body.length} bytes exceeds maxMessageBytes ${this.maxMessageBytes} (maxFrameBytes ${this.o.maxFrameBytes} minus the AEAD tag)`,
+        undefined,
+        {
+          length: body.length,
+          limit: this.maxMessageBytes,
+        },
+      );
     }
     return { kind: FrameKind.DATA, body };
   }

@@ -2,10 +2,26 @@ import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import {
-  ConsensusCore, Ed25519ConsensusCrypto, decodeMessage, encodeMessage, hex,
-  decodeBlock, decodeCommittedBlock, decodeSafetyData, decodeTimeoutCert, encodeBlock, encodeCommittedBlock, encodeSafetyData, encodeTimeoutCert,
-  maxMessageBytes, wireLimits,
-  type Block, type CommittedBlock, type ConsensusOutput, type ConsensusStatusView, type WireLimits,
+  ConsensusCore,
+  Ed25519ConsensusCrypto,
+  decodeMessage,
+  encodeMessage,
+  hex,
+  decodeBlock,
+  decodeCommittedBlock,
+  decodeSafetyData,
+  decodeTimeoutCert,
+  encodeBlock,
+  encodeCommittedBlock,
+  encodeSafetyData,
+  encodeTimeoutCert,
+  maxMessageBytes,
+  wireLimits,
+  type Block,
+  type CommittedBlock,
+  type ConsensusOutput,
+  type ConsensusStatusView,
+  type WireLimits,
 } from '../consensus/index.js';
 import { txRootOf } from '../chain/block-header.js';
 import type { PeerTransport } from '../network/index.js';
@@ -138,7 +154,11 @@ export class ConsensusOrderer implements Orderer {
     this.peerLimits = { maxBatchTxs: o.maxBatchTxs, maxConsensusBytes: maxMessageBytes(this.wire) };
     this.requestLimiter = new KeyedLimiter(o.peerRequestsPerSec, 2 * o.peerRequestsPerSec, ids.peers.length);
     this.intake = new PeerBatchIntake({
-      chainId: o.chainId, verifier: o.verifier, held: this.payloads, maxBatchesPerOrigin: o.maxPeerBatches, maxBytesPerOrigin: o.maxPeerBatchBytes,
+      chainId: o.chainId,
+      verifier: o.verifier,
+      held: this.payloads,
+      maxBatchesPerOrigin: o.maxPeerBatches,
+      maxBytesPerOrigin: o.maxPeerBatchBytes,
       onDrop: (from, reason, detail) => this.dropped(from, reason, detail),
     });
     this.stages = o.observe && new ConsensusStageTimer(o.observe);
@@ -162,9 +182,21 @@ export class ConsensusOrderer implements Orderer {
       },
     };
     this.core = new ConsensusCore({
-      chainId: o.chainId, validators: ids.peers.length, self: ids.index, timeoutMs: o.timeoutMs, heartbeatMs: o.heartbeatMs,
-      crypto: new Ed25519ConsensusCrypto(ids.key.seed, ids.peers.map((p) => p.publicKey)),
-      safety, blocks, root, highTc, committedChain, retainCommitted: o.retainCommitted,
+      chainId: o.chainId,
+      validators: ids.peers.length,
+      self: ids.index,
+      timeoutMs: o.timeoutMs,
+      heartbeatMs: o.heartbeatMs,
+      crypto: new Ed25519ConsensusCrypto(
+        ids.key.seed,
+        ids.peers.map((p) => p.publicKey),
+      ),
+      safety,
+      blocks,
+      root,
+      highTc,
+      committedChain,
+      retainCommitted: o.retainCommitted,
     });
   }
 
@@ -260,7 +292,10 @@ export class ConsensusOrderer implements Orderer {
             }
             const taken = this.intake.take(from, txs, known);
             if ('full' in taken) continue; // asked for again by the next fetch
-            void taken.verifying.then((b) => this.offer(b), (e: unknown) => this.o.logger.warn({ from, err: (e as Error).message }, 'requested batch failed'));
+            void taken.verifying.then(
+              (b) => this.offer(b),
+              (e: unknown) => this.o.logger.warn({ from, err: (e as Error).message }, 'requested batch failed'),
+            );
           }
           return;
         case 'bq':
@@ -287,7 +322,10 @@ export class ConsensusOrderer implements Orderer {
   private offerInOrder(from: number, batches: Promise<VerifiedBatch | undefined>[]): void {
     for (const verifying of batches) {
       const chain = (this.arrivals.get(from) ?? Promise.resolve()).then(() => verifying).then((b) => this.offer(b));
-      this.arrivals.set(from, chain.catch((e: unknown) => this.o.logger.warn({ from, err: (e as Error).message }, 'peer batch failed')));
+      this.arrivals.set(
+        from,
+        chain.catch((e: unknown) => this.o.logger.warn({ from, err: (e as Error).message }, 'peer batch failed')),
+      );
     }
   }
 
@@ -383,43 +421,50 @@ export class ConsensusOrderer implements Orderer {
       else this.o.logger.debug({ event: e }, 'consensus event');
     }
     if (out.timer) this.arm(out.timer.at);
-    this.outputs = this.outputs.then(async () => {
-      if (this.stopped) return;
-      for (const b of out.persistBlocks) this.uncommitted.set(hex(b.hash), b);
-      this.stages?.output(out);
-      if (out.persist || out.persistTc || out.persistBlocks.length > 0) {
-        const meta: Record<string, unknown> = {};
-        if (out.persist) meta[SAFETY_KEY] = encodeSafetyData(out.persist);
-        if (out.persistTc) meta[TC_KEY] = encodeTimeoutCert(out.persistTc);
-        if (out.persistBlocks.length > 0) meta[BLOCKS_KEY] = [...this.uncommitted.values()].map(encodeBlock);
-        const t0 = performance.now();
-        await this.o.consensusStore.putDurable(meta);
-        this.o.observe?.('safety_fsync', performance.now() - t0);
-      }
-      if (this.stopped) return;
-      for (const s of out.send) {
-        const m: PeerMessage = { k: 'c', m: encodeMessage(s.msg) };
-        this.sendTo(s.to, m);
-      }
-      for (const f of out.fetchPayload) this.fetch(f.digests, f.from);
-      if (out.commits.length > 0) {
-        this.commitQueue.push(...out.commits);
-        for (const c of out.commits) if (c.block.payload.length > 0 && c.block.round > this.appliedRound) this.unapplied.push(c);
-        const last = out.commits[out.commits.length - 1]!;
-        for (const [k, b] of this.uncommitted) if (b.height <= last.block.height) this.uncommitted.delete(k);
-        // Not awaited: either order against the ledger's write is safe. Root ahead of the ledger:
-        // the unapplied list in this same transaction re-queues the gap. Ledger ahead of the root:
-        // the older root's blocks commit again and are skipped as already applied. The committed
-        // blocks themselves (served to peers' forward sync) go in the same transaction as the
-        // root, so the stored chain never has a hole below it.
-        void this.o.consensusStore.putDurable({
-          [ROOT_KEY]: encodeCommittedBlock(last),
-          [BLOCKS_KEY]: [...this.uncommitted.values()].map(encodeBlock),
-          [UNAPPLIED_KEY]: this.unapplied.map(encodeCommittedBlock),
-        }, out.commits.map((c) => ({ height: c.block.height, bytes: encodeCommittedBlock(c) }))).catch((e: unknown) => this.o.logger.error({ err: e }, 'could not persist the committed root'));
-        this.pump();
-      }
-    }).catch((e: unknown) => this.o.logger.error({ err: e }, 'consensus output failed'));
+    this.outputs = this.outputs
+      .then(async () => {
+        if (this.stopped) return;
+        for (const b of out.persistBlocks) this.uncommitted.set(hex(b.hash), b);
+        this.stages?.output(out);
+        if (out.persist || out.persistTc || out.persistBlocks.length > 0) {
+          const meta: Record<string, unknown> = {};
+          if (out.persist) meta[SAFETY_KEY] = encodeSafetyData(out.persist);
+          if (out.persistTc) meta[TC_KEY] = encodeTimeoutCert(out.persistTc);
+          if (out.persistBlocks.length > 0) meta[BLOCKS_KEY] = [...this.uncommitted.values()].map(encodeBlock);
+          const t0 = performance.now();
+          await this.o.consensusStore.putDurable(meta);
+          this.o.observe?.('safety_fsync', performance.now() - t0);
+        }
+        if (this.stopped) return;
+        for (const s of out.send) {
+          const m: PeerMessage = { k: 'c', m: encodeMessage(s.msg) };
+          this.sendTo(s.to, m);
+        }
+        for (const f of out.fetchPayload) this.fetch(f.digests, f.from);
+        if (out.commits.length > 0) {
+          this.commitQueue.push(...out.commits);
+          for (const c of out.commits) if (c.block.payload.length > 0 && c.block.round > this.appliedRound) this.unapplied.push(c);
+          const last = out.commits[out.commits.length - 1]!;
+          for (const [k, b] of this.uncommitted) if (b.height <= last.block.height) this.uncommitted.delete(k);
+          // Not awaited: either order against the ledger's write is safe. Root ahead of the ledger:
+          // the unapplied list in this same transaction re-queues the gap. Ledger ahead of the root:
+          // the older root's blocks commit again and are skipped as already applied. The committed
+          // blocks themselves (served to peers' forward sync) go in the same transaction as the
+          // root, so the stored chain never has a hole below it.
+          void this.o.consensusStore
+            .putDurable(
+              {
+                [ROOT_KEY]: encodeCommittedBlock(last),
+                [BLOCKS_KEY]: [...this.uncommitted.values()].map(encodeBlock),
+                [UNAPPLIED_KEY]: this.unapplied.map(encodeCommittedBlock),
+              },
+              out.commits.map((c) => ({ height: c.block.height, bytes: encodeCommittedBlock(c) })),
+            )
+            .catch((e: unknown) => this.o.logger.error({ err: e }, 'could not persist the committed root'));
+          this.pump();
+        }
+      })
+      .catch((e: unknown) => this.o.logger.error({ err: e }, 'consensus output failed'));
   }
 
   private fetch(digests: Uint8Array[], from: number): void {
@@ -458,7 +503,10 @@ export class ConsensusOrderer implements Orderer {
         const now = Date.now();
         if (this.waitingSince === 0) this.waitingSince = now;
         else if (now - this.waitingSince > 2 * this.o.timeoutMs) {
-          this.o.logger.warn({ round: block.round, height: block.height, missing: missing.map(hex), waitingMs: now - this.waitingSince, batchResponses: this.batchResponses }, 'committed block waits for batches');
+          this.o.logger.warn(
+            { round: block.round, height: block.height, missing: missing.map(hex), waitingMs: now - this.waitingSince, batchResponses: this.batchResponses },
+            'committed block waits for batches',
+          );
         }
         this.fetch(missing, -1);
         this.scheduleRefetch();
@@ -474,17 +522,23 @@ export class ConsensusOrderer implements Orderer {
 
   private scheduleRefetch(): void {
     if (this.refetch || this.stopped) return;
-    this.refetch = setTimeout(() => {
-      this.refetch = undefined;
-      this.pump();
-    }, Math.max(50, this.o.timeoutMs / 2));
+    this.refetch = setTimeout(
+      () => {
+        this.refetch = undefined;
+        this.pump();
+      },
+      Math.max(50, this.o.timeoutMs / 2),
+    );
   }
 
   private arm(at: number): void {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      if (!this.stopped) this.handle(this.core.onTick(Date.now()));
-    }, Math.max(0, at - Date.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        if (!this.stopped) this.handle(this.core.onTick(Date.now()));
+      },
+      Math.max(0, at - Date.now()),
+    );
   }
 }

@@ -1,11 +1,19 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** The node's own Prometheus metrics; the API adds HTTP metrics and process metrics to the same registry. */
 export function createNodeMetrics(registry: Registry, collectLive: () => void) {
   const r = [registry];
   return {
     // Read live state once per scrape, before the text is rendered.
-    live: new Gauge({ name: 'hotledger_up', help: 'Always 1; updates the live-state gauges on each scrape', registers: r, collect() { collectLive(); this.set(1); } }),
+    live: new Gauge({
+      name: 'hotledger_up',
+      help: 'Always 1; updates the live-state gauges on each scrape',
+      registers: r,
+      collect() {
+        collectLive();
+        this.set(1);
+      },
+    }),
     committed: new Counter({ name: 'hotledger_tx_committed_total', help: 'Transactions committed in durable blocks', registers: r }),
     rejected: new Counter({ name: 'hotledger_tx_rejected_total', help: 'Transactions rejected, by stage and reason', labelNames: ['stage', 'reason'] as const, registers: r }),
     admitted: new Counter({ name: 'hotledger_tx_admitted_total', help: 'Transactions admitted to the mempool', registers: r }),
@@ -17,8 +25,18 @@ export function createNodeMetrics(registry: Registry, collectLive: () => void) {
     poolQueue: new Gauge({ name: 'hotledger_verify_pool_queue_depth', help: 'Verification chunks waiting for a worker', registers: r }),
     poolUtilization: new Gauge({ name: 'hotledger_verify_pool_utilization', help: 'Share of verify worker capacity in use (0..1)', registers: r }),
     inflightBatches: new Gauge({ name: 'hotledger_inflight_batches', help: 'Sealed batches not yet durable', registers: r }),
-    batchSize: new Histogram({ name: 'hotledger_batch_size', help: 'Transactions per sealed batch', buckets: [1, 10, 100, 1_000, 5_000, 10_000, 25_000, 50_000, 100_000], registers: r }),
-    latency: new Histogram({ name: 'hotledger_commit_latency_seconds', help: 'Submission to durable commit', buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.125, 0.25, 0.5, 1, 2.5, 5], registers: r }),
+    batchSize: new Histogram({
+      name: 'hotledger_batch_size',
+      help: 'Transactions per sealed batch',
+      buckets: [1, 10, 100, 1_000, 5_000, 10_000, 25_000, 50_000, 100_000],
+      registers: r,
+    }),
+    latency: new Histogram({
+      name: 'hotledger_commit_latency_seconds',
+      help: 'Submission to durable commit',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.125, 0.25, 0.5, 1, 2.5, 5],
+      registers: r,
+    }),
     stageSeconds: new Histogram({
       name: 'hotledger_stage_seconds',
       help: 'Time a local batch (or a consensus step) spends in each stage: mempool, verify, order, apply; propose, commit, safety_fsync on validators',
@@ -28,11 +46,25 @@ export function createNodeMetrics(registry: Registry, collectLive: () => void) {
     }),
     verifySeconds: new Histogram({ name: 'hotledger_verify_seconds', help: 'Verification time of one batch', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: r }),
     executeSeconds: new Histogram({ name: 'hotledger_execute_seconds', help: 'Execution time of one block', buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5], registers: r }),
-    persistSeconds: new Histogram({ name: 'hotledger_lmdb_write_seconds', help: 'LMDB write until durable, one block', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: r }),
+    persistSeconds: new Histogram({
+      name: 'hotledger_lmdb_write_seconds',
+      help: 'LMDB write until durable, one block',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: r,
+    }),
     consensusRound: new Gauge({ name: 'hotledger_consensus_round', help: 'Current consensus round (0 for the solo sequencer)', registers: r }),
     consensusViewChanges: new Gauge({ name: 'hotledger_consensus_view_changes_total', help: 'Rounds this validator timed out', registers: r }),
-    consensusEquivocations: new Gauge({ name: 'hotledger_consensus_equivocations_total', help: 'Equivocations (two proposals or votes for one round from one key) detected', registers: r }),
-    peerDrops: new Counter({ name: 'hotledger_peer_messages_dropped_total', help: 'Peer messages dropped: malformed, faulty batches (static-rule, bad-signature), over a bound', labelNames: ['peer', 'reason'] as const, registers: r }),
+    consensusEquivocations: new Gauge({
+      name: 'hotledger_consensus_equivocations_total',
+      help: 'Equivocations (two proposals or votes for one round from one key) detected',
+      registers: r,
+    }),
+    peerDrops: new Counter({
+      name: 'hotledger_peer_messages_dropped_total',
+      help: 'Peer messages dropped: malformed, faulty batches (static-rule, bad-signature), over a bound',
+      labelNames: ['peer', 'reason'] as const,
+      registers: r,
+    }),
     consensusPeers: new Gauge({ name: 'hotledger_consensus_connected_peers', help: 'Validators with an authenticated link to this one', registers: r }),
     cacheEntries: new Gauge({ name: 'hotledger_account_cache_entries', help: 'Accounts in the ledger thread cache', registers: r }),
   };

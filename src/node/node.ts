@@ -23,7 +23,17 @@ import { createNodeMetrics, type NodeMetrics } from './node-metrics.js';
 import { RecentLatency, TpsWindow } from './stats.js';
 import { VERSION } from './version.js';
 import type {
-  AccountView, AdmitResult, BlockView, CommittedBlockEvent, ConsensusStatus, HealthCheck, HealthReport, NodeApi, NodeInfo, NodeStats, TxStatusView,
+  AccountView,
+  AdmitResult,
+  BlockView,
+  CommittedBlockEvent,
+  ConsensusStatus,
+  HealthCheck,
+  HealthReport,
+  NodeApi,
+  NodeInfo,
+  NodeStats,
+  TxStatusView,
 } from './node-api.js';
 
 export interface RunningNode extends NodeApi {
@@ -48,14 +58,18 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   // Before anything in the data dir is touched: another process or node on it stops us here.
   const lock = await DataDirLock.acquire(config.node.dataDir, config.node.id);
   let node: HotledgerNode;
-  let tip;
+  let tip: Awaited<ReturnType<LedgerClient['init']>>;
   try {
     const devnetKeyFiles = writeDevnetKeys(config);
     const ledger = new LedgerClient();
     try {
       tip = await ledger.init({
-        path: config.node.dataDir, mapSizeMb: config.storage.mapSizeMb, cacheSizeMb: config.storage.cacheSizeMb,
-        chainId: config.chain.chainId, shards: config.pipeline.executionShards || config.pipeline.threads, genesis,
+        path: config.node.dataDir,
+        mapSizeMb: config.storage.mapSizeMb,
+        cacheSizeMb: config.storage.cacheSizeMb,
+        chainId: config.chain.chainId,
+        shards: config.pipeline.executionShards || config.pipeline.threads,
+        genesis,
       });
     } catch (e) {
       await ledger.close();
@@ -119,22 +133,42 @@ class HotledgerNode implements RunningNode {
     if (identity) {
       const me = identity.peers[identity.index]!;
       const transport = new PeerTransport({
-        index: identity.index, seed: identity.key.seed, validators: identity.peers, chainId: config.chain.chainId,
-        listenHost: me.host, listenPort: me.port, logger: logger.child({ component: 'transport' }),
-        handshakeTimeoutMs: config.network.handshakeTimeoutMs, maxPendingHandshakes: config.network.maxPendingHandshakes,
-        maxPendingPerAddress: config.network.maxPendingPerAddress, maxFrameBytes: config.network.maxFrameBytes,
+        index: identity.index,
+        seed: identity.key.seed,
+        validators: identity.peers,
+        chainId: config.chain.chainId,
+        listenHost: me.host,
+        listenPort: me.port,
+        logger: logger.child({ component: 'transport' }),
+        handshakeTimeoutMs: config.network.handshakeTimeoutMs,
+        maxPendingHandshakes: config.network.maxPendingHandshakes,
+        maxPendingPerAddress: config.network.maxPendingPerAddress,
+        maxFrameBytes: config.network.maxFrameBytes,
       });
       const consensusStore = new ConsensusStore(config.node.dataDir, config.storage.mapSizeMb, {
         retainBlocks: config.consensus.storeRetainBlocks,
-        onPrunedRead: (height, lowestKept) => logger.warn({ height, lowestKept, retainBlocks: config.consensus.storeRetainBlocks },
-          'a peer asked for a consensus height this node pruned (consensus.storeRetainBlocks): answered as missing; a node that far behind cannot catch up by sync'),
+        onPrunedRead: (height, lowestKept) =>
+          logger.warn(
+            { height, lowestKept, retainBlocks: config.consensus.storeRetainBlocks },
+            'a peer asked for a consensus height this node pruned (consensus.storeRetainBlocks): answered as missing; a node that far behind cannot catch up by sync',
+          ),
       });
       const consensusOrderer = new ConsensusOrderer({
-        identity, chainId: config.chain.chainId, timeoutMs: config.consensus.timeoutMs, heartbeatMs: config.consensus.heartbeatMs,
-        retainCommitted: config.consensus.retainCommitted, transport, verifier: this.verifier, store, consensusStore, logger: logger.child({ component: 'consensus' }),
+        identity,
+        chainId: config.chain.chainId,
+        timeoutMs: config.consensus.timeoutMs,
+        heartbeatMs: config.consensus.heartbeatMs,
+        retainCommitted: config.consensus.retainCommitted,
+        transport,
+        verifier: this.verifier,
+        store,
+        consensusStore,
+        logger: logger.child({ component: 'consensus' }),
         appliedRound: store.getHeader(height)?.round ?? 0,
         observe: (stage, ms) => this.m.stageSeconds.observe({ stage }, ms / 1000),
-        maxBatchTxs: config.pipeline.batchSize, maxPeerBatches: config.consensus.maxPeerBatches, maxPeerBatchBytes: config.consensus.maxPeerBatchMb * 1024 * 1024,
+        maxBatchTxs: config.pipeline.batchSize,
+        maxPeerBatches: config.consensus.maxPeerBatches,
+        maxPeerBatchBytes: config.consensus.maxPeerBatchMb * 1024 * 1024,
         peerRequestsPerSec: config.consensus.peerRequestsPerSec,
         onPeerDrop: (from, reason) => this.m.peerDrops.inc({ peer: config.consensus.validators[from]?.id ?? String(from), reason }),
       });
@@ -143,25 +177,45 @@ class HotledgerNode implements RunningNode {
     } else {
       orderer = new SoloOrderer();
     }
-    this.pipeline = new Pipeline(this.mempool, () => this.admission.busy, ledger, orderer, config.pipeline, (c) => this.onCommitted(c), (e) => this.onFailure(e));
+    this.pipeline = new Pipeline(
+      this.mempool,
+      () => this.admission.busy,
+      ledger,
+      orderer,
+      config.pipeline,
+      (c) => this.onCommitted(c),
+      (e) => this.onFailure(e),
+    );
   }
 
   info(): NodeInfo {
     const c = this.config;
     return {
-      nodeId: c.node.id, role: c.node.role, chainId: c.chain.chainId, version: VERSION, validatorCount: Math.max(1, c.consensus.validators.length),
+      nodeId: c.node.id,
+      role: c.node.role,
+      chainId: c.chain.chainId,
+      version: VERSION,
+      validatorCount: Math.max(1, c.consensus.validators.length),
       config: {
-        threads: c.pipeline.threads, batchSize: c.pipeline.batchSize, batchTimeoutMs: c.pipeline.batchTimeoutMs, cacheSizeMb: c.storage.cacheSizeMb,
-        consensusTimeoutMs: c.consensus.timeoutMs, heartbeatMs: c.consensus.heartbeatMs, mempoolCapacity: c.mempool.capacity,
+        threads: c.pipeline.threads,
+        batchSize: c.pipeline.batchSize,
+        batchTimeoutMs: c.pipeline.batchTimeoutMs,
+        cacheSizeMb: c.storage.cacheSizeMb,
+        consensusTimeoutMs: c.consensus.timeoutMs,
+        heartbeatMs: c.consensus.heartbeatMs,
+        mempoolCapacity: c.mempool.capacity,
       },
     };
   }
 
   stats(): NodeStats {
     return {
-      height: this.height, committedTxs: this.committedTxs, rejectedTxs: this.rejectedTxs,
+      height: this.height,
+      committedTxs: this.committedTxs,
+      rejectedTxs: this.rejectedTxs,
       tps: { s1: this.tps.rate(1), s10: this.tps.rate(10), s60: this.tps.rate(60) },
-      mempool: { size: this.mempool.size, capacity: this.mempool.capacity }, latencyMs: this.latency.percentilesMs(),
+      mempool: { size: this.mempool.size, capacity: this.mempool.capacity },
+      latencyMs: this.latency.percentilesMs(),
       pool: { threads: this.verifier.threads, utilization: this.verifier.utilization, queueDepth: this.verifier.queueDepth },
       uptimeSec: (Date.now() - this.startedAt) / 1000,
     };
@@ -196,14 +250,24 @@ class HotledgerNode implements RunningNode {
     if (this.consensus) {
       const s = this.consensus.orderer.status();
       return {
-        mode: 'hotstuff', round: s.round, leader: this.consensus.ids[s.leader] ?? String(s.leader), lastCommittedHeight: this.height,
-        lastCommittedHash: latest?.hash ?? '', highQc: s.highQc, consensusHeight: s.committedHeight,
+        mode: 'hotstuff',
+        round: s.round,
+        leader: this.consensus.ids[s.leader] ?? String(s.leader),
+        lastCommittedHeight: this.height,
+        lastCommittedHash: latest?.hash ?? '',
+        highQc: s.highQc,
+        consensusHeight: s.committedHeight,
         note: `2-chain HotStuff over ${this.consensus.ids.length} validators; consensus height ${s.committedHeight} (${s.committedHash.slice(0, 16)}…), ledger height counts non-empty blocks; equivocations seen ${s.equivocations}, view changes ${this.consensus.orderer.viewChanges}`,
       };
     }
     return {
-      mode: 'solo', round: this.height, leader: this.config.node.id, lastCommittedHeight: this.height, lastCommittedHash: latest?.hash ?? '',
-      highQc: null, note: 'single-node solo sequencer: this node orders its own batches; no votes or quorum certificates',
+      mode: 'solo',
+      round: this.height,
+      leader: this.config.node.id,
+      lastCommittedHeight: this.height,
+      lastCommittedHash: latest?.hash ?? '',
+      highQc: null,
+      note: 'single-node solo sequencer: this node orders its own batches; no votes or quorum certificates',
     };
   }
 
@@ -294,8 +358,15 @@ class HotledgerNode implements RunningNode {
     if (!bytes) return undefined;
     const hd = decodeHeader(bytes);
     return {
-      height: hd.height, hash: headerHash(bytes).toString('hex'), parentHash: hd.parentHash.toString('hex'), stateRoot: hd.stateRoot.toString('hex'),
-      parentStateRoot: hd.parentStateRoot.toString('hex'), timestamp: hd.timestamp, txCount: hd.txCount, committed: hd.committed, rejected: hd.rejected,
+      height: hd.height,
+      hash: headerHash(bytes).toString('hex'),
+      parentHash: hd.parentHash.toString('hex'),
+      stateRoot: hd.stateRoot.toString('hex'),
+      parentStateRoot: hd.parentStateRoot.toString('hex'),
+      timestamp: hd.timestamp,
+      txCount: hd.txCount,
+      committed: hd.committed,
+      rejected: hd.rejected,
     };
   }
 
@@ -310,12 +381,7 @@ class HotledgerNode implements RunningNode {
       : { name: 'pipeline', status: 'UP', data: { inflightBatches: this.pipeline.inflightBatches } };
     return {
       live: [pipeline],
-      ready: [
-        this.storageCheck(),
-        { name: 'verify-pool', status: this.closing ? 'DOWN' : 'UP', data: { threads: this.verifier.threads } },
-        this.syncCheck(),
-        pipeline,
-      ],
+      ready: [this.storageCheck(), { name: 'verify-pool', status: this.closing ? 'DOWN' : 'UP', data: { threads: this.verifier.threads } }, this.syncCheck(), pipeline],
     };
   }
 
@@ -410,8 +476,15 @@ class HotledgerNode implements RunningNode {
     const hex = (u: Uint8Array) => Buffer.from(u).toString('hex');
     const event: CommittedBlockEvent = {
       block: {
-        height: reply.height, hash: hex(reply.hash), parentHash: hex(reply.parentHash), stateRoot: hex(reply.stateRoot), parentStateRoot: hex(reply.parentStateRoot),
-        timestamp: reply.timestamp, txCount: statuses.length, committed: reply.committed, rejected: reply.rejected,
+        height: reply.height,
+        hash: hex(reply.hash),
+        parentHash: hex(reply.parentHash),
+        stateRoot: hex(reply.stateRoot),
+        parentStateRoot: hex(reply.parentStateRoot),
+        timestamp: reply.timestamp,
+        txCount: statuses.length,
+        committed: reply.committed,
+        rejected: reply.rejected,
       },
       txIds: c.ids,
       statuses,
@@ -437,7 +510,10 @@ class HotledgerNode implements RunningNode {
   private onFailure(e: Error): void {
     this.failure = e;
     if (e instanceof HotledgerError && e.code === 'STORAGE_FULL') {
-      this.logger.fatal({ err: e }, 'storage full: the node stopped writing and accepting transactions at its last whole block; free space (or raise storage.mapSizeMb) and restart');
+      this.logger.fatal(
+        { err: e },
+        'storage full: the node stopped writing and accepting transactions at its last whole block; free space (or raise storage.mapSizeMb) and restart',
+      );
       return;
     }
     this.logger.fatal({ err: e }, 'pipeline failed: the node no longer accepts transactions');

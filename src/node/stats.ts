@@ -43,7 +43,10 @@ export class RecentLatency {
   private cached: { at: number; value: { p50: number; p95: number; p99: number } } | undefined;
 
   /** Percentiles are recomputed at most every `cacheMs`: merging histograms costs ~0.1 ms. */
-  constructor(private readonly periodMs = 10_000, private readonly cacheMs = 250) {}
+  constructor(
+    private readonly periodMs = 10_000,
+    private readonly cacheMs = 250,
+  ) {}
 
   recordMs(ms: number): void {
     this.rotate();

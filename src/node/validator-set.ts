@@ -30,7 +30,9 @@ export function validatorIdentity(cfg: Config): ValidatorIdentity | undefined {
   const key = readKeyFile(cfg.node.keyFile);
   const mine = set[index]!;
   if (Buffer.from(key.publicKey).toString('hex') !== mine.publicKey.toLowerCase()) {
-    throw new ConfigError(`config key node.keyFile: ${cfg.node.keyFile} holds public key ${Buffer.from(key.publicKey).toString('hex')}, consensus.validators lists ${mine.publicKey} for ${mine.id}`);
+    throw new ConfigError(
+      `config key node.keyFile: ${cfg.node.keyFile} holds public key ${Buffer.from(key.publicKey).toString('hex')}, consensus.validators lists ${mine.publicKey} for ${mine.id}`,
+    );
   }
   const peers = set.map((v, i) => ({ index: i, publicKey: Buffer.from(v.publicKey, 'hex'), host: v.host, port: v.port }));
   return { index, key, peers };

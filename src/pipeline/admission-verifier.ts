@@ -80,23 +80,32 @@ export class AdmissionVerifier {
       take.push(w);
       total += w.count;
     }
-    const all = take.length === 1 ? take[0]!.txs : Buffer.concat(take.map((w) => w.txs.subarray(0, w.count * TX_SIZE)), total * TX_SIZE);
+    const all =
+      take.length === 1
+        ? take[0]!.txs
+        : Buffer.concat(
+            take.map((w) => w.txs.subarray(0, w.count * TX_SIZE)),
+            total * TX_SIZE,
+          );
     this.running++;
-    this.pool.verify(all, total).then(
-      (verified) => {
-        let at = 0;
-        for (const w of take) {
-          w.resolve(verified.slice(at, at + w.count));
-          at += w.count;
-        }
-      },
-      (e: unknown) => {
-        for (const w of take) w.reject(e);
-      },
-    ).finally(() => {
-      this.running--;
-      this.outstanding -= total;
-      this.schedule();
-    });
+    this.pool
+      .verify(all, total)
+      .then(
+        (verified) => {
+          let at = 0;
+          for (const w of take) {
+            w.resolve(verified.slice(at, at + w.count));
+            at += w.count;
+          }
+        },
+        (e: unknown) => {
+          for (const w of take) w.reject(e);
+        },
+      )
+      .finally(() => {
+        this.running--;
+        this.outstanding -= total;
+        this.schedule();
+      });
   }
 }

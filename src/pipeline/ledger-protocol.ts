@@ -3,7 +3,17 @@ import type { LedgerOptions } from '../execution/ledger.js';
 /** Messages between the coordinator and the ledger thread. Buffers travel as transferred ArrayBuffers. */
 export type LedgerRequest =
   | { type: 'init'; options: Omit<LedgerOptions, 'genesis'> & { genesis: { publicKey: Uint8Array; balance: number }[] } }
-  | { type: 'block'; seq: number; txs: ArrayBuffer; count: number; verified: ArrayBuffer; ids: ArrayBuffer; timestamp: number; round: number; batches?: { digest: Uint8Array; count: number }[] }
+  | {
+      type: 'block';
+      seq: number;
+      txs: ArrayBuffer;
+      count: number;
+      verified: ArrayBuffer;
+      ids: ArrayBuffer;
+      timestamp: number;
+      round: number;
+      batches?: { digest: Uint8Array; count: number }[];
+    }
   | { type: 'close' };
 
 export interface TipMessage {

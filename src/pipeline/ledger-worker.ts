@@ -47,8 +47,13 @@ async function applyBlock(m: Extract<LedgerRequest, { type: 'block' }>): Promise
   if (failed !== undefined) throw failed;
   const t0 = performance.now();
   const applied = await ledger.apply({
-    txs: Buffer.from(m.txs), count: m.count, verified: new Uint8Array(m.verified), ids: Buffer.from(m.ids),
-    timestamp: m.timestamp, round: m.round, batches: m.batches,
+    txs: Buffer.from(m.txs),
+    count: m.count,
+    verified: new Uint8Array(m.verified),
+    ids: Buffer.from(m.ids),
+    timestamp: m.timestamp,
+    round: m.round,
+    batches: m.batches,
   });
   const cacheSize = ledger.state.size;
   // Not awaited: the next block executes while this one flushes. LMDB makes commits durable in
@@ -56,7 +61,12 @@ async function applyBlock(m: Extract<LedgerRequest, { type: 'block' }>): Promise
   // n's acknowledged after n+1..n+3 during catch-up, so the node reported height n as its tip and
   // stalled there). Chaining restores the order; durability of n+1 implies that of n anyway.
   const durable = applied.durable;
-  acked = acked.then(() => durable).then(() => replyCommitted(m.seq, applied, t0, cacheSize), (e: unknown) => replyError(m.seq, e));
+  acked = acked
+    .then(() => durable)
+    .then(
+      () => replyCommitted(m.seq, applied, t0, cacheSize),
+      (e: unknown) => replyError(m.seq, e),
+    );
 }
 
 function replyCommitted(seq: number, applied: Applied, t0: number, cacheSize: number): void {
@@ -64,9 +74,20 @@ function replyCommitted(seq: number, applied: Applied, t0: number, cacheSize: nu
   const h = applied.header;
   reply(
     {
-      type: 'committed', seq, height: h.height, hash: applied.hash, parentHash: h.parentHash, stateRoot: h.stateRoot,
-      parentStateRoot: h.parentStateRoot, timestamp: h.timestamp, statuses, committed: h.committed, rejected: h.rejected,
-      executeMs: applied.executeMs, persistMs: performance.now() - t0 - applied.executeMs, cacheSize,
+      type: 'committed',
+      seq,
+      height: h.height,
+      hash: applied.hash,
+      parentHash: h.parentHash,
+      stateRoot: h.stateRoot,
+      parentStateRoot: h.parentStateRoot,
+      timestamp: h.timestamp,
+      statuses,
+      committed: h.committed,
+      rejected: h.rejected,
+      executeMs: applied.executeMs,
+      persistMs: performance.now() - t0 - applied.executeMs,
+      cacheSize,
     },
     [statuses],
   );

@@ -1,15 +1,6 @@
 import type { ConsensusCrypto } from '../consensus/crypto.js';
 import { SafetyRules, type Decision } from '../consensus/safety-rules.js';
-import {
-  hex,
-  makeBlock,
-  proposalSigningBytes,
-  voteSigningBytes,
-  type Block,
-  type ConsensusMessage,
-  type QuorumCert,
-  type TimeoutCert,
-} from '../consensus/types.js';
+import { hex, makeBlock, proposalSigningBytes, voteSigningBytes, type Block, type ConsensusMessage, type QuorumCert, type TimeoutCert } from '../consensus/types.js';
 import type { Prng } from './prng.js';
 
 export type ByzantineMode = 'equivocate' | 'double-vote' | 'silent' | 'fork';

@@ -48,7 +48,9 @@ for (let s = start; s < start + count; s++) {
   if (r.livenessFailure) liveness++;
   if (r.safetyViolations > 0 || r.livenessFailure || verbose) {
     const byz = r.byzantine.map((b) => `${b.index}:${b.mode}`).join(',') || 'none';
-    console.log(`seed ${s}: ${v} validators, byzantine ${byz}, height ${r.commits}, ${r.crashes} crashes, ${r.partitions} partitions, ${r.equivocationsDetected} equivocations detected`);
+    console.log(
+      `seed ${s}: ${v} validators, byzantine ${byz}, height ${r.commits}, ${r.crashes} crashes, ${r.partitions} partitions, ${r.equivocationsDetected} equivocations detected`,
+    );
     for (const x of r.violations.slice(0, 5)) console.log(`  SAFETY: ${x}`);
     if (r.livenessDetail !== null) console.log(`  LIVENESS: ${r.livenessDetail}`);
     if (r.safetyViolations > 0 || r.livenessFailure) {
@@ -57,6 +59,7 @@ for (let s = start; s < start + count; s++) {
   }
 }
 console.log(`${count} seeds, ${safety} safety violations, ${liveness} liveness failures`);
-if (idleMs > 0) console.log(`idle ${idleMs} ms: at most ${idleEmpty} empty blocks and ${idleRounds} rounds per honest node; post-heal batches committed everywhere within ${lateMs} ms (max)`);
+if (idleMs > 0)
+  console.log(`idle ${idleMs} ms: at most ${idleEmpty} empty blocks and ${idleRounds} rounds per honest node; post-heal batches committed everywhere within ${lateMs} ms (max)`);
 if (verbose) console.log(`(${((performance.now() - t0) / 1000).toFixed(1)} s)`);
 process.exitCode = safety > 0 || liveness > 0 ? 1 : 0;

@@ -134,7 +134,10 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
   const dupP = rng.float() * 0.05;
   const maxDelay = rng.int(5, 60);
   const byzCount = options.byzantine ?? rng.int(0, f);
-  const order = shuffle(rng, Array.from({ length: n }, (_, i) => i));
+  const order = shuffle(
+    rng,
+    Array.from({ length: n }, (_, i) => i),
+  );
   const modes: ByzantineMode[] = ['equivocate', 'double-vote', 'silent', 'fork'];
   const byzantine = order.slice(0, byzCount).map((index) => ({ index, mode: options.byzantineMode ?? rng.pick(modes) }));
   const byzOf = new Map(byzantine.map((b) => [b.index, b.mode]));

@@ -179,11 +179,7 @@ function lockedError(dir: string, h: LockHolder | undefined): HotledgerError {
   const who = h
     ? `pid ${h.pid} on host ${h.host} (node ${h.nodeId}, holding it since ${h.startedAt})`
     : 'a live process that did not say who it is (stopped, or starting at the same moment)';
-  return new HotledgerError(
-    'DATA_DIR_LOCKED',
-    `data dir ${dir} is in use by ${who}; stop that node or give this one another node.dataDir`,
-    { dataDir: dir, holder: h ?? null },
-  );
+  return new HotledgerError('DATA_DIR_LOCKED', `data dir ${dir} is in use by ${who}; stop that node or give this one another node.dataDir`, { dataDir: dir, holder: h ?? null });
 }
 
 function inodeOf(path: string): number | undefined {

@@ -138,7 +138,7 @@ export class LedgerStore {
 
   getBatchLocation(digest: Uint8Array): BatchLocation | undefined {
     const v = this.batchIndex.get(Buffer.from(digest.buffer, digest.byteOffset, digest.length), this.readOpts());
-    if (!v || v.length !== 12) return undefined;
+    if (v?.length !== 12) return undefined;
     return { height: v.readUInt32LE(0), start: v.readUInt32LE(4), count: v.readUInt32LE(8) };
   }
 
@@ -194,7 +194,10 @@ export class LedgerStore {
       },
       (e: unknown) => this.fail(e),
     );
-    const visible = committed.then(() => undefined, () => undefined);
+    const visible = committed.then(
+      () => undefined,
+      () => undefined,
+    );
     return { visible, durable };
   }
 

@@ -44,13 +44,20 @@ export async function writeError(e: unknown, path: string): Promise<HotledgerErr
   const outer = e as { message?: string; commitError?: Promise<unknown> };
   let cause: { message?: string; code?: unknown } = outer;
   if (outer?.commitError && typeof outer.commitError.then === 'function') {
-    cause = ((await outer.commitError.then(() => outer, (x: unknown) => x)) ?? outer) as typeof cause;
+    cause = ((await outer.commitError.then(
+      () => outer,
+      (x: unknown) => x,
+    )) ?? outer) as typeof cause;
   }
   const text = `${cause?.message ?? String(e)}`;
   const code = cause?.code;
   const free = freeBytes(path);
-  const full = code === 28 || code === 'ENOSPC' || code === -30792 || /ENOSPC|No space left|MDB_MAP_FULL/i.test(text)
-    || ((code === 5 || code === 'EIO' || /Input\/output error/.test(text)) && free !== undefined && free < DISK_FULL_MARGIN);
+  const full =
+    code === 28 ||
+    code === 'ENOSPC' ||
+    code === -30792 ||
+    /ENOSPC|No space left|MDB_MAP_FULL/i.test(text) ||
+    ((code === 5 || code === 'EIO' || /Input\/output error/.test(text)) && free !== undefined && free < DISK_FULL_MARGIN);
   if (full) {
     return new HotledgerError(
       'STORAGE_FULL',

@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { Off, SIGNING_DOMAIN, SIGNING_MESSAGE_SIZE, TX_BODY_SIZE, TX_SIZE, MAX_AMOUNT } from './layout.js';
+import { SIGNING_DOMAIN, SIGNING_MESSAGE_SIZE, TX_BODY_SIZE, TX_SIZE, MAX_AMOUNT } from './layout.js';
 
 /**
  * Reads a u64 LE that must fit in a safe integer; returns -1 when it does not, so callers can

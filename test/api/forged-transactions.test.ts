@@ -31,10 +31,14 @@ describe('forged transactions against a real node and API', () => {
     const real = await postTx(a.base, genuine, BIN);
     expect(real.status).toBe(202);
     expect(real.body.results[0].id).toBe(id);
-    const done = await waitFor(async () => {
-      const r = await getJson(`${a.base}/api/v11/transactions/${id}`);
-      return r.body?.status === 'committed' ? r.body : undefined;
-    }, 15_000, 'the genuine transaction committed');
+    const done = await waitFor(
+      async () => {
+        const r = await getJson(`${a.base}/api/v11/transactions/${id}`);
+        return r.body?.status === 'committed' ? r.body : undefined;
+      },
+      15_000,
+      'the genuine transaction committed',
+    );
     expect(done.height).toBeGreaterThan(0);
     // A forged copy afterwards changes nothing either.
     // (now a nonce replay: the cheap rules refuse it before any signature work)
@@ -44,7 +48,7 @@ describe('forged transactions against a real node and API', () => {
     expect(acct.nonce).toBe(1);
   });
 
-  test('a forged transaction never takes its sender\'s nonce slot, even while the genuine one is in flight', async () => {
+  test("a forged transaction never takes its sender's nonce slot, even while the genuine one is in flight", async () => {
     const genuine = transfer(a.tn, 2, 3, 1, 5);
     const [f, g] = await Promise.all([postTx(a.base, forge(genuine, 7), BIN), postTx(a.base, genuine, BIN)]);
     expect(f.status).toBe(422);
@@ -52,7 +56,7 @@ describe('forged transactions against a real node and API', () => {
   });
 
   test('100,000 forged transactions: nothing stored, genuine traffic from other senders commits, memory bounded', async () => {
-        const rss0 = process.memoryUsage().rss;
+    const rss0 = process.memoryUsage().rss;
     const FORGED = 100_000;
     const PER_REQUEST = 10_000;
     // Forged transfers "from" accounts 0..2 with fresh nonces: they pass every cheap rule.

@@ -83,11 +83,15 @@ describe('submission', () => {
     const id = r.body.results[0].id as string;
     expect(r.body.results[0]).toEqual({ index: 0, id });
     expect(id).toMatch(/^[0-9a-f]{64}$/);
-    const committed = await waitFor(async () => {
-      const s = await getJson(`${h.base}/api/v11/transactions/${id}`);
-      expect(s.status).toBe(200);
-      return s.body.status === 'committed' ? s.body : undefined;
-    }, 20_000, 'commit');
+    const committed = await waitFor(
+      async () => {
+        const s = await getJson(`${h.base}/api/v11/transactions/${id}`);
+        expect(s.status).toBe(200);
+        return s.body.status === 'committed' ? s.body : undefined;
+      },
+      20_000,
+      'commit',
+    );
     expect(committed.height).toBeGreaterThanOrEqual(1);
     expect(committed.position).toBeGreaterThanOrEqual(0);
     const b = await getJson(`${h.base}/api/v11/blocks/${committed.height}`);
@@ -141,7 +145,14 @@ describe('submission', () => {
 
   test('semantically invalid JSON tx (zero amount, wrong chain) → 422 with codes', async () => {
     const j = transferToJson(transfer(h.tn, 0, 1, 50));
-    const r = await postTx(h.base, JSON.stringify([{ ...j, amount: '0' }, { ...j, chainId: h.tn.chainId + 5 }]), 'application/json');
+    const r = await postTx(
+      h.base,
+      JSON.stringify([
+        { ...j, amount: '0' },
+        { ...j, chainId: h.tn.chainId + 5 },
+      ]),
+      'application/json',
+    );
     expectError(r, 422, 'INVALID_TRANSACTION');
     expect(r.body.error.results.map((x: any) => x.code)).toEqual(['ZERO_AMOUNT', 'WRONG_CHAIN']);
   });
@@ -150,7 +161,7 @@ describe('submission', () => {
     const j = transferToJson(transfer(h.tn, 0, 1, 60));
     expectError(await postTx(h.base, '{"chainId":', 'application/json'), 400, 'BAD_REQUEST');
     expectError(await postTx(h.base, '[]', 'application/json'), 400, 'BAD_REQUEST');
-    const badHex = await postTx(h.base, JSON.stringify([j, { ...j, from: 'zz' + j.from!.slice(2) }]), 'application/json');
+    const badHex = await postTx(h.base, JSON.stringify([j, { ...j, from: `zz${j.from!.slice(2)}` }]), 'application/json');
     expectError(badHex, 400, 'BAD_REQUEST');
     expect(badHex.body.error.index).toBe(1);
     expectError(await postTx(h.base, JSON.stringify({ ...j, amount: '-1' }), 'application/json'), 400, 'BAD_REQUEST');
@@ -181,7 +192,10 @@ describe('limits and overload', () => {
         },
       });
       const r = await fetch(`${small.base}/api/v11/transactions`, {
-        method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: stream, duplex: 'half',
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: stream,
+        duplex: 'half',
       } as RequestInit).catch((e: Error) => e);
       if (!(r instanceof Error)) {
         expect(r.status).toBe(413);
@@ -194,7 +208,9 @@ describe('limits and overload', () => {
   });
 
   test('all rejected for MEMPOOL_FULL → 503 OVERLOADED with Retry-After', async () => {
-    const full = await startApi({ wrap: (n) => override(n, { submit: async (t) => Array.from({ length: t.length / TX_SIZE }, () => ({ ok: false as const, code: 'MEMPOOL_FULL' as const })) }) });
+    const full = await startApi({
+      wrap: (n) => override(n, { submit: async (t) => Array.from({ length: t.length / TX_SIZE }, () => ({ ok: false as const, code: 'MEMPOOL_FULL' as const })) }),
+    });
     try {
       const r = await postTx(full.base, Buffer.concat([transfer(full.tn, 0, 1, 1), transfer(full.tn, 0, 1, 2)]), 'application/octet-stream');
       expectError(r, 503, 'OVERLOADED');

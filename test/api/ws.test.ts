@@ -14,7 +14,7 @@ afterAll(async () => {
 
 /** A ws client that collects JSON messages and can wait for one matching a predicate. */
 async function client(base: string) {
-  const ws = new WebSocket(base.replace('http', 'ws') + '/api/v11/ws');
+  const ws = new WebSocket(`${base.replace('http', 'ws')}/api/v11/ws`);
   const msgs: any[] = [];
   ws.on('message', (d, isBinary) => {
     expect(isBinary).toBe(false);
@@ -141,7 +141,17 @@ describe('WebSocket backpressure', () => {
       await fast.next((m) => m.type === 'subscribed');
       const ids = Buffer.alloc(32 * 5000, 7);
       const statuses = new Uint8Array(5000);
-      const block = s.tn.node.getBlock('latest') ?? { height: 0, hash: '00', parentHash: '00', stateRoot: '00', parentStateRoot: '00', timestamp: 0, txCount: 5000, committed: 5000, rejected: 0 };
+      const block = s.tn.node.getBlock('latest') ?? {
+        height: 0,
+        hash: '00',
+        parentHash: '00',
+        stateRoot: '00',
+        parentStateRoot: '00',
+        timestamp: 0,
+        txCount: 5000,
+        committed: 5000,
+        rejected: 0,
+      };
       const metric = async () => {
         const text = await (await fetch(`${s.base}/q/metrics`)).text();
         return Number(/^hotledger_ws_slow_consumer_closes_total (\d+)/m.exec(text)?.[1] ?? '0');

@@ -122,10 +122,14 @@ describe(`hotledger cluster: ${N} validator processes on loopback`, () => {
     watchers[killed] = undefined;
 
     // Height keeps growing on every survivor: the first block after the kill, then the largest gap.
-    const firstAfter = await Promise.all(survivors.map((i) => waitFor(`v${i} to commit after the kill`, 4 * TIMEOUT_MS, async () => {
-      const b = watchers[i]!.blocks.find((x) => x.at >= killedAt && x.height > heightAtKill);
-      return b ? b.at - killedAt : undefined;
-    })));
+    const firstAfter = await Promise.all(
+      survivors.map((i) =>
+        waitFor(`v${i} to commit after the kill`, 4 * TIMEOUT_MS, async () => {
+          const b = watchers[i]!.blocks.find((x) => x.at >= killedAt && x.height > heightAtKill);
+          return b ? b.at - killedAt : undefined;
+        }),
+      ),
+    );
     await new Promise((r) => setTimeout(r, 5_000));
     load.stop();
     const until = Date.now();
@@ -135,7 +139,12 @@ describe(`hotledger cluster: ${N} validator processes on loopback`, () => {
       for (let k = 1; k < times.length; k++) maxGap = Math.max(maxGap, times[k]! - times[k - 1]!);
     }
     const viewChangesAfter = await Promise.all(survivors.map(async (i) => viewChangesOf(await consensusStatus(sup.url(i))) ?? 0));
-    const failover = { killed: `v${killed}`, firstBlockAfterKillMs: Math.max(...firstAfter), maxGapAfterKillMs: maxGap, viewChanges: viewChangesAfter.map((v, k) => v - viewChangesBefore[k]!) };
+    const failover = {
+      killed: `v${killed}`,
+      firstBlockAfterKillMs: Math.max(...firstAfter),
+      maxGapAfterKillMs: maxGap,
+      viewChanges: viewChangesAfter.map((v, k) => v - viewChangesBefore[k]!),
+    };
     process.stderr.write(`failover: ${JSON.stringify(failover)}; load accepted ${load.accepted}, rejected ${load.rejected}, errors ${load.errors.length}\n`);
     // The target is "commits resume within 2 x consensusTimeoutMs after the kill is NOTICED". A
     // survivor notices when its round timer expires: at most one timeoutMs after the kill. So from
@@ -180,17 +189,24 @@ describe(`hotledger cluster: ${N} validator processes on loopback`, () => {
     const fromSurvivors = load.admitted.filter((a) => a.validator !== killed);
     const missing = fromSurvivors.filter((a) => !w.committed.has(a.id));
     if (missing.length > 0 || !drained) {
-      const detail = await Promise.all(missing.slice(0, 4).map(async (a) => ({
-        id: a.id.slice(0, 12), via: `v${a.validator}`,
-        status: await Promise.all(survivors.map(async (i) => {
-          const t = await tryGetJson<TxStatusView>(`${sup.url(i)}/api/v11/transactions/${a.id}`);
-          return `v${i}:${t?.status ?? 'unknown'}${t?.status === 'rejected' ? `/${t.code}` : ''}`;
+      const detail = await Promise.all(
+        missing.slice(0, 4).map(async (a) => ({
+          id: a.id.slice(0, 12),
+          via: `v${a.validator}`,
+          status: await Promise.all(
+            survivors.map(async (i) => {
+              const t = await tryGetJson<TxStatusView>(`${sup.url(i)}/api/v11/transactions/${a.id}`);
+              return `v${i}:${t?.status ?? 'unknown'}${t?.status === 'rejected' ? `/${t.code}` : ''}`;
+            }),
+          ),
         })),
-      })));
+      );
       const mem = await Promise.all(survivors.map(async (i) => `v${i}:${(await stats(sup.url(i))).mempool.size}`));
       const rej = w.blocks.filter((b) => b.rejected > 0).map((b) => ({ h: b.height, rejected: b.rejected, msAfterKill: b.at - failoverKilledAt }));
-      process.stderr.write(`failover diagnosis: ${missing.length}/${fromSurvivors.length} survivor-admitted txs not committed on v${survivors[0]}; mempools ${mem.join(' ')}; `
-        + `blocks with execution rejections ${JSON.stringify(rej)}; examples ${JSON.stringify(detail)}\n`);
+      process.stderr.write(
+        `failover diagnosis: ${missing.length}/${fromSurvivors.length} survivor-admitted txs not committed on v${survivors[0]}; mempools ${mem.join(' ')}; ` +
+          `blocks with execution rejections ${JSON.stringify(rej)}; examples ${JSON.stringify(detail)}\n`,
+      );
     }
     expect(drained).toBe(true);
     expect(missing.length).toBe(0);
@@ -209,7 +225,9 @@ describe(`hotledger cluster: ${N} validator processes on loopback`, () => {
       process.stderr.write(`restarted v${killed} stderr tail:\n${sup.stderrTail(killed, 3000)}\n`);
       throw e;
     });
-    process.stderr.write(`catch-up: v${killed} reached height ${caught.height} (survivors were at ${before.height}) ${Date.now() - t0} ms after restart; it missed ${roundNow - failoverRoundAtKill} consensus rounds\n`);
+    process.stderr.write(
+      `catch-up: v${killed} reached height ${caught.height} (survivors were at ${before.height}) ${Date.now() - t0} ms after restart; it missed ${roundNow - failoverRoundAtKill} consensus rounds\n`,
+    );
     expect(caught.height).toBeGreaterThanOrEqual(before.height);
     // And it keeps up with new blocks: one more tx through the restarted validator.
     const sender = devnetKeyPair(CHAIN, 0);

@@ -56,12 +56,36 @@ describe('defaults (config/default.json + schema)', () => {
       pipeline: { threads: AUTO_THREADS, batchSize: 100_000, batchTimeoutMs: 20, chunkSize: 4096, executionShards: 0, maxInflightBatches: 4 },
       mempool: { capacity: 1_000_000, maxPerSender: 10_000, maxNonceGap: 100_000, maxUnverified: 200_000 },
       storage: { cacheSizeMb: 256, mapSizeMb: 65_536 },
-      consensus: { timeoutMs: 1000, heartbeatMs: 250, retainCommitted: 1000, maxPeerBatches: 64, maxPeerBatchMb: 128, peerRequestsPerSec: 50, storeRetainBlocks: 1_000_000, validators: [] },
+      consensus: {
+        timeoutMs: 1000,
+        heartbeatMs: 250,
+        retainCommitted: 1000,
+        maxPeerBatches: 64,
+        maxPeerBatchMb: 128,
+        peerRequestsPerSec: 50,
+        storeRetainBlocks: 1_000_000,
+        validators: [],
+      },
       api: {
-        host: '127.0.0.1', port: 9003, maxBodyBytes: 33_554_432, wsMaxBackpressureBytes: 4_194_304,
-        rateLimitPerSec: 1000, rateLimitBurst: 2000, txRateLimitPerSec: 100_000, txRateLimitBurst: 200_000, healthRateLimitPerSec: 100,
-        maxConcurrentBodies: 256, maxConcurrentBodiesPerAddress: 32, maxBufferedBodyBytes: 268_435_456, bodyTimeoutMs: 30_000, maxJsonTxs: 100_000,
-        wsMaxConnections: 10_000, wsMaxConnectionsPerAddress: 64, wsMaxWatchedIds: 10_000, wsMaxRefusals: 32, wsAllowedOrigins: [],
+        host: '127.0.0.1',
+        port: 9003,
+        maxBodyBytes: 33_554_432,
+        wsMaxBackpressureBytes: 4_194_304,
+        rateLimitPerSec: 1000,
+        rateLimitBurst: 2000,
+        txRateLimitPerSec: 100_000,
+        txRateLimitBurst: 200_000,
+        healthRateLimitPerSec: 100,
+        maxConcurrentBodies: 256,
+        maxConcurrentBodiesPerAddress: 32,
+        maxBufferedBodyBytes: 268_435_456,
+        bodyTimeoutMs: 30_000,
+        maxJsonTxs: 100_000,
+        wsMaxConnections: 10_000,
+        wsMaxConnectionsPerAddress: 64,
+        wsMaxWatchedIds: 10_000,
+        wsMaxRefusals: 32,
+        wsAllowedOrigins: [],
       },
       network: { handshakeTimeoutMs: 2000, maxPendingHandshakes: 64, maxPendingPerAddress: 8, maxFrameBytes: 67_108_864 },
       log: { level: 'info' },
@@ -177,12 +201,25 @@ describe('environment variables', () => {
   it('every scalar key has exactly one variable, derived from the schema (established names kept)', () => {
     // Established names that predate the rule stay the variable of their key.
     for (const [name, path] of [
-      ['HOTLEDGER_NODE_ID', 'node.id'], ['HOTLEDGER_ROLE', 'node.role'], ['HOTLEDGER_DATA_DIR', 'node.dataDir'], ['HOTLEDGER_KEY_FILE', 'node.keyFile'],
-      ['HOTLEDGER_CHAIN_ID', 'chain.chainId'], ['HOTLEDGER_THREADS', 'pipeline.threads'], ['HOTLEDGER_BATCH_SIZE', 'pipeline.batchSize'],
-      ['HOTLEDGER_BATCH_TIMEOUT_MS', 'pipeline.batchTimeoutMs'], ['HOTLEDGER_CHUNK_SIZE', 'pipeline.chunkSize'], ['HOTLEDGER_MEMPOOL_CAPACITY', 'mempool.capacity'],
-      ['HOTLEDGER_CACHE_SIZE_MB', 'storage.cacheSizeMb'], ['HOTLEDGER_CONSENSUS_TIMEOUT_MS', 'consensus.timeoutMs'], ['HOTLEDGER_HEARTBEAT_MS', 'consensus.heartbeatMs'],
-      ['HOTLEDGER_HOST', 'api.host'], ['HOTLEDGER_PORT', 'api.port'], ['HOTLEDGER_MAX_BODY_BYTES', 'api.maxBodyBytes'], ['HOTLEDGER_LOG_LEVEL', 'log.level'],
-    ] as const) expect(ENV_KEYS[name]?.path, name).toBe(path);
+      ['HOTLEDGER_NODE_ID', 'node.id'],
+      ['HOTLEDGER_ROLE', 'node.role'],
+      ['HOTLEDGER_DATA_DIR', 'node.dataDir'],
+      ['HOTLEDGER_KEY_FILE', 'node.keyFile'],
+      ['HOTLEDGER_CHAIN_ID', 'chain.chainId'],
+      ['HOTLEDGER_THREADS', 'pipeline.threads'],
+      ['HOTLEDGER_BATCH_SIZE', 'pipeline.batchSize'],
+      ['HOTLEDGER_BATCH_TIMEOUT_MS', 'pipeline.batchTimeoutMs'],
+      ['HOTLEDGER_CHUNK_SIZE', 'pipeline.chunkSize'],
+      ['HOTLEDGER_MEMPOOL_CAPACITY', 'mempool.capacity'],
+      ['HOTLEDGER_CACHE_SIZE_MB', 'storage.cacheSizeMb'],
+      ['HOTLEDGER_CONSENSUS_TIMEOUT_MS', 'consensus.timeoutMs'],
+      ['HOTLEDGER_HEARTBEAT_MS', 'consensus.heartbeatMs'],
+      ['HOTLEDGER_HOST', 'api.host'],
+      ['HOTLEDGER_PORT', 'api.port'],
+      ['HOTLEDGER_MAX_BODY_BYTES', 'api.maxBodyBytes'],
+      ['HOTLEDGER_LOG_LEVEL', 'log.level'],
+    ] as const)
+      expect(ENV_KEYS[name]?.path, name).toBe(path);
     // Everything else follows the rule.
     expect(ENV_KEYS.HOTLEDGER_CONSENSUS_MAX_PEER_BATCH_MB).toEqual({ path: 'consensus.maxPeerBatchMb', kind: 'integer' });
     expect(ENV_KEYS.HOTLEDGER_API_WS_ALLOWED_ORIGINS).toEqual({ path: 'api.wsAllowedOrigins', kind: 'list' });
@@ -340,7 +377,12 @@ describe('precedence: default.json < profile < file < env < overrides', () => {
   it('objects merge deeply, arrays are replaced whole', () => {
     const pk = (b: string) => b.repeat(64);
     const file = writeJson('arrays.json', {
-      consensus: { validators: [{ id: 'v1', publicKey: pk('a'), port: 9101 }, { id: 'v2', publicKey: pk('b'), port: 9102 }] },
+      consensus: {
+        validators: [
+          { id: 'v1', publicKey: pk('a'), port: 9101 },
+          { id: 'v2', publicKey: pk('b'), port: 9102 },
+        ],
+      },
     });
     const c = load({ file, overrides: { consensus: { validators: [{ id: 'v3', publicKey: pk('c'), port: 9103 }] } } });
     expect(c.consensus.validators).toEqual([{ id: 'v3', publicKey: pk('c'), host: '127.0.0.1', port: 9103 }]);
@@ -432,7 +474,18 @@ describe('cross-field rules', () => {
   it('genesis accounts and validators must be unique', () => {
     const pk = 'ab'.repeat(32);
     let e = configError(() =>
-      load({ overrides: { chain: { genesis: { accounts: [{ publicKey: pk, balance: 1 }, { publicKey: pk.toUpperCase(), balance: 2 }] } } } }),
+      load({
+        overrides: {
+          chain: {
+            genesis: {
+              accounts: [
+                { publicKey: pk, balance: 1 },
+                { publicKey: pk.toUpperCase(), balance: 2 },
+              ],
+            },
+          },
+        },
+      }),
     );
     expect(e.message).toBe('config key chain.genesis.accounts.1.publicKey: duplicate genesis account');
     e = configError(() =>
@@ -516,7 +569,9 @@ describe('network section (peer transport limits)', () => {
     expect(configError(() => load({ overrides: { network: { maxPendingHandshakes: 4, maxPendingPerAddress: 8 } } })).message).toContain(
       'config key network.maxPendingPerAddress: must be at most network.maxPendingHandshakes (4)',
     );
-    expect(configError(() => load({ overrides: { network: { maxFrameBytes: 8 * 1024 * 1024 } } })).message).toContain('config key network.maxFrameBytes: must be at least pipeline.batchSize');
+    expect(configError(() => load({ overrides: { network: { maxFrameBytes: 8 * 1024 * 1024 } } })).message).toContain(
+      'config key network.maxFrameBytes: must be at least pipeline.batchSize',
+    );
     expect(load({ overrides: { network: { maxFrameBytes: 8 * 1024 * 1024 }, pipeline: { batchSize: 10_000 } } }).network.maxFrameBytes).toBe(8 * 1024 * 1024);
   });
 });

@@ -2,16 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CertVerifier } from '../../src/consensus/certificates.js';
 import { ConsensusCore } from '../../src/consensus/core.js';
 import { RoundRobin } from '../../src/consensus/leader-election.js';
-import {
-  genesisQc,
-  makeBlock,
-  proposalSigningBytes,
-  timeoutSigningBytes,
-  voteSigningBytes,
-  type QuorumCert,
-  type Timeout,
-  type Vote,
-} from '../../src/consensus/types.js';
+import { genesisQc, makeBlock, proposalSigningBytes, timeoutSigningBytes, voteSigningBytes, type QuorumCert, type Timeout, type Vote } from '../../src/consensus/types.js';
 import { VoteAggregator, type EquivocationEvent } from '../../src/consensus/vote-aggregator.js';
 import { ed25519CryptoSet } from '../../src/sim/sim-crypto.js';
 

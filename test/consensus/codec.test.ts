@@ -147,7 +147,11 @@ describe('wire codec bounds against hostile encodings', () => {
   it('the whole message is capped by what its limits allow', () => {
     const cap = maxMessageBytes(limits4);
     // The largest valid message under the limits fits with room to spare.
-    const full = makeBlock({ ...block, payload: Array.from({ length: 64 }, (_, i) => d(i)), qc: { round: 0, blockHash: g.blockHash, signatures: [0, 1, 2, 3].map((signer) => ({ signer, sig })) } });
+    const full = makeBlock({
+      ...block,
+      payload: Array.from({ length: 64 }, (_, i) => d(i)),
+      qc: { round: 0, blockHash: g.blockHash, signatures: [0, 1, 2, 3].map((signer) => ({ signer, sig })) },
+    });
     const biggest = encodeMessage({ type: 'sync-response', blocks: Array.from({ length: MAX_SYNC_BLOCKS }, () => full) });
     expect(biggest.length).toBeLessThan(cap);
     expect(decodeMessage(biggest, limits4).type).toBe('sync-response');
@@ -165,7 +169,19 @@ describe('wire codec bounds against hostile encodings', () => {
     expect(decodeMessage(encodeMessage({ type: 'sync-info', highQc: { ...qc5, signatures: sigs(4) }, highTc: null }), limits4).type).toBe('sync-info');
     // A signer index beyond the set, and a repeated signer.
     invalid(encodeMessage({ type: 'vote', vote: { round: 1, blockHash: d(1), signer: 4, sig } }));
-    invalid(encodeMessage({ type: 'sync-info', highQc: { ...qc5, signatures: [{ signer: 1, sig }, { signer: 1, sig }] }, highTc: null }));
+    invalid(
+      encodeMessage({
+        type: 'sync-info',
+        highQc: {
+          ...qc5,
+          signatures: [
+            { signer: 1, sig },
+            { signer: 1, sig },
+          ],
+        },
+        highTc: null,
+      }),
+    );
     const tc5 = { round: 2, timeouts: sigs(5).map((s) => ({ ...s, highQcRound: 1 })), highQc: g };
     invalid(encodeMessage({ type: 'sync-info', highQc: g, highTc: tc5 }));
     invalid(encodeMessage({ type: 'proposal', proposal: { block: makeBlock({ ...block, payload: Array.from({ length: 65 }, (_, i) => d(i)) }), tc: null, sig } }));
@@ -184,7 +200,15 @@ describe('wire codec bounds against hostile encodings', () => {
     const ok = encodeMessage({ type: 'proposal', proposal: { block, tc: null, sig } });
     expect(decodeMessage(ok, limits4).type).toBe('proposal');
     const base = raw.unpack(ok) as { proposal: { block: Record<string, unknown> } };
-    for (const [field, junk] of [['round', '1'], ['height', 1.5], ['parentHash', [1, 2]], ['qc', null], ['payload', { 0: d(1) }], ['timestampMs', -1], ['proposer', true]] as const) {
+    for (const [field, junk] of [
+      ['round', '1'],
+      ['height', 1.5],
+      ['parentHash', [1, 2]],
+      ['qc', null],
+      ['payload', { 0: d(1) }],
+      ['timestampMs', -1],
+      ['proposer', true],
+    ] as const) {
       const m = structuredClone(base);
       m.proposal.block[field] = junk;
       invalid(raw.pack(m));

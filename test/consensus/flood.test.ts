@@ -1,16 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConsensusCore, type ConsensusFootprint } from '../../src/consensus/core.js';
-import {
-  genesisQc,
-  hex,
-  makeBlock,
-  proposalSigningBytes,
-  timeoutSigningBytes,
-  voteSigningBytes,
-  type ConsensusMessage,
-  type QuorumCert,
-} from '../../src/consensus/types.js';
+import { genesisQc, hex, makeBlock, proposalSigningBytes, timeoutSigningBytes, voteSigningBytes, type ConsensusMessage, type QuorumCert } from '../../src/consensus/types.js';
 import { idealCryptoSet } from '../../src/sim/sim-crypto.js';
 import { Cluster } from './cluster.js';
 
@@ -59,14 +50,34 @@ describe('a Byzantine flood cannot grow the core without bound', () => {
     }
     for (let i = 0; i < FLOOD; i++) {
       // The Byzantine leader of round 1 signs 100,000 different blocks for its round.
-      const block = makeBlock({ chainId: CHAIN, round: 1, height: 1, parentHash: g.blockHash, qc: g, payload: [], proposer: byz, parentStateRoot: new Uint8Array(32), timestampMs: i });
+      const block = makeBlock({
+        chainId: CHAIN,
+        round: 1,
+        height: 1,
+        parentHash: g.blockHash,
+        qc: g,
+        payload: [],
+        proposer: byz,
+        parentStateRoot: new Uint8Array(32),
+        timestampMs: i,
+      });
       send({ type: 'proposal', proposal: { block, tc: null, sig: sign(proposalSigningBytes(CHAIN, block.hash)) } });
     }
     for (let i = 0; i < FLOOD / 4; i++) {
       // Proposals for its far-future rounds (5, 9, …): justified only by a forged TC.
       const round = 5 + 4 * i;
       const fakeTc = { round: round - 1, timeouts: [0, 1, 2].map((signer) => ({ signer, highQcRound: 0, sig: new Uint8Array(64).fill(signer + 1) })), highQc: g };
-      const block = makeBlock({ chainId: CHAIN, round, height: 1, parentHash: g.blockHash, qc: g, payload: [], proposer: byz, parentStateRoot: new Uint8Array(32), timestampMs: i });
+      const block = makeBlock({
+        chainId: CHAIN,
+        round,
+        height: 1,
+        parentHash: g.blockHash,
+        qc: g,
+        payload: [],
+        proposer: byz,
+        parentStateRoot: new Uint8Array(32),
+        timestampMs: i,
+      });
       send({ type: 'proposal', proposal: { block, tc: fakeTc, sig: sign(proposalSigningBytes(CHAIN, block.hash)) } });
     }
     const f = core.memoryFootprint();

@@ -9,8 +9,7 @@ const HOUR = 3_600_000;
 // The production defaults: consensus.timeoutMs 1000, heartbeatMs 250; the idle timer is 60 s.
 const timing = { timeoutMs: 1_000, heartbeatMs: 250, delayMs: 5 };
 
-const localTimeouts = (c: Cluster, from: number): number =>
-  c.outputs.slice(from).reduce((k, o) => k + o.out.events.filter((e) => e.type === 'local-timeout').length, 0);
+const localTimeouts = (c: Cluster, from: number): number => c.outputs.slice(from).reduce((k, o) => k + o.out.events.filter((e) => e.type === 'local-timeout').length, 0);
 const sent = (c: Cluster, from: number): number => c.outputs.slice(from).reduce((k, o) => k + o.out.send.length, 0);
 
 /** Injects a batch now and returns when every node in `nodes` committed it (simulated ms later). */

@@ -62,7 +62,15 @@ describe('SafetyRules (2-chain voting rule)', () => {
   it('refuses a non-consecutive block without a TC for the previous round', () => {
     const s = fresh();
     expect(s.voteFor(block(7, qc(5, h(5))), null)).toEqual({ ok: false, reason: 'not-justified' });
-    expect(s.voteFor(block(7, qc(5, h(5))), tc(5, [5, 5, 5].map(() => 4)))).toEqual({ ok: false, reason: 'not-justified' });
+    expect(
+      s.voteFor(
+        block(7, qc(5, h(5))),
+        tc(
+          5,
+          [5, 5, 5].map(() => 4),
+        ),
+      ),
+    ).toEqual({ ok: false, reason: 'not-justified' });
   });
 
   it('never votes in a round after signing a timeout for it, but may time out after voting', () => {

@@ -23,7 +23,7 @@ const smallOrder = JSON.parse(readFileSync(new URL('../fixtures/ed25519-small-or
 const unhex = (s: string): Buffer => Buffer.from(s, 'hex');
 /** Group order of the prime-order subgroup. */
 const L = 2n ** 252n + 27742317777372353535851937790883648493n;
-const leToBig = (b: Uint8Array): bigint => BigInt('0x' + (Buffer.from(b).reverse().toString('hex') || '0'));
+const leToBig = (b: Uint8Array): bigint => BigInt(`0x${Buffer.from(b).reverse().toString('hex') || '0'}`);
 const bigToLe32 = (n: bigint): Buffer => Buffer.from(n.toString(16).padStart(64, '0'), 'hex').reverse();
 
 /** Deterministic PRNG (mulberry32), so every failure is reproducible. */
@@ -222,11 +222,7 @@ describe('malleability and small-order points (libsodium is the consensus rule)'
       const A = unhex(p.hex);
       // With A of small order, R = A and S = 0 satisfies the cofactored equation [8]R + [8][k]A = 0 = [8][S]B
       // for any k, and with R = identity, S = 0 the cofactorless one holds whenever [k]A = 0.
-      const candidates = [
-        Buffer.concat([A, Buffer.alloc(32)]),
-        Buffer.concat([unhex(smallOrder.points[0]!.hex), Buffer.alloc(32)]),
-        sig,
-      ];
+      const candidates = [Buffer.concat([A, Buffer.alloc(32)]), Buffer.concat([unhex(smallOrder.points[0]!.hex), Buffer.alloc(32)]), sig];
       for (const s of candidates) {
         expect(verifySignature(s, msg, A), p.name).toBe(false);
         expect(nobleVerify(s, msg, A), `noble ${p.name}`).toBe(false);
@@ -313,8 +309,10 @@ describe('noble and libsodium agree on honest signatures and simple mutations', 
       const m = Buffer.from(msg);
       const k = Buffer.from(publicKey);
       const what = rnd.int(msg.length > 0 ? 4 : 3);
-      if (what === 0) s[rnd.int(32)]! ^= 1 << rnd.int(8); // R
-      else if (what === 1) s[32 + rnd.int(32)]! ^= 1 << rnd.int(8); // S
+      if (what === 0)
+        s[rnd.int(32)]! ^= 1 << rnd.int(8); // R
+      else if (what === 1)
+        s[32 + rnd.int(32)]! ^= 1 << rnd.int(8); // S
       else if (what === 2) k[rnd.int(32)]! ^= 1 << rnd.int(8);
       else m[rnd.int(m.length)]! ^= 1 << rnd.int(8);
       const a = verifySignature(s, m, k);

@@ -154,7 +154,7 @@ describe('key files', () => {
       ['"9d61b1"', /not a JSON object/],
       ['{}', /no 64-hex-digit secretKey/],
       [JSON.stringify({ secretKey: RFC_TEST1.seed.slice(2) }), /no 64-hex-digit secretKey/],
-      [JSON.stringify({ secretKey: 'zz' + RFC_TEST1.seed.slice(2) }), /no 64-hex-digit secretKey/],
+      [JSON.stringify({ secretKey: `zz${RFC_TEST1.seed.slice(2)}` }), /no 64-hex-digit secretKey/],
       [JSON.stringify({ secretKey: 12345 }), /no 64-hex-digit secretKey/],
       [JSON.stringify({ secretKey: RFC_TEST1.seed, publicKey: 42 }), /publicKey must be a hex string/],
     ];

@@ -35,7 +35,7 @@ function snapshot(state: AccountState) {
 /** A seeded workload with valid transfers, replays, gaps, overdrafts and bad signatures. */
 function workload(seed: number, n: number) {
   let x = seed >>> 0;
-  const rnd = (m: number) => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) % m);
+  const rnd = (m: number) => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0) % m;
   const nonce = new Map<number, number>();
   const specs: { from: number; to: number; amount: number; nonce: number }[] = [];
   for (let i = 0; i < n; i++) {
@@ -91,7 +91,12 @@ describe('executeBlock', () => {
   });
 
   it('checks debits against the balance at block start minus earlier debits; credits land after', () => {
-    const state = freshState(new Map([[0, 100], [1, 0]]));
+    const state = freshState(
+      new Map([
+        [0, 100],
+        [1, 0],
+      ]),
+    );
     const txs = block([
       { from: 0, to: 1, amount: 60, nonce: 1 }, // ok: 100 -> 40
       { from: 1, to: 2, amount: 10, nonce: 1 }, // 1 received 60 in this block but cannot spend it yet

@@ -24,7 +24,10 @@ describe('Mempool admission', () => {
     hasTx: (id) => known.has(Buffer.from(id).toString('hex')),
   };
   beforeEach(() => {
-    nonces = new Map([[Buffer.from(alice.publicKey).toString('hex'), 3], [Buffer.from(carol.publicKey).toString('hex'), 0]]);
+    nonces = new Map([
+      [Buffer.from(alice.publicKey).toString('hex'), 3],
+      [Buffer.from(carol.publicKey).toString('hex'), 0],
+    ]);
     known = new Set();
     mp = new Mempool({ chainId: CHAIN, capacity: 5, maxPerSender: 4, maxNonceGap: 10 }, view);
   });

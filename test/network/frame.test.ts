@@ -1,9 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { FRAME_HEADER_BYTES, FrameDecoder, FrameKind, createCodec, frameHeader } from '../../src/network/frame.js';
 import { SendQueue } from '../../src/network/send-queue.js';
-import { HANDSHAKE_TAG, HELLO_BYTES, PROTOCOL_VERSION, TRANSCRIPT_BYTES, decodeHello, encodeHello, signTranscript, transcript, verifyTranscript } from '../../src/network/handshake.js';
+import {
+  HANDSHAKE_TAG,
+  HELLO_BYTES,
+  PROTOCOL_VERSION,
+  TRANSCRIPT_BYTES,
+  decodeHello,
+  encodeHello,
+  signTranscript,
+  transcript,
+  verifyTranscript,
+} from '../../src/network/handshake.js';
 import { AEAD_TAG_BYTES, KxKeyPair, SealedChannel } from '../../src/network/channel.js';
-import { NetworkError } from '../../src/network/errors.js';
+import type { NetworkError } from '../../src/network/errors.js';
 import { makeKeys } from './helpers.js';
 import { sodiumSecretKey } from '../../src/crypto/ed25519.js';
 
@@ -128,7 +138,12 @@ describe('handshake transcript', () => {
 describe('HELLO', () => {
   it('has the documented 106-byte layout and refuses another version before its length', () => {
     const h = {
-      version: PROTOCOL_VERSION, chainId: 7, index: 3, publicKey: Buffer.alloc(32, 1), challenge: Buffer.alloc(32, 2), kxPublicKey: Buffer.alloc(32, 3),
+      version: PROTOCOL_VERSION,
+      chainId: 7,
+      index: 3,
+      publicKey: Buffer.alloc(32, 1),
+      challenge: Buffer.alloc(32, 2),
+      kxPublicKey: Buffer.alloc(32, 3),
     };
     const b = encodeHello(h);
     expect(b.length).toBe(HELLO_BYTES);

@@ -24,10 +24,14 @@ export function makeKeys(n: number): Key[] {
 /** Reserve distinct free ports by binding and releasing them (the window for a clash on loopback is tiny). */
 export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((res) => {
-      const s = createServer();
-      s.listen(0, HOST, () => res(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((res) => {
+          const s = createServer();
+          s.listen(0, HOST, () => res(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as { port: number }).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
@@ -76,10 +80,7 @@ export function makeNode(opts: PeerTransportOptions): Node {
   return n;
 }
 
-export async function startCluster(
-  count: number,
-  extra: Partial<PeerTransportOptions> = {},
-): Promise<{ nodes: Node[]; keys: Key[]; ports: number[]; set: PeerInfo[] }> {
+export async function startCluster(count: number, extra: Partial<PeerTransportOptions> = {}): Promise<{ nodes: Node[]; keys: Key[]; ports: number[]; set: PeerInfo[] }> {
   const keys = makeKeys(count);
   const ports = await freePorts(count);
   const set = validatorSet(keys, ports);
@@ -165,7 +166,14 @@ export class RawPeer {
     this.claimedIndex = h.index;
     this.sendFrame(
       FrameKind.HELLO,
-      encodeHello({ version: h.version ?? PROTOCOL_VERSION, chainId: h.chainId, index: h.index, publicKey: h.publicKey, challenge: this.challenge, kxPublicKey: this.kx.publicKey }),
+      encodeHello({
+        version: h.version ?? PROTOCOL_VERSION,
+        chainId: h.chainId,
+        index: h.index,
+        publicKey: h.publicKey,
+        challenge: this.challenge,
+        kxPublicKey: this.kx.publicKey,
+      }),
     );
   }
 
@@ -174,8 +182,14 @@ export class RawPeer {
     await waitFor(() => this.serverHello !== undefined, 3_000, 'server HELLO');
     const sh = this.serverHello!;
     const t = transcript({
-      chainId, version: PROTOCOL_VERSION, verifierChallenge: sh.challenge, signerChallenge: this.challenge, signerIndex: index, verifierIndex: sh.index,
-      verifierKx: sh.kxPublicKey, signerKx: this.kx.publicKey,
+      chainId,
+      version: PROTOCOL_VERSION,
+      verifierChallenge: sh.challenge,
+      signerChallenge: this.challenge,
+      signerIndex: index,
+      verifierIndex: sh.index,
+      verifierKx: sh.kxPublicKey,
+      signerKx: this.kx.publicKey,
     });
     this.sendFrame(FrameKind.AUTH, signTranscript(t, sodiumSecretKey(signingSeed).secretKey));
   }

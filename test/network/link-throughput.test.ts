@@ -8,7 +8,7 @@ import { fullyConnected, startCluster, waitFor, type Node } from './helpers.js';
  * Prints MB/s for 2 MB batch-like messages and msg/s for vote-sized ones: median and best of `ROUNDS`.
  * Sender and receiver share this process, so each message pays both sides' costs on one CPU.
  */
-const RUN = process.env['HOTLEDGER_NET_BENCH'] === '1';
+const RUN = process.env.HOTLEDGER_NET_BENCH === '1';
 const ROUNDS = 7;
 
 let nodes: Node[] = [];

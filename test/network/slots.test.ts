@@ -69,7 +69,15 @@ describe('connection slots under a stranger holding sockets', () => {
   it('caps anonymous sockets per address and in total, oldest out, sparing a fresh burst', async () => {
     const keys = makeKeys(2);
     const ports = await freePorts(2);
-    const n1 = makeNode({ index: 1, seed: keys[1]!.seed, validators: validatorSet(keys, ports), chainId: 7, handshakeTimeoutMs: 10_000, maxPendingHandshakes: 20, maxPendingPerAddress: 4 });
+    const n1 = makeNode({
+      index: 1,
+      seed: keys[1]!.seed,
+      validators: validatorSet(keys, ports),
+      chainId: 7,
+      handshakeTimeoutMs: 10_000,
+      maxPendingHandshakes: 20,
+      maxPendingPerAddress: 4,
+    });
     nodes = [n1];
     await n1.t.start();
     const open = async (n: number, address: string) => {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomBytes, createHash } from 'node:crypto';
-import { NetworkError } from '../../src/network/errors.js';
+import type { NetworkError } from '../../src/network/errors.js';
 import { FAST, freePorts, fullyConnected, makeKeys, makeNode, startCluster, validatorSet, waitFor, type Node } from './helpers.js';
 
 let open: Node[] = [];
@@ -16,10 +16,11 @@ describe('PeerTransport over loopback TCP', () => {
     await waitFor(() => fullyConnected(nodes), 5_000, 'full mesh');
     for (const n of nodes) expect(n.ups.sort()).toEqual([0, 1, 2, 3].filter((i) => i !== n.t.index));
 
-    for (const a of nodes) for (const b of nodes) {
-      if (a === b) continue;
-      for (let seq = 0; seq < 50; seq++) a.t.send(b.t.index, { from: a.t.index, to: b.t.index, seq, blob: Buffer.from([a.t.index, b.t.index, seq]) });
-    }
+    for (const a of nodes)
+      for (const b of nodes) {
+        if (a === b) continue;
+        for (let seq = 0; seq < 50; seq++) a.t.send(b.t.index, { from: a.t.index, to: b.t.index, seq, blob: Buffer.from([a.t.index, b.t.index, seq]) });
+      }
     nodes[3]!.t.broadcast({ type: 'proposal', round: 9n, digests: ['a', 'b'] });
     await waitFor(() => nodes.every((n) => n.received.length === 3 * 50 + (n.t.index === 3 ? 0 : 1)), 5_000, 'all messages');
 
@@ -28,9 +29,7 @@ describe('PeerTransport over loopback TCP', () => {
         if (a === b) continue;
         const got = b.received.filter((r) => r.from === a.t.index && (r.msg as { seq?: number }).seq !== undefined);
         // Sender index comes from the authenticated link, and must match what the sender wrote inside.
-        expect(got.map((r) => r.msg)).toEqual(
-          Array.from({ length: 50 }, (_, seq) => ({ from: a.t.index, to: b.t.index, seq, blob: Buffer.from([a.t.index, b.t.index, seq]) })),
-        );
+        expect(got.map((r) => r.msg)).toEqual(Array.from({ length: 50 }, (_, seq) => ({ from: a.t.index, to: b.t.index, seq, blob: Buffer.from([a.t.index, b.t.index, seq]) })));
       }
       if (b.t.index !== 3) {
         expect(b.received.filter((r) => r.from === 3 && (r.msg as { type?: string }).type === 'proposal').map((r) => r.msg)).toEqual([
@@ -86,7 +85,12 @@ describe('PeerTransport over loopback TCP', () => {
     r1.t.send(2, 'hello 2');
     n2.t.send(1, 'from 2');
     await waitFor(() => r1.received.length === 2 && n0.received.length === 1 && n2.received.length === 1, 3_000, 'post-restart traffic');
-    expect(r1.received).toEqual(expect.arrayContaining([{ from: 0, msg: { while: 'down', n: 1 } }, { from: 2, msg: 'from 2' }]));
+    expect(r1.received).toEqual(
+      expect.arrayContaining([
+        { from: 0, msg: { while: 'down', n: 1 } },
+        { from: 2, msg: 'from 2' },
+      ]),
+    );
     expect(n0.received).toEqual([{ from: 1, msg: 'hello 0' }]);
     expect(n2.received).toEqual([{ from: 1, msg: 'hello 2' }]);
     expect(n0.t.stats().peers.find((p) => p.index === 1)!.connects).toBe(2);

@@ -36,7 +36,15 @@ describe('ConsensusOrderer: batches lost in transit are asked for again by seque
     for (let k = 0; k < 3; k++) {
       const txs = batchTxs(10 + k);
       submitted.push(txs);
-      const entries = Array.from({ length: 3 }, (_, i) => ({ tx: txs.subarray(i * TX_SIZE, (i + 1) * TX_SIZE), id: txId(txs, i * TX_SIZE), idKey: '', sender: undefined as never, nonce: 0, admittedAt: 0, verifiedAt: 0 }));
+      const entries = Array.from({ length: 3 }, (_, i) => ({
+        tx: txs.subarray(i * TX_SIZE, (i + 1) * TX_SIZE),
+        id: txId(txs, i * TX_SIZE),
+        idKey: '',
+        sender: undefined as never,
+        nonce: 0,
+        admittedAt: 0,
+        verifiedAt: 0,
+      }));
       o.submit({ batch: sealBatch(k + 1, entries, 0), verified: new Uint8Array(3).fill(1), verifyMs: 0 });
     }
     const broadcasts = net.sent.filter((s) => s.to === 'all' && s.msg.k === 'b');
@@ -46,7 +54,10 @@ describe('ConsensusOrderer: batches lost in transit are asked for again by seque
     net.deliver(3, { k: 'bn', i: boot, f: 2, t: 3 });
     net.deliver(3, { k: 'bn', i: boot + 1, f: 1, t: 3 }); // another boot of ours: nothing
     const resent = net.sent.filter((s) => s.msg.k === 'b');
-    expect(resent.map((s) => [s.to, s.msg.n])).toEqual([[3, 2], [3, 3]]);
+    expect(resent.map((s) => [s.to, s.msg.n])).toEqual([
+      [3, 2],
+      [3, 3],
+    ]);
     expect(Buffer.from(resent[0]!.msg.txs as Uint8Array).equals(submitted[1]!)).toBe(true);
   });
 });

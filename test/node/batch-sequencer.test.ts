@@ -3,7 +3,7 @@ import { BatchSequencer } from '../../src/node/batch-sequencer.js';
 
 const b = (seq: number, boot = 7) => ({ boot, seq, item: `b${seq}` });
 
-describe('BatchSequencer: one origin\'s batches in seal order', () => {
+describe("BatchSequencer: one origin's batches in seal order", () => {
   it('passes batches straight through while they come in order', () => {
     const s = new BatchSequencer<string>();
     expect(s.receive(1, b(10), 0)).toEqual({ release: ['b10'] });

@@ -25,9 +25,14 @@ function trickle(nodes: () => RunningNode[], everyMs: number): () => void {
     for (let i = 0; i < 3; i++) {
       const k = keys[i]!;
       const tx = signTransfer({ chainId: 99, sender: k.publicKey, recipient: keys[7]!.publicKey, amount: 1, nonce: nonces[i]! }, k.seed);
-      void nodes()[i]!.submit(tx).then((r) => {
-        if (r[0]!.ok) nonces[i]!++;
-      }, () => undefined);
+      void nodes()
+        [i]!.submit(tx)
+        .then(
+          (r) => {
+            if (r[0]!.ok) nonces[i]!++;
+          },
+          () => undefined,
+        );
     }
   }, everyMs);
   return () => clearInterval(timer);
@@ -46,7 +51,7 @@ describe('forward sync between real validators', () => {
     await waitFor(() => nodes.every((n) => committedHeight(n) >= 5), 20_000, 'first commits');
     await nodes[3]!.close();
     const stoppedAt = committedHeight(nodes[0]!);
-    await waitFor(() => committedHeight(nodes[0]!) >= stoppedAt + 60, 40_000, "survivors 60 blocks further");
+    await waitFor(() => committedHeight(nodes[0]!) >= stoppedAt + 60, 40_000, 'survivors 60 blocks further');
     restarted = await startNode(configs[3]!);
     cluster.nodes[3] = restarted;
     const target = committedHeight(nodes[0]!);
@@ -55,6 +60,6 @@ describe('forward sync between real validators', () => {
     const again = committedHeight(nodes[0]!) + 10;
     await waitFor(() => committedHeight(restarted!) >= again, 20_000, 'restarted validator keeps committing');
     stop();
-    expect(restarted.consensusStatus().mode).toBe("hotstuff");
+    expect(restarted.consensusStatus().mode).toBe('hotstuff');
   }, 120_000);
 });

@@ -91,4 +91,3 @@ async function blockStatusesOf(node: RunningNode, id: Buffer, tip: number): Prom
     await store.close();
   }
 }
-

@@ -22,7 +22,11 @@ describe('LedgerClient (real ledger thread, real LMDB)', () => {
     const client = new LedgerClient();
     try {
       await client.init({
-        path: dir.path, mapSizeMb: 256, cacheSizeMb: 16, chainId: CHAIN, shards: 1,
+        path: dir.path,
+        mapSizeMb: 256,
+        cacheSizeMb: 16,
+        chainId: CHAIN,
+        shards: 1,
         genesis: senders.map((k) => ({ publicKey: Buffer.from(k.publicKey), balance: 1_000_000 })),
       });
       const blocks = 120;
@@ -32,8 +36,11 @@ describe('LedgerClient (real ledger thread, real LMDB)', () => {
         // Blocks of very different sizes make flushes finish at different times.
         const count = b % 3 === 0 ? 400 : 1;
         const txs = generateTransfers({
-          chainId: CHAIN, senders: [senders[b % senders.length]!], recipients: [senders[(b + 1) % senders.length]!.publicKey],
-          count, startNonces: [Math.floor(b / senders.length) * 400 + 1],
+          chainId: CHAIN,
+          senders: [senders[b % senders.length]!],
+          recipients: [senders[(b + 1) % senders.length]!.publicKey],
+          count,
+          startNonces: [Math.floor(b / senders.length) * 400 + 1],
         });
         const ids = Buffer.allocUnsafe(count * TX_ID_SIZE);
         for (let i = 0; i < count; i++) txId(txs, i * TX_SIZE).copy(ids, i * TX_ID_SIZE);

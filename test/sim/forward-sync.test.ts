@@ -9,7 +9,7 @@ const scenario: SimOptions = { longOutage: true, retainCommitted: 8, settleMs: 1
 const validators = (seed: number): number => (seed % 2 ? 4 : 7);
 
 describe('simulator: a node that falls further behind than peers keep in memory', () => {
-  it('catches up from peers\' stored chains (20 seeds, no Byzantine validators)', () => {
+  it("catches up from peers' stored chains (20 seeds, no Byzantine validators)", () => {
     const failing: string[] = [];
     for (let seed = 20_001; seed <= 20_020; seed++) {
       const r = runSeed(seed, { ...scenario, validators: validators(seed), byzantine: 0 });

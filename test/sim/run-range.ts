@@ -20,7 +20,9 @@ export function runRange(start: number, count: number, opts: { realCrypto?: bool
     s.equivocationsDetected += r.equivocationsDetected;
     if (r.livenessFailure) s.livenessFailures++;
     if (r.safetyViolations > 0 || r.livenessFailure) {
-      s.failing.push(`seed ${seed} (${validators} validators): ${r.violations[0] ?? r.livenessDetail} — replay: node dist/src/sim/main.js --seed ${seed} --validators ${validators}${opts.realCrypto ? ' --real-crypto' : ''}`);
+      s.failing.push(
+        `seed ${seed} (${validators} validators): ${r.violations[0] ?? r.livenessDetail} — replay: node dist/src/sim/main.js --seed ${seed} --validators ${validators}${opts.realCrypto ? ' --real-crypto' : ''}`,
+      );
     }
   }
   s.ms = performance.now() - t0;

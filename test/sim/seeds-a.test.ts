@@ -5,7 +5,9 @@ import { runRange } from './run-range.js';
 describe('simulator, seeds 1..500', () => {
   it('500 seeds (4 and 7 validators): no safety violations, no liveness failures', () => {
     const r = runRange(1, 500);
-    console.log(`seeds 1..500: ${r.seeds} seeds, ${r.safetyViolations} safety violations, ${r.livenessFailures} liveness failures, ${r.equivocationsDetected} equivocations detected, ${(r.ms / 1000).toFixed(1)} s`);
+    console.log(
+      `seeds 1..500: ${r.seeds} seeds, ${r.safetyViolations} safety violations, ${r.livenessFailures} liveness failures, ${r.equivocationsDetected} equivocations detected, ${(r.ms / 1000).toFixed(1)} s`,
+    );
     expect(r.failing).toEqual([]);
     expect(r.safetyViolations).toBe(0);
     expect(r.livenessFailures).toBe(0);

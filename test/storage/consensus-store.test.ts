@@ -21,7 +21,7 @@ function block(height: number): Uint8Array {
 
 /** Commits heights from..to in writes of 1 to 3 blocks, each with the root like the orderer's. */
 async function commit(store: ConsensusStore, from: number, to: number): Promise<void> {
-  for (let h = from; h <= to;) {
+  for (let h = from; h <= to; ) {
     const n = Math.min(1 + (h % 3), to - h + 1);
     const blocks = Array.from({ length: n }, (_, i) => ({ height: h + i, bytes: block(h + i) }));
     await store.putDurable({ root: block(h + n - 1) }, blocks);

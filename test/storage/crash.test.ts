@@ -195,9 +195,7 @@ describe('crash safety under SIGKILL', () => {
     for (let r = 0; r < ROUNDS; r++) {
       // Kill points: after a few blocks with no delay (right after an ack: the next block is executing
       // or being written), after a delay inside a block cycle, and right after a restart (round 3).
-      const plan: Plan = r === 3
-        ? { blocks: 0, delayMs: Math.floor(rnd() * 40) }
-        : { blocks: 2 + Math.floor(rnd() * 10), delayMs: rnd() < 0.3 ? 0 : 1 + Math.floor(rnd() * 80) };
+      const plan: Plan = r === 3 ? { blocks: 0, delayMs: Math.floor(rnd() * 40) } : { blocks: 2 + Math.floor(rnd() * 10), delayMs: rnd() < 0.3 ? 0 : 1 + Math.floor(rnd() * 80) };
       const round = await runChild(dir.path, SEED + r, plan);
       const ctx = `round ${r} (${JSON.stringify(plan)}), stderr:\n${round.stderr}`;
       expect(round.signal, ctx).toBe('SIGKILL');
@@ -209,21 +207,29 @@ describe('crash safety under SIGKILL', () => {
         expect(round.ready!.stateRoot, ctx).toBe(lastTip.stateRoot.toString('hex'));
       }
       // One ack per block, in height order, continuing from the restart tip.
-      expect(round.acks.map((a) => a.height), ctx).toEqual(round.acks.map((_, i) => round.ready!.height + 1 + i));
-      expect(round.acks.every((a) => a.rejected === 0), ctx).toBe(true);
+      expect(
+        round.acks.map((a) => a.height),
+        ctx,
+      ).toEqual(round.acks.map((_, i) => round.ready!.height + 1 + i));
+      expect(
+        round.acks.every((a) => a.rejected === 0),
+        ctx,
+      ).toBe(true);
       const { problems, tip } = await withStore(dir.path, cfg, (s) => checkStore(s, cfg, [...allAcks, ...round.acks]));
       expect(problems, ctx).toEqual([]);
       const maxAck = round.acks.at(-1)?.height ?? round.ready!.height;
       const beyond = tip!.height - maxAck;
       log.push(
         `round ${r}: plan ${plan.blocks} blocks + ${plan.delayMs} ms; acked ${round.acks.length} (to height ${maxAck}); ` +
-        `killed ${round.killAfterAckMs.toFixed(1)} ms after the last ack (block cycle ~${round.blockCycleMs.toFixed(0)} ms); ` +
-        `store tip ${tip!.height}: ${beyond === 0 ? 'no unacknowledged block survived' : `${beyond} durable block(s) beyond the last ack`}`,
+          `killed ${round.killAfterAckMs.toFixed(1)} ms after the last ack (block cycle ~${round.blockCycleMs.toFixed(0)} ms); ` +
+          `store tip ${tip!.height}: ${beyond === 0 ? 'no unacknowledged block survived' : `${beyond} durable block(s) beyond the last ack`}`,
       );
       allAcks = [...allAcks, ...round.acks];
       lastTip = tip;
     }
-    log.push(`${ROUNDS} rounds, ${allAcks.length} acknowledged blocks, ${allAcks.reduce((s, a) => s + a.committed, 0)} acknowledged txs, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    log.push(
+      `${ROUNDS} rounds, ${allAcks.length} acknowledged blocks, ${allAcks.reduce((s, a) => s + a.committed, 0)} acknowledged txs, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
     console.log(log.join('\n'));
     expect(allAcks.length).toBeGreaterThan(ROUNDS);
   }, 120_000);
@@ -270,11 +276,16 @@ describe('crash safety under SIGKILL', () => {
     expect(damaged.some((p) => p.startsWith('total supply'))).toBe(true);
     // The last block lost (the tip rolled back to a whole earlier block) although it was acknowledged.
     const lastAck: Ack = { height: tip.height, stateRoot: tip.stateRoot.toString('hex'), committed: 0, rejected: 0, txId: '-', position: -1 };
-    const rolled = await probe(copy('rollback'), async (s) => {
-      const prev = s.getHeaderBytes(tip.height - 1)!;
-      await s.headers.remove(tip.height);
-      return s.meta.put('tip', { height: tip.height - 1, hash: headerHash(prev), stateRoot: s.getHeader(tip.height - 1)!.stateRoot });
-    }, [...allAcks, lastAck], false);
+    const rolled = await probe(
+      copy('rollback'),
+      async (s) => {
+        const prev = s.getHeaderBytes(tip.height - 1)!;
+        await s.headers.remove(tip.height);
+        return s.meta.put('tip', { height: tip.height - 1, hash: headerHash(prev), stateRoot: s.getHeader(tip.height - 1)!.stateRoot });
+      },
+      [...allAcks, lastAck],
+      false,
+    );
     expect(rolled).toContain(`tip ${tip.height - 1} is below the highest acknowledged block ${tip.height}`);
     expect(rolled).toContain(`acknowledged block ${tip.height} is missing`);
   });

@@ -52,10 +52,12 @@ function run(dataDir: string, nodeId: string): Promise<Outcome> {
   if (!existsSync(script)) writeFileSync(script, CHILD);
   const child = spawn(process.execPath, [script, dataDir, nodeId], { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => {
-    live.delete(child);
-    r(code);
-  }));
+  const exited = new Promise<number | null>((r) =>
+    child.on('exit', (code) => {
+      live.delete(child);
+      r(code);
+    }),
+  );
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += String(d)));
   return new Promise((resolve, reject) => {
@@ -116,7 +118,10 @@ describe('data dir lock', () => {
     const cfg = testConfig(join(dir.path, 'node'), 4);
     const a = await startNode(cfg);
     try {
-      const err = await startNode(cfg).then(() => undefined, (e: unknown) => e);
+      const err = await startNode(cfg).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(HotledgerError);
       expect((err as HotledgerError).code).toBe('DATA_DIR_LOCKED');
       expect((err as HotledgerError).message).toContain(`pid ${process.pid}`);
@@ -150,7 +155,10 @@ describe('data dir lock', () => {
     dirs.push(dir);
     const d = join(dir.path, 'a'.repeat(60), 'b'.repeat(60));
     const lock = await DataDirLock.acquire(d, 'long');
-    const err = await DataDirLock.acquire(d, 'other').then(() => undefined, (e: unknown) => e);
+    const err = await DataDirLock.acquire(d, 'other').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((err as HotledgerError).code).toBe('DATA_DIR_LOCKED');
     await lock.release();
   });

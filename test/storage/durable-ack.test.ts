@@ -32,12 +32,25 @@ describe('LedgerStore.writeBlock acknowledges only after the flush', () => {
     });
     try {
       const header: BlockHeader = {
-        height: 0, timestamp: 0, txCount: 0, committed: 0, rejected: 0, parentHash: Buffer.alloc(32), parentStateRoot: Buffer.alloc(32),
-        stateRoot: Buffer.alloc(32, 7), txRoot: txRootOf(new Uint8Array(0)), round: 0,
+        height: 0,
+        timestamp: 0,
+        txCount: 0,
+        committed: 0,
+        rejected: 0,
+        parentHash: Buffer.alloc(32),
+        parentStateRoot: Buffer.alloc(32),
+        stateRoot: Buffer.alloc(32, 7),
+        txRoot: txRootOf(new Uint8Array(0)),
+        round: 0,
       };
       const encodedHeader = encodeHeader(header);
       const w = store.writeBlock({
-        header, encodedHeader, hash: headerHash(encodedHeader), payload: new Uint8Array(0), ids: new Uint8Array(0), statuses: new Uint8Array(0),
+        header,
+        encodedHeader,
+        hash: headerHash(encodedHeader),
+        payload: new Uint8Array(0),
+        ids: new Uint8Array(0),
+        statuses: new Uint8Array(0),
         accounts: [{ key: Buffer.alloc(32, 1), balance: 5, nonce: 0, leaf: null }],
       });
       let durable = false;

@@ -81,8 +81,17 @@ async function expectStoppedCleanly(node: RunningNode, err: HotledgerError, reas
   expect(storage.data?.code).toBe('STORAGE_FULL');
   expect(String(storage.data?.reason)).toMatch(reason);
   // Still refusing, still alive.
-  await expect(node.submit(generateTransfers({ chainId: node.config.chain.chainId, senders: devnetKeys(node.config.chain.chainId, 1), recipients: [devnetKeys(node.config.chain.chainId, 2)[1]!.publicKey], count: 1, startNonces: [10 ** 9] })))
-    .rejects.toMatchObject({ code: 'STORAGE_FULL' });
+  await expect(
+    node.submit(
+      generateTransfers({
+        chainId: node.config.chain.chainId,
+        senders: devnetKeys(node.config.chain.chainId, 1),
+        recipients: [devnetKeys(node.config.chain.chainId, 2)[1]!.publicKey],
+        count: 1,
+        startNonces: [10 ** 9],
+      }),
+    ),
+  ).rejects.toMatchObject({ code: 'STORAGE_FULL' });
 }
 
 /** Restarts on the same data dir and checks nothing acknowledged is lost and the chain goes on. */
@@ -123,7 +132,9 @@ describe('full storage', () => {
     const dir = tempDir('hotledger-full-');
     dirs.push(dir);
     const cfg = testConfig(join(dir.path, 'node'), SENDERS, {
-      storage: { mapSizeMb: 64 }, pipeline: { batchSize: 20_000, batchTimeoutMs: 20 }, mempool: { maxPerSender: 100_000 },
+      storage: { mapSizeMb: 64 },
+      pipeline: { batchSize: 20_000, batchTimeoutMs: 20 },
+      mempool: { maxPerSender: 100_000 },
     });
     const keys = devnetKeys(cfg.chain.chainId, SENDERS);
     const acked: Acked = { height: 0, stateRoot: '', ids: new Set() };
@@ -140,28 +151,34 @@ describe('full storage', () => {
     await restartAndGoOn({ ...cfg, storage: { ...cfg.storage, mapSizeMb: 256 } }, acked, keys);
   }, 240_000);
 
-  it.skipIf(!canMountTmpfs())('a full disk (a 24 MB tmpfs) stops the node cleanly; after space is freed and a restart, it goes on', async () => {
-    const dir = tempDir('hotledger-enospc-');
-    dirs.push(dir);
-    const mnt = join(dir.path, 'disk');
-    mkdirSync(mnt);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mnt]);
-    mounts.push(mnt);
-    const cfg = testConfig(join(mnt, 'node'), SENDERS, {
-      storage: { mapSizeMb: 1024 }, pipeline: { batchSize: 4_000, batchTimeoutMs: 20 }, mempool: { maxPerSender: 100_000 },
-    });
-    const keys = devnetKeys(cfg.chain.chainId, SENDERS);
-    const acked: Acked = { height: 0, stateRoot: '', ids: new Set() };
-    const node = await startNode(cfg);
-    track(node, acked);
-    const next = keys.map(() => 1);
-    try {
-      const err = await fillUntilRefused(node, keys, next, cfg.chain.chainId, 150_000);
-      await expectStoppedCleanly(node, err, /disk full/);
-    } finally {
-      await node.close();
-    }
-    execFileSync('mount', ['-o', 'remount,size=96m', mnt]); // the operator frees space
-    await restartAndGoOn(cfg, acked, keys);
-  }, 240_000);
+  it.skipIf(!canMountTmpfs())(
+    'a full disk (a 24 MB tmpfs) stops the node cleanly; after space is freed and a restart, it goes on',
+    async () => {
+      const dir = tempDir('hotledger-enospc-');
+      dirs.push(dir);
+      const mnt = join(dir.path, 'disk');
+      mkdirSync(mnt);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mnt]);
+      mounts.push(mnt);
+      const cfg = testConfig(join(mnt, 'node'), SENDERS, {
+        storage: { mapSizeMb: 1024 },
+        pipeline: { batchSize: 4_000, batchTimeoutMs: 20 },
+        mempool: { maxPerSender: 100_000 },
+      });
+      const keys = devnetKeys(cfg.chain.chainId, SENDERS);
+      const acked: Acked = { height: 0, stateRoot: '', ids: new Set() };
+      const node = await startNode(cfg);
+      track(node, acked);
+      const next = keys.map(() => 1);
+      try {
+        const err = await fillUntilRefused(node, keys, next, cfg.chain.chainId, 150_000);
+        await expectStoppedCleanly(node, err, /disk full/);
+      } finally {
+        await node.close();
+      }
+      execFileSync('mount', ['-o', 'remount,size=96m', mnt]); // the operator frees space
+      await restartAndGoOn(cfg, acked, keys);
+    },
+    240_000,
+  );
 });

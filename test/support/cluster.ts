@@ -9,10 +9,14 @@ import { tempDir, testConfig } from './fixtures.js';
 /** Ports the OS says are free right now (bound then released). */
 export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<import('node:net').Server>((resolve) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<import('node:net').Server>((resolve) => {
+          const s = createServer();
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as { port: number }).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
@@ -45,7 +49,9 @@ export async function startValidators(n: number, accounts: number, overrides: Re
   });
   const nodes = await Promise.all(configs.map((c) => startNode(c)));
   return {
-    nodes, configs, remove: () => dir.remove(),
+    nodes,
+    configs,
+    remove: () => dir.remove(),
     close: async () => {
       await Promise.all(nodes.map((nd) => nd.close()));
     },

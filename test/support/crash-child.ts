@@ -51,7 +51,7 @@ export function prng(seed: number): () => number {
 }
 
 function out(line: string): void {
-  process.stdout.write(line + '\n');
+  process.stdout.write(`${line}\n`);
 }
 
 async function main(): Promise<void> {

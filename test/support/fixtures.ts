@@ -28,7 +28,8 @@ export function devnetKeys(chainId: number, n: number): KeyPair[] {
 function deepAssign(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
   for (const [k, v] of Object.entries(b)) {
     const cur = a[k];
-    a[k] = v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' ? deepAssign({ ...(cur as Record<string, unknown>) }, v as Record<string, unknown>) : v;
+    a[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' ? deepAssign({ ...(cur as Record<string, unknown>) }, v as Record<string, unknown>) : v;
   }
   return a;
 }

@@ -44,15 +44,28 @@ export async function ordererHarness(opts: Partial<ConsensusOrdererOptions> & { 
   const net = fakeTransport(opts.maxMessageBytes);
   const drops: OrdererHarness['drops'] = [];
   const o = new ConsensusOrderer({
-    identity: { index: 1, key: devnetValidatorKey(HARNESS_CHAIN, 1), peers }, chainId: HARNESS_CHAIN, timeoutMs: 60_000, heartbeatMs: 30_000,
-    transport: net.transport, verifier, store, consensusStore, logger: pino({ level: 'silent' }), appliedRound: 0,
-    maxBatchTxs: 100_000, maxPeerBatches: 64, maxPeerBatchBytes: 128 * 1024 * 1024, peerRequestsPerSec: 50,
+    identity: { index: 1, key: devnetValidatorKey(HARNESS_CHAIN, 1), peers },
+    chainId: HARNESS_CHAIN,
+    timeoutMs: 60_000,
+    heartbeatMs: 30_000,
+    transport: net.transport,
+    verifier,
+    store,
+    consensusStore,
+    logger: pino({ level: 'silent' }),
+    appliedRound: 0,
+    maxBatchTxs: 100_000,
+    maxPeerBatches: 64,
+    maxPeerBatchBytes: 128 * 1024 * 1024,
+    peerRequestsPerSec: 50,
     onPeerDrop: (from, reason) => drops.push({ from, reason }),
     ...opts,
   });
   o.start(() => undefined);
   return {
-    o, net, drops,
+    o,
+    net,
+    drops,
     close: async () => {
       o.stop();
       await verifier.close();

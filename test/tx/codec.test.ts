@@ -269,13 +269,7 @@ describe('tx id', () => {
 
   it('changes when any body field changes', () => {
     const base = txId(encodeUnsigned(transfer()));
-    const variants: Partial<UnsignedTransfer>[] = [
-      { chainId: 8 },
-      { amount: 5_001 },
-      { nonce: 4 },
-      { recipient: alice.publicKey },
-      { reference: new Uint8Array(16) },
-    ];
+    const variants: Partial<UnsignedTransfer>[] = [{ chainId: 8 }, { amount: 5_001 }, { nonce: 4 }, { recipient: alice.publicKey }, { reference: new Uint8Array(16) }];
     const ids = new Set([base.toString('hex')]);
     for (const v of variants) ids.add(txId(encodeUnsigned(transfer(v))).toString('hex'));
     expect(ids.size).toBe(variants.length + 1);

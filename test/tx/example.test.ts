@@ -144,9 +144,9 @@ describe('docs/transaction-format.md', () => {
   it('shows the worked example exactly as the fixture has it', () => {
     // The long values each stand alone on a line of a code block.
     for (const value of [ex.tx, ex.signingMessage, ex.signature, ex.txId]) expect(lines).toContain(value);
-    for (const value of [ex.senderSeed, ex.senderPublicKey, ex.recipient, ex.reference]) expect(doc).toContain('`' + value + '`');
+    for (const value of [ex.senderSeed, ex.senderPublicKey, ex.recipient, ex.reference]) expect(doc).toContain(`\`${value}\``);
     for (const [field, bytes] of Object.entries(ex.fields)) {
-      const row = lines.find((l) => l.startsWith('| ') && l.includes(`| ${field} |`) && l.includes('`' + bytes + '`'));
+      const row = lines.find((l) => l.startsWith('| ') && l.includes(`| ${field} |`) && l.includes(`\`${bytes}\``));
       expect(row, field).toBeDefined();
     }
     expect(doc).toContain(`| chain id | ${ex.chainId} `);
@@ -156,12 +156,20 @@ describe('docs/transaction-format.md', () => {
 
   it('states every layout offset that src/tx/layout.ts uses', () => {
     const names: Record<keyof typeof Off, string> = {
-      VERSION: 'version', KIND: 'kind', FLAGS: 'flags', CHAIN_ID: 'chainId', SENDER: 'sender',
-      RECIPIENT: 'recipient', AMOUNT: 'amount', NONCE: 'nonce', REFERENCE: 'reference', SIGNATURE: 'signature',
+      VERSION: 'version',
+      KIND: 'kind',
+      FLAGS: 'flags',
+      CHAIN_ID: 'chainId',
+      SENDER: 'sender',
+      RECIPIENT: 'recipient',
+      AMOUNT: 'amount',
+      NONCE: 'nonce',
+      REFERENCE: 'reference',
+      SIGNATURE: 'signature',
     };
     for (const [k, name] of Object.entries(names)) {
       const off = Off[k as keyof typeof Off];
-      const row = lines.find((l) => l.startsWith(`| ${off} | `) && l.split('|')[3]?.trim() === '`' + name + '`');
+      const row = lines.find((l) => l.startsWith(`| ${off} | `) && l.split('|')[3]?.trim() === `\`${name}\``);
       expect(row, `${name} at ${off}`).toBeDefined();
     }
   });

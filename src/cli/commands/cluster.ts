@@ -37,7 +37,9 @@ export function registerCluster(program: Command): void {
     .option('--timeout-ms <ms>', 'consensus round timeout (heartbeat is a quarter of it, at most 250 ms)', '1000')
     .option('--log-level <level>', 'log level of the validators (their logs go to <dir>/v<i>/node.log)', 'info')
     .option('--fresh', 'delete the cluster directory first (default: resume the chain found there)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Ports (default --base-port 9003):
   v0 API http://127.0.0.1:9003/api/v11  peer 127.0.0.1:9103
   v1 API http://127.0.0.1:9004/api/v11  peer 127.0.0.1:9104  …
@@ -45,7 +47,8 @@ Ports (default --base-port 9003):
 Examples:
   hotledger cluster                                  4 validators on 9003-9006 (peers 9103-9106)
   hotledger cluster --validators 7 --base-port 0     7 validators on free ports
-  hotledger send --url http://127.0.0.1:9004 --key data/cluster/v0/data/keys/account-0.json --to <hex> --amount 5`)
+  hotledger send --url http://127.0.0.1:9004 --key data/cluster/v0/data/keys/account-0.json --to <hex> --amount 5`,
+    )
     .action((o: ClusterCliOptions) => run(() => cluster(o)));
 }
 
@@ -85,7 +88,9 @@ async function cluster(o: ClusterCliOptions): Promise<void> {
 
   sup.on('exit', (r) => {
     if (r.expected || stopping) return;
-    process.stderr.write(`\n${r.id} exited unexpectedly (${r.signal ?? `code ${r.code}`}); its log: ${join(topology.nodes[r.index]!.home, 'node.log')}; stderr ends with:\n${r.stderrTail.slice(-1500)}\n`);
+    process.stderr.write(
+      `\n${r.id} exited unexpectedly (${r.signal ?? `code ${r.code}`}); its log: ${join(topology.nodes[r.index]!.home, 'node.log')}; stderr ends with:\n${r.stderrTail.slice(-1500)}\n`,
+    );
     if (Array.from({ length: sup.size }, (_, i) => sup.isRunning(i)).every((x) => !x)) {
       process.stderr.write('every validator has exited\n');
       process.exit(1);

@@ -25,7 +25,8 @@ export function registerQueries(program: Command): void {
     .option('--url <url>', 'node API URL')
     .action((height: string, o: { url?: string }) =>
       run(async () => {
-        if (height !== 'latest' && !/^\d+$/.test(height)) throw new HotledgerError('BAD_REQUEST', `height must be a non-negative integer or "latest" (got ${JSON.stringify(height)})`);
+        if (height !== 'latest' && !/^\d+$/.test(height))
+          throw new HotledgerError('BAD_REQUEST', `height must be a non-negative integer or "latest" (got ${JSON.stringify(height)})`);
         print(await new ApiClient(nodeUrl(o.url)).get(`/api/v11/blocks/${height}`));
       }),
     );

@@ -41,15 +41,11 @@ async function start(o: StartOptions): Promise<void> {
     overrides: { api: { port, host: o.host }, node: { dataDir: o.dataDir } },
   });
   // Loaded here, not at the top: the other commands start fast without LMDB, workers and uWS.
-  const [{ startNode }, { startApiServer }, { loadUws }] = await Promise.all([
-    import('../../node/node.js'),
-    import('../../api/server.js'),
-    import('../../api/uws.js'),
-  ]);
+  const [{ startNode }, { startApiServer }, { loadUws }] = await Promise.all([import('../../node/node.js'), import('../../api/server.js'), import('../../api/uws.js')]);
   loadUws(); // refuse the pure-JS uWS fallback before opening any storage
   const logger = pino({ level: config.log.level, base: { node: config.node.id } }, pino.destination(2));
   const node = await startNode(config, { logger });
-  let server;
+  let server: Awaited<ReturnType<typeof startApiServer>>;
   try {
     server = await startApiServer(node, config.api, logger);
   } catch (e) {
