@@ -81,6 +81,8 @@ export const ConfigSchema = z
       maxPeerBatchMb: int(1, 65_536).default(128),
       /** Batch and sync requests one peer may make per second (burst twice that); beyond, they are dropped. */
       peerRequestsPerSec: int(1, 100_000).default(50),
+      /** Consensus messages (proposals, votes, timeouts, sync) one peer may send per second (burst twice that); beyond, dropped. */
+      peerMessagesPerSec: int(10, 1_000_000).default(2_000),
       validators: z.array(ValidatorSchema).default([]),
     }),
     api: z.object({

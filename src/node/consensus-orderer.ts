@@ -70,11 +70,13 @@ export interface ConsensusOrdererOptions {
   maxPeerBatchBytes: number;
   /** Batch and sync requests a peer may make per second (consensus.peerRequestsPerSec); burst twice that. */
   peerRequestsPerSec: number;
+  /** Consensus messages a peer may send per second (consensus.peerMessagesPerSec); burst twice that. */
+  peerMessagesPerSec: number;
   /** A peer message dropped: malformed, faulty batch, over a bound (hotledger_peer_messages_dropped_total). */
   onPeerDrop?: (from: number, reason: PeerDropReason) => void;
 }
 
-export type PeerDropReason = IntakeDrop | 'malformed' | 'request-rate' | 'unsendable';
+export type PeerDropReason = IntakeDrop | 'malformed' | 'request-rate' | 'message-rate' | 'unsendable';
 
 /**
  * A validator's ordering stage: runs the sans-I/O HotStuff core with real I/O around it. Local
@@ -109,6 +111,7 @@ export class ConsensusOrderer implements Orderer {
   /** Digests asked for with `bq`, until when: a `br` with anything else is unsolicited. */
   private readonly requested = new Map<string, number>();
   private readonly requestLimiter: KeyedLimiter<number>;
+  private readonly messageLimiter: KeyedLimiter<number>;
   private readonly wire: WireLimits;
   private readonly peerLimits: PeerWireLimits;
   /** When each peer's last drop was logged: a flood is counted in full but logged once a second. */
@@ -153,6 +156,7 @@ export class ConsensusOrderer implements Orderer {
     this.wire = wireLimits(ids.peers.length);
     this.peerLimits = { maxBatchTxs: o.maxBatchTxs, maxConsensusBytes: maxMessageBytes(this.wire) };
     this.requestLimiter = new KeyedLimiter(o.peerRequestsPerSec, 2 * o.peerRequestsPerSec, ids.peers.length);
+    this.messageLimiter = new KeyedLimiter(o.peerMessagesPerSec, 2 * o.peerMessagesPerSec, ids.peers.length);
     this.intake = new PeerBatchIntake({
       chainId: o.chainId,
       verifier: o.verifier,
@@ -253,6 +257,10 @@ export class ConsensusOrderer implements Orderer {
     try {
       switch (msg.k) {
         case 'c': {
+          // Every consensus message costs a decode and, often, signature checks on this thread: a
+          // peer flooding validly signed ones must not starve the rounds (an honest one sends a few
+          // per round).
+          if (!this.messageLimiter.take(from, Date.now())) return this.dropped(from, 'message-rate');
           const m = decodeMessage(msg.m, this.wire);
           // Serving sync costs store reads and bandwidth: a peer gets a bounded rate of it.
           if ((m.type === 'sync-request' || m.type === 'blocks-request') && !this.requestLimiter.take(from, Date.now())) {
@@ -290,7 +298,7 @@ export class ConsensusOrderer implements Orderer {
               this.dropped(from, 'unsolicited', key);
               continue;
             }
-            const taken = this.intake.take(from, txs, known);
+            const taken = this.intake.take(from, txs, { known, solicited: true });
             if ('full' in taken) continue; // asked for again by the next fetch
             void taken.verifying.then(
               (b) => this.offer(b),
@@ -476,6 +484,11 @@ export class ConsensusOrderer implements Orderer {
     if (this.requested.size > 4 * MAX_BATCHES_PER_REQUEST) {
       const now = Date.now();
       for (const [k, t] of this.requested) if (t < now) this.requested.delete(k);
+      // Still many: forget the oldest (a request asked again is simply re-added).
+      for (const k of this.requested.keys()) {
+        if (this.requested.size <= 16 * MAX_BATCHES_PER_REQUEST) break;
+        this.requested.delete(k);
+      }
     }
     // The proposer first; on retries, the next connected peer in turn.
     let to = from;

@@ -170,6 +170,7 @@ class HotledgerNode implements RunningNode {
         maxPeerBatches: config.consensus.maxPeerBatches,
         maxPeerBatchBytes: config.consensus.maxPeerBatchMb * 1024 * 1024,
         peerRequestsPerSec: config.consensus.peerRequestsPerSec,
+        peerMessagesPerSec: config.consensus.peerMessagesPerSec,
         onPeerDrop: (from, reason) => this.m.peerDrops.inc({ peer: config.consensus.validators[from]?.id ?? String(from), reason }),
       });
       this.consensus = { orderer: consensusOrderer, transport, store: consensusStore, ids: config.consensus.validators.map((v) => v.id) };

@@ -9,8 +9,8 @@ import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
 import { nonceRejectCode, staticRejectCode } from '../tx/rules.js';
 import type { HeldBatches, OriginLoad } from './held-batches.js';
 
-/** Why a peer's batch was not taken. `static-rule` and `bad-signature` prove the origin faulty. */
-export type IntakeDrop = 'static-rule' | 'bad-signature' | 'known-bad' | 'intake-full' | 'unsolicited';
+/** Why a peer's batch was not taken. `static-rule` and `bad-signature` prove the sender faulty. */
+export type IntakeDrop = 'static-rule' | 'bad-signature' | 'quarantined' | 'intake-full' | 'unsolicited';
 
 export interface PeerBatchIntakeOptions {
   chainId: number;
@@ -24,23 +24,28 @@ export interface PeerBatchIntakeOptions {
   onDrop: (from: number, reason: IntakeDrop, detail?: string) => void;
 }
 
-/** Digests of batches proved invalid, remembered so a re-send or a fetch is not verified again. */
-const MAX_KNOWN_BAD = 4_096;
+/**
+ * How long a peer that sent an invalid batch has its batches dropped unread. Honest peers send only
+ * batches they verified, so only a faulty peer is ever quarantined; it bounds what a faulty peer's
+ * junk costs in verification to one batch per period.
+ */
+export const QUARANTINE_MS = 30_000;
 
 /** `take`'s answer: being verified (undefined when dropped or already held), or no room now. */
 export type Intake = { verifying: Promise<VerifiedBatch | undefined> } | { full: true };
 
 /**
  * Takes peers' batches into a validator: every transaction must meet the static rules and carry a
- * valid signature, or the whole batch is dropped and its origin reported faulty (an honest origin
- * only ever sends transactions it verified at admission, so there is no honest reason for one bad
+ * valid signature, or the whole batch is dropped and its sender reported faulty and quarantined (an
+ * honest peer only ever sends transactions it verified, so there is no honest reason for one bad
  * transaction in a batch). Intake is bounded per origin, verification included, so one peer's junk
  * cannot crowd out the others' batches or grow memory without bound.
  */
 export class PeerBatchIntake {
   private readonly verifying = new Map<string, Promise<VerifiedBatch | undefined>>();
   private readonly verifyingLoad = new Map<number, OriginLoad>();
-  private readonly knownBad = new Set<string>();
+  /** Until when a peer proved faulty has its batches dropped unread. */
+  private readonly quarantine = new Map<number, number>();
 
   constructor(private readonly o: PeerBatchIntakeOptions) {}
 
@@ -52,8 +57,10 @@ export class PeerBatchIntake {
     return { ids, digest: txRootOf(ids), count };
   }
 
+  /** Whether some peer's batch with this digest is being verified. */
   isVerifying(digestHex: string): boolean {
-    return this.verifying.has(digestHex);
+    for (const k of this.verifying.keys()) if (k.endsWith(digestHex)) return true;
+    return false;
   }
 
   /** Batches and bytes `origin` costs this node: being verified plus held. */
@@ -68,46 +75,51 @@ export class PeerBatchIntake {
    * its bound: the caller treats the batch as lost, so its order is not broken (it is asked for
    * again later). Resolves undefined when the batch is invalid (reported through onDrop) or held.
    */
-  take(origin: number, txs: Buffer, known?: { ids: Buffer; digest: Uint8Array }): Intake {
-    const { ids, digest } = known ?? PeerBatchIntake.identify(txs);
-    const key = hex(digest);
-    if (this.o.held.has(key)) return { verifying: Promise.resolve(undefined) };
-    const pending = this.verifying.get(key);
-    if (pending) return { verifying: pending };
-    if (this.knownBad.has(key)) {
-      this.o.onDrop(origin, 'known-bad', key);
+  take(origin: number, txs: Buffer, opts: { known?: { ids: Buffer; digest: Uint8Array }; solicited?: boolean } = {}): Intake {
+    const now = Date.now();
+    if ((this.quarantine.get(origin) ?? 0) > now) {
+      this.o.onDrop(origin, 'quarantined');
       return { verifying: Promise.resolve(undefined) };
     }
+    const { ids, digest } = opts.known ?? PeerBatchIntake.identify(txs);
+    const key = hex(digest);
+    if (this.o.held.has(key)) return { verifying: Promise.resolve(undefined) };
+    // By sender and digest: the digest covers transaction ids, not signatures, so a forged copy of
+    // a batch has the digest of the genuine one and must never stand in for it (nor its verdict).
+    const vkey = `${origin}:${key}`;
+    const pending = this.verifying.get(vkey);
+    if (pending) return { verifying: pending };
     const l = this.loadOf(origin);
-    if (l.batches + 1 > this.o.maxBatchesPerOrigin || l.bytes + txs.length > this.o.maxBytesPerOrigin) {
+    // An answer to this node's own request is bounded by the request; a node catching up holds
+    // many peers' new batches and must still get the old ones its next block needs.
+    if (!opts.solicited && (l.batches + 1 > this.o.maxBatchesPerOrigin || l.bytes + txs.length > this.o.maxBytesPerOrigin)) {
       this.o.onDrop(origin, 'intake-full', `${l.batches} batches, ${l.bytes} bytes held`);
       return { full: true };
     }
     const count = txs.length / TX_SIZE;
     for (let i = 0; i < count; i++) {
       const code = staticRejectCode(txs, i * TX_SIZE, this.o.chainId) || nonceRejectCode(txs, i * TX_SIZE);
-      if (code !== 0) return { verifying: Promise.resolve(this.faulty(origin, key, 'static-rule', `tx ${i}: ${rejectName(code)}`)) };
+      if (code !== 0) return { verifying: Promise.resolve(this.faulty(origin, 'static-rule', `tx ${i}: ${rejectName(code)}`)) };
     }
     this.charge(origin, 1, txs.length);
     const t0 = performance.now();
     const run = this.o.verifier.verify(txs, count).then((verified): VerifiedBatch | undefined => {
       const bad = verified.findIndex((v) => v !== 0);
-      if (bad >= 0) return this.faulty(origin, key, 'bad-signature', `tx ${bad}`);
+      if (bad >= 0) return this.faulty(origin, 'bad-signature', `tx ${bad}`);
       return { batch: { seq: 0, entries: [], txs, ids, count, sealedAt: t0 }, verified, verifyMs: performance.now() - t0, digest, origin };
     });
-    this.verifying.set(key, run);
+    this.verifying.set(vkey, run);
     void run
       .finally(() => {
-        this.verifying.delete(key);
+        this.verifying.delete(vkey);
         this.charge(origin, -1, -txs.length);
       })
       .catch(() => undefined);
     return { verifying: run };
   }
 
-  private faulty(origin: number, key: string, reason: IntakeDrop, detail: string): undefined {
-    this.knownBad.add(key);
-    if (this.knownBad.size > MAX_KNOWN_BAD) this.knownBad.delete(this.knownBad.values().next().value!);
+  private faulty(origin: number, reason: IntakeDrop, detail: string): undefined {
+    this.quarantine.set(origin, Date.now() + QUARANTINE_MS);
     this.o.onDrop(origin, reason, detail);
     return undefined;
   }

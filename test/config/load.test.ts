@@ -63,6 +63,7 @@ describe('defaults (config/default.json + schema)', () => {
         maxPeerBatches: 64,
         maxPeerBatchMb: 128,
         peerRequestsPerSec: 50,
+        peerMessagesPerSec: 2000,
         storeRetainBlocks: 1_000_000,
         validators: [],
       },

@@ -3,7 +3,7 @@ import { generateTransfers, devnetKeyPair } from '../../src/workload/generate.js
 import { txId } from '../../src/tx/codec.js';
 import { Off, TX_ID_SIZE, TX_SIZE } from '../../src/tx/layout.js';
 import { txRootOf } from '../../src/chain/block-header.js';
-import { encodeMessage } from '../../src/consensus/index.js';
+import { encodeMessage, genesisQc } from '../../src/consensus/index.js';
 import { waitFor } from '../support/cluster.js';
 import { HARNESS_CHAIN as CHAIN, ordererHarness, type OrdererHarness } from '../support/orderer-harness.js';
 
@@ -50,13 +50,38 @@ describe('a Byzantine peer against the validator ordering layer', () => {
     await waitFor(() => reasons(h!, 2).length > 0, 10_000, 'the forged batch verified');
     expect(reasons(h, 2)).toEqual(['bad-signature']);
     expect(await holds(h, forged)).toBe(false);
-    // Sent again (or fetched): not verified again, still dropped.
-    h.net.deliver(2, { k: 'b', txs: forged, i: 7, n: 2 });
+    // The sender is quarantined: its next batches are dropped unread, even valid ones.
+    const later = batch(2);
+    h.net.deliver(2, { k: 'b', txs: later, i: 7, n: 2 });
     await settle();
-    expect(reasons(h, 2)).toContain('known-bad');
-    const honest = batch(2);
-    h.net.deliver(2, { k: 'b', txs: honest, i: 7, n: 3 });
+    expect(reasons(h, 2)).toEqual(['bad-signature', 'quarantined']);
+    expect(await holds(h, later)).toBe(false);
+    // Other peers are not affected.
+    const honest = batch(3);
+    h.net.deliver(0, { k: 'b', txs: honest });
     await waitHeld(h, [honest]);
+  });
+
+  it('a forged copy of a batch (same ids, so the same digest) never stands in for the genuine one', async () => {
+    h = await ordererHarness();
+    const genuine = batch(4, 5);
+    const forged = Buffer.from(genuine);
+    forged.fill(0, Off.SIGNATURE, Off.SIGNATURE + 64); // tx 0's signature only: ids and digest unchanged
+    expect(Buffer.from(digestOf(forged)).equals(Buffer.from(digestOf(genuine)))).toBe(true);
+    // The forgery first (and still verifying when the genuine batch arrives), then the genuine one.
+    h.net.deliver(2, { k: 'b', txs: forged });
+    h.net.deliver(0, { k: 'b', txs: genuine });
+    await waitFor(() => reasons(h!, 2).length > 0, 10_000, 'the forgery verified');
+    expect(reasons(h, 2)).toEqual(['bad-signature']);
+    await waitHeld(h, [genuine]);
+    // And a genuine copy that arrives after the forgery was judged is taken too.
+    const genuine2 = batch(5, 3);
+    const forged2 = Buffer.from(genuine2);
+    forged2.fill(1, Off.SIGNATURE, Off.SIGNATURE + 64);
+    h.net.deliver(3, { k: 'b', txs: forged2 });
+    await waitFor(() => reasons(h!, 3).length > 0, 10_000, 'the second forgery verified');
+    h.net.deliver(0, { k: 'b', txs: genuine2 });
+    await waitHeld(h, [genuine2]);
   });
 
   it('drops a batch that breaks a static rule (another chain) as faulty', async () => {
@@ -155,6 +180,17 @@ describe('a Byzantine peer against the validator ordering layer', () => {
     expect(answers).toBeGreaterThan(0);
     expect(answers).toBeLessThanOrEqual(21); // burst 2 × rate, plus what refilled meanwhile
     expect(reasons(h, 3).filter((r) => r === 'request-rate').length).toBeGreaterThanOrEqual(179);
+  });
+
+  it('rate-limits consensus messages per peer before decoding them', async () => {
+    h = await ordererHarness({ peerMessagesPerSec: 100 });
+    const m = encodeMessage({ type: 'sync-info', highQc: genesisQc(CHAIN), highTc: null });
+    for (let i = 0; i < 1_000; i++) h.net.deliver(2, { k: 'c', m });
+    h.net.deliver(3, { k: 'c', m });
+    const limited = reasons(h, 2).filter((r) => r === 'message-rate').length;
+    expect(limited).toBeGreaterThanOrEqual(790);
+    expect(limited).toBeLessThan(1_000);
+    expect(reasons(h, 3)).toEqual([]);
   });
 
   it('splits a batch answer to fit the frame limit instead of sending nothing', async () => {

@@ -58,6 +58,7 @@ export async function ordererHarness(opts: Partial<ConsensusOrdererOptions> & { 
     maxPeerBatches: 64,
     maxPeerBatchBytes: 128 * 1024 * 1024,
     peerRequestsPerSec: 50,
+    peerMessagesPerSec: 2_000,
     onPeerDrop: (from, reason) => drops.push({ from, reason }),
     ...opts,
   });
