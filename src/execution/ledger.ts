@@ -6,7 +6,7 @@ import { LedgerStore, type ChainTip } from '../storage/ledger-store.js';
 import { AccountState } from './account-state.js';
 import { executeBlock } from './execute-block.js';
 import { ShardPool } from './shard-pool.js';
-import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
+import { TX_SIZE } from '../tx/layout.js';
 import { markRepeats, ownsIndexEntry } from './tx-finality.js';
 import { addInto, rootFromBuffer, rootToBuffer, ZERO_ROOT } from './state-root.js';
 
@@ -133,7 +133,7 @@ export class Ledger {
     const t0 = performance.now();
     const height = this.tipValue.height + 1;
     const parentStateRoot = this.tipValue.stateRoot;
-    const verified = markRepeats(input.ids, input.count, input.verified, (id) => this.isFinal(id));
+    const { verified, keys } = markRepeats(input.ids, input.count, input.verified, (id, key) => this.isFinal(id, key));
     let statuses: Uint8Array;
     let accounts: Iterable<{ key: Uint8Array; balance: number; nonce: number; leaf: Uint32Array | null }>;
     if (this.shardPool) {
@@ -149,7 +149,7 @@ export class Ledger {
     const blockIds = new Set<string>();
     for (let i = 0; i < input.count; i++) {
       if (statuses[i] === 0) committed++;
-      if (ownsIndexEntry(statuses[i]!)) blockIds.add(input.ids.toString('latin1', i * TX_ID_SIZE, (i + 1) * TX_ID_SIZE));
+      if (ownsIndexEntry(statuses[i]!)) blockIds.add(keys[i]!);
     }
     const header: BlockHeader = {
       height,
@@ -186,11 +186,8 @@ export class Ledger {
     return { header, hash, statuses, executeMs, visible, durable };
   }
 
-  private isFinal(id: Uint8Array): boolean {
-    if (this.unsettled.size > 0) {
-      const key = Buffer.from(id.buffer, id.byteOffset, id.length).toString('latin1');
-      for (const ids of this.unsettled.values()) if (ids.has(key)) return true;
-    }
+  private isFinal(id: Uint8Array, key: string): boolean {
+    for (const ids of this.unsettled.values()) if (ids.has(key)) return true;
     return this.store.hasTx(id);
   }
 

@@ -53,7 +53,7 @@ export function replayChain(store: LedgerStore, chainId: number, genesis: readon
     if (h > 0) {
       const ids = Buffer.allocUnsafe(count * TX_ID_SIZE);
       for (let i = 0; i < count; i++) txIdAt(txs, i).copy(ids, i * TX_ID_SIZE);
-      const verified = markRepeats(ids, count, verifyTransactions(txs, count), (id) => final.has(Buffer.from(id).toString('latin1')));
+      const { verified } = markRepeats(ids, count, verifyTransactions(txs, count), (_id, key) => final.has(key));
       const out = executeBlock(state, { height: h, chainId, txs, count, verified }, shards);
       if (Buffer.compare(Buffer.from(out.statuses), Buffer.from(stored)) !== 0) problems.push(`block ${h}: replayed statuses differ from stored results`);
       for (let i = 0; i < count; i++) {

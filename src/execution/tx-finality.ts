@@ -11,29 +11,36 @@ import { TX_ID_SIZE } from '../tx/layout.js';
  *
  * Deterministic on every node: it depends only on the chain before the block and on the block.
  *
- * @param isFinal whether an earlier block holds this id
- * @returns `verified` with DUPLICATE at repeated positions (a copy; the input is not modified)
+ * @param isFinal whether an earlier block holds this id (`key` is the id as a latin1 string)
+ * @returns `verified` with DUPLICATE at repeated positions (a copy; the input is not modified), and
+ *   each checked position's key (undefined where the signature failed), for the caller's own sets
  */
-export function markRepeats(ids: Uint8Array, count: number, verified: Uint8Array, isFinal: (id: Uint8Array) => boolean): Uint8Array {
+export function markRepeats(
+  ids: Uint8Array,
+  count: number,
+  verified: Uint8Array,
+  isFinal: (id: Uint8Array, key: string) => boolean,
+): { verified: Uint8Array; keys: (string | undefined)[] } {
   const out = new Uint8Array(count);
   out.set(verified.subarray(0, count));
+  const keys: (string | undefined)[] = new Array(count);
   const inBlock = count > 1 ? new Set<string>() : undefined;
   const b = Buffer.from(ids.buffer, ids.byteOffset, count * TX_ID_SIZE);
   for (let i = 0; i < count; i++) {
     // A copy whose signature failed claims nothing: a genuine copy after it still counts.
     if (out[i] !== 0) continue;
-    const id = b.subarray(i * TX_ID_SIZE, (i + 1) * TX_ID_SIZE);
+    const key = b.toString('latin1', i * TX_ID_SIZE, (i + 1) * TX_ID_SIZE);
+    keys[i] = key;
     if (inBlock) {
-      const key = b.toString('latin1', i * TX_ID_SIZE, (i + 1) * TX_ID_SIZE);
       if (inBlock.has(key)) {
         out[i] = RejectCode.DUPLICATE;
         continue;
       }
       inBlock.add(key);
     }
-    if (isFinal(id)) out[i] = RejectCode.DUPLICATE;
+    if (isFinal(b.subarray(i * TX_ID_SIZE, (i + 1) * TX_ID_SIZE), key)) out[i] = RejectCode.DUPLICATE;
   }
-  return out;
+  return { verified: out, keys };
 }
 
 /**

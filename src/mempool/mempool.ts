@@ -84,10 +84,12 @@ export class Mempool {
   /**
    * Every admission rule that needs no signature, without changing anything: what the node runs
    * before spending a verification on a transaction. Nothing here can be influenced by a forged
-   * copy, because nothing unverified is ever stored (see `admit`).
+   * copy, because nothing unverified is ever stored (see `admit`). `committedNonces` caches the
+   * committed nonce of senders not in the mempool across one submission's prechecks (a stale value
+   * can only let a replay through to verification: `admit` checks again).
    */
-  precheck(bytes: Uint8Array, offset = 0): Precheck {
-    const c = this.check(bytes, offset, undefined);
+  precheck(bytes: Uint8Array, offset = 0, committedNonces?: Map<string, number | undefined>): Precheck {
+    const c = this.check(bytes, offset, undefined, committedNonces);
     return c.ok ? { ok: true, id: c.id } : c;
   }
 
@@ -117,7 +119,7 @@ export class Mempool {
     return { ok: true, id, entry };
   }
 
-  private check(bytes: Uint8Array, offset: number, knownId: Buffer | undefined): Checked {
+  private check(bytes: Uint8Array, offset: number, knownId: Buffer | undefined, committedNonces?: Map<string, number | undefined>): Checked {
     if (bytes.length - offset < TX_SIZE) return reject(RejectCode.WRONG_SIZE);
     const b = Buffer.from(bytes.buffer, bytes.byteOffset + offset, TX_SIZE);
     const bad = staticRejectCode(b, 0, this.opts.chainId) || nonceRejectCode(b, 0);
@@ -126,7 +128,12 @@ export class Mempool {
     const senderKey = b.toString('latin1', Off.SENDER, Off.SENDER + 32);
     let q = this.senders.get(senderKey);
     if (!q) {
-      const c = this.committed.committedNonce(b.subarray(Off.SENDER, Off.SENDER + 32));
+      let c: number | undefined;
+      if (committedNonces?.has(senderKey)) c = committedNonces.get(senderKey);
+      else {
+        c = this.committed.committedNonce(b.subarray(Off.SENDER, Off.SENDER + 32));
+        committedNonces?.set(senderKey, c);
+      }
       if (c === undefined) return reject(RejectCode.UNKNOWN_SENDER);
       q = { key: senderKey, committedNonce: c, nextReady: c + 1, waiting: new Map(), active: 0, resync: false };
     }

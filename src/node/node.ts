@@ -284,9 +284,10 @@ class HotledgerNode implements RunningNode {
     const out: AdmitResult[] = new Array(n);
     const pass: number[] = [];
     const ids: Buffer[] = [];
+    const committedNonces = new Map<string, number | undefined>();
     for (let i = 0; i < n; i++) {
       if (i > 0 && i % ADMISSION_SLICE === 0) await yieldToEventLoop();
-      const r = this.mempool.precheck(txs, i * TX_SIZE);
+      const r = this.mempool.precheck(txs, i * TX_SIZE, committedNonces);
       if (r.ok) {
         pass.push(i);
         ids.push(r.id);

@@ -1,4 +1,3 @@
-import { TX_SIZE } from '../tx/layout.js';
 import type { VerifyPool } from './verify-pool.js';
 
 interface Waiting {
@@ -80,16 +79,9 @@ export class AdmissionVerifier {
       take.push(w);
       total += w.count;
     }
-    const all =
-      take.length === 1
-        ? take[0]!.txs
-        : Buffer.concat(
-            take.map((w) => w.txs.subarray(0, w.count * TX_SIZE)),
-            total * TX_SIZE,
-          );
     this.running++;
     this.pool
-      .verify(all, total)
+      .verifySegments(take)
       .then(
         (verified) => {
           let at = 0;

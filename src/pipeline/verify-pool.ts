@@ -35,15 +35,36 @@ export class VerifyPool {
   }
 
   /** Resolves to one status byte per transaction (0 = valid signature). */
-  async verify(txs: Uint8Array, count: number): Promise<Uint8Array> {
+  verify(txs: Uint8Array, count: number): Promise<Uint8Array> {
+    return this.verifySegments([{ txs, count }]);
+  }
+
+  /**
+   * The same over several buffers taken as one run of transactions: each chunk is copied straight
+   * from the segments into its own transferable buffer (one copy, never a concatenation first).
+   */
+  async verifySegments(segments: readonly { txs: Uint8Array; count: number }[]): Promise<Uint8Array> {
+    const count = segments.reduce((s, x) => s + x.count, 0);
     const out = new Uint8Array(count);
     const tasks: Promise<void>[] = [];
     // Small batches are still spread over every worker: a batch's latency is its slowest chunk.
     const per = Math.min(this.chunkSize, Math.max(MIN_CHUNK, Math.ceil(count / this.threads)));
+    let seg = 0;
+    let segAt = 0;
     for (let start = 0; start < count; start += per) {
       const n = Math.min(per, count - start);
       const chunk = new Uint8Array(n * TX_SIZE);
-      chunk.set(txs.subarray(start * TX_SIZE, (start + n) * TX_SIZE));
+      for (let filled = 0; filled < n; ) {
+        const s = segments[seg]!;
+        const take = Math.min(n - filled, s.count - segAt);
+        chunk.set(s.txs.subarray(segAt * TX_SIZE, (segAt + take) * TX_SIZE), filled * TX_SIZE);
+        filled += take;
+        segAt += take;
+        if (segAt === s.count) {
+          seg++;
+          segAt = 0;
+        }
+      }
       tasks.push(
         this.pool.run({ txs: chunk, count: n }, { transferList: [chunk.buffer] }).then((r) => {
           out.set(r, start);
