@@ -46,6 +46,15 @@ interface SenderQueue {
 }
 
 export type Admission = { ok: true; id: Buffer; entry: PendingTx } | { ok: false; code: RejectName };
+/** Blocks of its own entries the mempool remembers the ids of (see `finalSince`). */
+const RECENT_BLOCKS = 16;
+/** Settled senders whose committed nonce the mempool keeps (oldest forgotten first). */
+const MAX_SETTLED_NONCES = 100_000;
+
+export interface AdmissionEpoch {
+  local: number;
+  foreign: number;
+}
 export type Precheck = { ok: true; id: Buffer } | { ok: false; code: RejectName };
 type Checked = { ok: true; b: Buffer; q: SenderQueue; nonce: number; id: Buffer } | { ok: false; code: RejectName };
 
@@ -62,6 +71,17 @@ export class Mempool {
   /** Recently dropped ids and why, so a client polling its tx learns its fate. Bounded. */
   private readonly dropped = new Map<string, RejectName>();
   private count = 0;
+  /**
+   * What admission may know without reading LMDB again. `localEpoch` counts blocks of this
+   * mempool's own entries, `foreignEpoch` blocks with another validator's batches (those change
+   * committed state behind the mempool's back). `recentIds` holds, per local block, the ids that
+   * left the mempool in it (final now); `settledNonces` the committed nonce of senders whose queue
+   * was dropped when they settled, exact until the next foreign block.
+   */
+  private localEpoch = 0;
+  private foreignEpoch = 0;
+  private readonly recentIds: Set<string>[] = [];
+  private readonly settledNonces = new Map<string, number>();
 
   constructor(
     private readonly opts: MempoolOptions,
@@ -89,18 +109,31 @@ export class Mempool {
    * can only let a replay through to verification: `admit` checks again).
    */
   precheck(bytes: Uint8Array, offset = 0, committedNonces?: Map<string, number | undefined>): Precheck {
-    const c = this.check(bytes, offset, undefined, committedNonces);
+    const c = this.check(bytes, offset, {}, committedNonces);
     return c.ok ? { ok: true, id: c.id } : c;
+  }
+
+  /** Where committed state stands now, to hand to `admit` after the signatures were checked. */
+  epoch(): AdmissionEpoch {
+    return { local: this.localEpoch, foreign: this.foreignEpoch };
+  }
+
+  /** A block with another validator's batches committed: the mempool's shortcuts are void. */
+  noteForeignCommit(): void {
+    this.foreignEpoch++;
+    this.settledNonces.clear();
   }
 
   /**
    * Admits a transaction WHOSE SIGNATURE HAS VERIFIED: only then may it take its sender's nonce
    * slot and mark its id as known. (Admitting before verification let a zero-signature copy of a
    * body, sent first, make the genuine transaction DUPLICATE for ever.) The rules of `precheck` run
-   * again: state may have moved while the signature was checked.
+   * again: state may have moved while the signature was checked. `prechecked` (the same bytes
+   * passed `precheck` at `since`) skips the rules of the bytes alone and, when only this mempool's
+   * own blocks committed since, answers "is this id final?" from memory instead of LMDB.
    */
-  admit(bytes: Uint8Array, offset = 0, opts: { id?: Buffer; receivedAt?: number } = {}): Admission {
-    const c = this.check(bytes, offset, opts.id);
+  admit(bytes: Uint8Array, offset = 0, opts: { id?: Buffer; receivedAt?: number; prechecked?: boolean; since?: AdmissionEpoch } = {}): Admission {
+    const c = this.check(bytes, offset, { id: opts.id, staticChecked: opts.prechecked, since: opts.since });
     if (!c.ok) return c;
     const { b, q, nonce, id } = c;
     const idKey = id.toString('latin1');
@@ -119,17 +152,26 @@ export class Mempool {
     return { ok: true, id, entry };
   }
 
-  private check(bytes: Uint8Array, offset: number, knownId: Buffer | undefined, committedNonces?: Map<string, number | undefined>): Checked {
+  private check(
+    bytes: Uint8Array,
+    offset: number,
+    known: { id?: Buffer | undefined; staticChecked?: boolean | undefined; since?: AdmissionEpoch | undefined },
+    committedNonces?: Map<string, number | undefined>,
+  ): Checked {
     if (bytes.length - offset < TX_SIZE) return reject(RejectCode.WRONG_SIZE);
     const b = Buffer.from(bytes.buffer, bytes.byteOffset + offset, TX_SIZE);
-    const bad = staticRejectCode(b, 0, this.opts.chainId) || nonceRejectCode(b, 0);
-    if (bad !== 0) return reject(bad);
+    if (!known.staticChecked) {
+      const bad = staticRejectCode(b, 0, this.opts.chainId) || nonceRejectCode(b, 0);
+      if (bad !== 0) return reject(bad);
+    }
     const nonce = readU53(b, Off.NONCE);
     const senderKey = b.toString('latin1', Off.SENDER, Off.SENDER + 32);
     let q = this.senders.get(senderKey);
     if (!q) {
-      let c: number | undefined;
-      if (committedNonces?.has(senderKey)) c = committedNonces.get(senderKey);
+      let c: number | undefined = this.settledNonces.get(senderKey);
+      if (c !== undefined) {
+        // exact: this sender's commits since went through its queue, and no foreign block came
+      } else if (committedNonces?.has(senderKey)) c = committedNonces.get(senderKey);
       else {
         c = this.committed.committedNonce(b.subarray(Off.SENDER, Off.SENDER + 32));
         committedNonces?.set(senderKey, c);
@@ -142,9 +184,23 @@ export class Mempool {
     if (nonce > q.committedNonce + this.opts.maxNonceGap) return reject(RejectCode.NONCE_TOO_FAR);
     if (q.active + q.waiting.size >= this.opts.maxPerSender) return reject(RejectCode.SENDER_QUEUE_FULL);
     if (this.count >= this.opts.capacity) return reject(RejectCode.MEMPOOL_FULL);
-    const id = knownId ?? txId(b);
-    if (this.byId.has(id.toString('latin1')) || this.committed.hasTx(id)) return reject(RejectCode.DUPLICATE);
+    const id = known.id ?? txId(b);
+    const idKey = id.toString('latin1');
+    if (this.byId.has(idKey) || this.finalSince(idKey, id, known.since)) return reject(RejectCode.DUPLICATE);
     return { ok: true, b, q, nonce, id };
+  }
+
+  /**
+   * Whether an id is final in the ledger. Since `since`, if no foreign block committed and at most
+   * RECENT_BLOCKS of this mempool's own, the only ids that can have become final are ones that
+   * left this mempool in those blocks: a set lookup instead of an LMDB read.
+   */
+  private finalSince(idKey: string, id: Buffer, since: AdmissionEpoch | undefined): boolean {
+    if (since && since.foreign === this.foreignEpoch && this.localEpoch - since.local <= this.recentIds.length) {
+      for (let k = this.recentIds.length - (this.localEpoch - since.local); k < this.recentIds.length; k++) if (this.recentIds[k]!.has(idKey)) return true;
+      return false;
+    }
+    return this.committed.hasTx(id);
   }
 
   /** Takes up to `max` ready transactions, in admission order, for sealing into a batch. */
@@ -173,9 +229,14 @@ export class Mempool {
    */
   onCommitted(entries: readonly PendingTx[], statuses: Uint8Array): void {
     const broken = new Set<SenderQueue>();
+    const final = new Set<string>();
+    this.localEpoch++;
+    this.recentIds.push(final);
+    if (this.recentIds.length > RECENT_BLOCKS) this.recentIds.shift();
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
       const q = e.sender;
+      final.add(e.idKey);
       this.byId.delete(e.idKey);
       this.count--;
       q.active--;
@@ -215,7 +276,11 @@ export class Mempool {
         }
       this.drainWaiting(q);
     }
-    if (q.active === 0 && q.waiting.size === 0 && !q.resync) this.senders.delete(q.key);
+    if (q.active === 0 && q.waiting.size === 0 && !q.resync) {
+      this.senders.delete(q.key);
+      this.settledNonces.set(q.key, q.committedNonce);
+      if (this.settledNonces.size > MAX_SETTLED_NONCES) this.settledNonces.delete(this.settledNonces.keys().next().value!);
+    }
   }
 
   private makeReady(e: PendingTx): void {

@@ -285,6 +285,8 @@ class HotledgerNode implements RunningNode {
     const pass: number[] = [];
     const ids: Buffer[] = [];
     const committedNonces = new Map<string, number | undefined>();
+    // Committed state as the prechecks saw it: admission asks LMDB again only where it may have moved.
+    const since = this.mempool.epoch();
     for (let i = 0; i < n; i++) {
       if (i > 0 && i % ADMISSION_SLICE === 0) await yieldToEventLoop();
       const r = this.mempool.precheck(txs, i * TX_SIZE, committedNonces);
@@ -315,7 +317,7 @@ class HotledgerNode implements RunningNode {
         this.refuse(out, i, rejectName(verified[j]!) as RejectName, 'verify');
         continue;
       }
-      const r = this.mempool.admit(candidates, j * TX_SIZE, { id: ids[j]!, receivedAt });
+      const r = this.mempool.admit(candidates, j * TX_SIZE, { id: ids[j]!, receivedAt, prechecked: true, since });
       if (r.ok) {
         admitted++;
         out[i] = { ok: true, id: r.id };
@@ -448,7 +450,8 @@ class HotledgerNode implements RunningNode {
       const { batch } = vb;
       const own = statuses.subarray(at, at + batch.count);
       // Foreign batches (another validator's) carry no local mempool entries.
-      if (batch.entries.length > 0) {
+      if (batch.entries.length === 0) this.mempool.noteForeignCommit();
+      else {
         this.mempool.onCommitted(batch.entries, own);
         let waited = 0;
         for (const e of batch.entries) {

@@ -101,4 +101,51 @@ describe('Mempool admission', () => {
     expect(mp.admit(tx(5, { amount: 1 })).ok).toBe(true);
     expect(mp.takeReady(10).map((e) => e.nonce)).toEqual([5]);
   });
+
+  describe('admission after verification reads LMDB again only where state may have moved', () => {
+    let reads: number;
+    const counting: CommittedView = {
+      committedNonce: (pk) => (reads++, nonces.get(Buffer.from(pk).toString('hex'))),
+      hasTx: (id) => (reads++, known.has(Buffer.from(id).toString('hex'))),
+    };
+    beforeEach(() => {
+      reads = 0;
+      mp = new Mempool({ chainId: CHAIN, capacity: 100, maxPerSender: 10, maxNonceGap: 10 }, counting);
+    });
+
+    it('a copy whose twin became final from this mempool while it verified is a duplicate, known from memory', () => {
+      const t = tx(4);
+      const since = mp.epoch();
+      expect(mp.precheck(t).ok).toBe(true);
+      // The twin (another submission of the same bytes) is admitted, sealed and rejected in a block
+      // meanwhile (its nonce stays free, so only the id says it is final).
+      expect(mp.admit(t).ok).toBe(true);
+      mp.onCommitted(mp.takeReady(10), Uint8Array.from([RejectCode.INSUFFICIENT_FUNDS]));
+      reads = 0;
+      expect(mp.admit(t, 0, { prechecked: true, since })).toMatchObject({ ok: false, code: 'DUPLICATE' });
+      expect(reads).toBe(0);
+    });
+
+    it("after a foreign block (another validator's batch) it asks LMDB", () => {
+      const t = tx(4);
+      const since = mp.epoch();
+      expect(mp.precheck(t).ok).toBe(true);
+      mp.noteForeignCommit();
+      known.add(txId(t).toString('hex')); // the foreign block held the same transaction
+      expect(mp.admit(t, 0, { prechecked: true, since })).toMatchObject({ ok: false, code: 'DUPLICATE' });
+      expect(reads).toBeGreaterThan(0);
+    });
+
+    it("a settled sender's committed nonce is kept until a foreign block voids it", () => {
+      expect(mp.admit(tx(4)).ok).toBe(true);
+      mp.onCommitted(mp.takeReady(10), Uint8Array.from([0])); // nonce 4 committed; the queue settles
+      reads = 0;
+      expect(mp.precheck(tx(4, { amount: 6 }))).toMatchObject({ ok: false, code: 'NONCE_TOO_LOW' });
+      expect(mp.precheck(tx(5)).ok).toBe(true);
+      expect(reads).toBe(1); // the id look-up of nonce 5 only
+      mp.noteForeignCommit();
+      nonces.set(Buffer.from(alice.publicKey).toString('hex'), 7); // a foreign block moved it on
+      expect(mp.precheck(tx(5))).toMatchObject({ ok: false, code: 'NONCE_TOO_LOW' });
+    });
+  });
 });
