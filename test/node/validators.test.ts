@@ -49,9 +49,15 @@ describe('4 validators in one process, over loopback TCP', () => {
     const before = nodes[0]!.getAccount(Buffer.from(sender.publicKey))!;
     const tx = signTransfer({ chainId: CHAIN, sender: sender.publicKey, recipient: recipient.publicKey, amount: 7, nonce: before.nonce + 1 }, sender.seed);
     const id = txId(tx);
-    // Both copies admitted (each validator's own mempool), so both batches are ordered.
-    const [a, b] = await Promise.all([nodes[0]!.submit(tx), nodes[1]!.submit(tx)]);
-    expect(a[0]!.ok && b[0]!.ok).toBe(true);
+    // Both copies admitted (each validator's own mempool), each beside another sender's transfer so
+    // the two batches differ (a batch's digest covers its ids: two one-tx batches would be one).
+    const other = (k: number) => {
+      const from = keys[k]!;
+      const nonce = nodes[0]!.getAccount(Buffer.from(from.publicKey))!.nonce + 1;
+      return signTransfer({ chainId: CHAIN, sender: from.publicKey, recipient: recipient.publicKey, amount: 1, nonce }, from.seed);
+    };
+    const [a, b] = await Promise.all([nodes[0]!.submit(Buffer.concat([tx, other(16)])), nodes[1]!.submit(Buffer.concat([tx, other(17)]))]);
+    expect(a.every((r) => r.ok) && b.every((r) => r.ok)).toBe(true);
     // A validator's mempool entry leaves only when its own batch is applied: both copies are in blocks.
     await waitFor(() => nodes.every((n) => n.getTransaction(id)?.status === 'committed' && n.stats().mempool.size === 0), 20_000, 'both copies ordered');
     const target = Math.max(...nodes.map((n) => n.stats().height));
