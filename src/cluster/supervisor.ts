@@ -65,6 +65,8 @@ function installExitHook(): void {
  * waits for its API line, keeps a tail of its stderr and reports exits ('exit' event with an
  * ExitReport). Children run in their own process group, so a terminal's Ctrl-C reaches only the
  * supervisor, which forwards SIGTERM and SIGKILLs whatever is still alive after the grace period.
+ * A supervisor that dies takes its validators with it: each child holds an IPC channel to it and
+ * shuts down when the channel closes.
  */
 export class ClusterSupervisor extends EventEmitter<{ exit: [ExitReport] }> {
   private readonly slots: Slot[];
@@ -125,11 +127,14 @@ export class ClusterSupervisor extends EventEmitter<{ exit: [ExitReport] }> {
     if (this.isRunning(i)) throw new HotledgerError('BAD_REQUEST', `${s.spec.id} is already running (pid ${s.child!.pid})`);
     this.stopping = false;
     const child = spawn(process.execPath, [this.cli, 'start', '--config', s.spec.configFile], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // The IPC channel is the child's lifeline: when this supervisor dies, even by SIGKILL, the
+      // channel closes and the validator shuts down (hotledger start listens for 'disconnect').
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       detached: true,
       env: this.o.env ?? process.env,
       cwd: projectRoot(),
     });
+    child.channel?.unref(); // the lifeline must not keep this process alive on its own
     s.child = child;
     s.url = undefined;
     s.expectExit = false;

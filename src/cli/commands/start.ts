@@ -75,4 +75,11 @@ async function start(o: StartOptions): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // Started by a supervisor (hotledger cluster, the fault campaign) with an IPC channel: when the
+  // supervisor is gone, however it died, so is the reason to run. The channel must not keep this
+  // process alive by itself.
+  if (process.channel) {
+    process.channel.unref();
+    process.on('disconnect', () => stop('supervisor gone'));
+  }
 }
