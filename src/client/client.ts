@@ -1,0 +1,268 @@
+import type { RejectName } from '../errors.js';
+import { TX_SIZE } from '../tx/layout.js';
+import { ClientError, TransactionRejectedError } from './errors.js';
+import { Endpoints, type HttpOptions } from './http.js';
+import { bytesOf, hexOf } from './hex.js';
+import { NonceTracker } from './nonces.js';
+import { openSocket, textOf } from './socket.js';
+import { signTransferTx, type SignedTransaction } from './transfer.js';
+import { Watcher, type Outcome } from './watch.js';
+
+export interface ClientOptions extends Partial<HttpOptions> {
+  /** Chain id to sign for; read from the first endpoint's /api/v11/info when absent. */
+  chainId?: number;
+  /** How long `transfer()` waits for the outcome. Default 30,000 ms. */
+  durableTimeoutMs?: number;
+  /** Polling interval when the WebSocket is not available. Default 200 ms. */
+  pollIntervalMs?: number;
+  /** Set false to always poll instead of watching on a WebSocket. Default true. */
+  useWebSocket?: boolean;
+}
+
+/** One transaction's admission result. `accepted: false` carries the RejectCode name. */
+export type SubmitResult = { index: number; id: string; accepted: true } | { index: number; id: string; accepted: false; code: RejectName | 'UNKNOWN'; message: string };
+
+export interface SubmitAnswer {
+  /** The base URL that took the submission (its node holds the transactions). */
+  endpoint: string;
+  accepted: number;
+  rejected: number;
+  results: SubmitResult[];
+}
+
+export interface Durable {
+  id: string;
+  height: number;
+  position: number;
+}
+
+export interface Account {
+  publicKey: string;
+  balance: bigint;
+  /** Last committed nonce: the next transfer uses nonce + 1. */
+  nonce: number;
+}
+
+export interface BlockHeader {
+  height: number;
+  hash: string;
+  parentHash: string;
+  stateRoot: string;
+  timestamp: number;
+  txCount: number;
+  committed: number;
+  rejected: number;
+  txIds?: string[];
+  [k: string]: unknown;
+}
+
+export type TransactionStatus =
+  | { status: 'pending'; id: string }
+  | { status: 'committed'; id: string; height: number; position: number }
+  | { status: 'rejected'; id: string; code: RejectName | 'UNKNOWN'; message: string; height?: number };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The hotledger client: one or several API base URLs (`http://host:9003`) of the same chain.
+ * Submissions rotate over them and move on when one is down; a transaction is followed on the
+ * node that took it.
+ */
+export class HotledgerClient {
+  private readonly http: Endpoints;
+  private readonly opts: Required<Omit<ClientOptions, 'chainId'>>;
+  private chainId: Promise<number> | undefined;
+  private readonly watchers = new Map<string, Watcher>();
+  readonly nonces: NonceTracker;
+
+  constructor(urls: string | string[], opts: ClientOptions = {}) {
+    this.opts = {
+      requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
+      maxRetries: opts.maxRetries ?? 5,
+      maxBackoffMs: opts.maxBackoffMs ?? 5_000,
+      durableTimeoutMs: opts.durableTimeoutMs ?? 30_000,
+      pollIntervalMs: opts.pollIntervalMs ?? 200,
+      useWebSocket: opts.useWebSocket ?? true,
+    };
+    this.http = new Endpoints(Array.isArray(urls) ? urls : [urls], this.opts);
+    if (opts.chainId !== undefined) this.chainId = Promise.resolve(opts.chainId);
+    this.nonces = new NonceTracker(async (sender) => (await this.account(sender))?.nonce ?? 0);
+  }
+
+  get endpoints(): readonly string[] {
+    return this.http.urls;
+  }
+
+  async getChainId(): Promise<number> {
+    if (!this.chainId) {
+      const p = this.http.request('/api/v11/info').then((a) => (a.body as { chainId: number }).chainId);
+      p.catch(() => this.chainId === p && (this.chainId = undefined));
+      this.chainId = p;
+    }
+    return this.chainId;
+  }
+
+  /** Signs a transfer with an explicit nonce (use `transfer()` to have the nonce filled). */
+  async sign(t: {
+    from: { seed: Uint8Array; publicKey: Uint8Array };
+    to: Uint8Array | string;
+    amount: number | bigint;
+    nonce: number;
+    reference?: Uint8Array | string;
+  }): Promise<SignedTransaction> {
+    return signTransferTx({ ...t, chainId: await this.getChainId() });
+  }
+
+  /**
+   * Submits signed transactions in one binary request. Retries (429/503, timeouts, a down node)
+   * resend these same bytes, so a transaction can only ever be known under its one id.
+   */
+  async submit(txs: SignedTransaction | SignedTransaction[], opts: { endpoint?: string } = {}): Promise<SubmitAnswer> {
+    const list = Array.isArray(txs) ? txs : [txs];
+    if (list.length === 0) throw new TypeError('nothing to submit');
+    const body = new Uint8Array(list.length * TX_SIZE);
+    list.forEach((t, i) => body.set(t.bytes, i * TX_SIZE));
+    let a;
+    try {
+      a = await this.http.request('/api/v11/transactions', { method: 'POST', body }, opts.endpoint !== undefined ? { only: opts.endpoint } : {});
+    } catch (e) {
+      // 422 and all-capacity 429/503 still name every transaction's fate: report them per tx.
+      const inner = e instanceof ClientError ? (e.body as { error?: { results?: unknown[] } } | undefined)?.error : undefined;
+      if (!(e instanceof ClientError) || e.code === 'RATE_LIMITED' || !inner?.results) throw e;
+      return toAnswer('', inner as RawAnswer, list);
+    }
+    return toAnswer(a.endpoint, a.body as RawAnswer, list);
+  }
+
+  /**
+   * Signs, submits and waits until the transfer is in a committed block: resolves with its
+   * height and position, rejects with TransactionRejectedError (admission or execution) or
+   * ClientError (the node could not be reached, or DURABILITY_TIMEOUT).
+   */
+  async transfer(t: { from: { seed: Uint8Array; publicKey: Uint8Array }; to: Uint8Array | string; amount: number | bigint; reference?: Uint8Array | string }): Promise<Durable> {
+    const sender = hexOf(t.from.publicKey);
+    let tx: SignedTransaction;
+    let answer: SubmitAnswer;
+    try {
+      const nonce = await this.nonces.next(sender);
+      tx = await this.sign({ ...t, nonce });
+      answer = await this.submit(tx);
+    } catch (e) {
+      this.nonces.reset(sender);
+      throw e;
+    }
+    const r = answer.results[0]!;
+    if (!r.accepted) {
+      this.nonces.reset(sender);
+      throw new TransactionRejectedError(tx.id, r.code, r.message);
+    }
+    const o = await this.waitDurable(tx.id, answer.endpoint);
+    if (o.status === 'rejected') {
+      this.nonces.reset(sender);
+      throw new TransactionRejectedError(o.id, o.code as RejectName, o.message, o.height);
+    }
+    return { id: o.id, height: o.height, position: o.position };
+  }
+
+  /** Waits for a transaction's outcome on `endpoint`: WebSocket watch, else polling. */
+  async waitDurable(id: string, endpoint: string = this.http.urls[0]!): Promise<Outcome> {
+    const deadline = Date.now() + this.opts.durableTimeoutMs;
+    if (this.opts.useWebSocket) {
+      const w = this.watcher(endpoint);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const o = await Promise.race([w.wait(id), new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), this.opts.durableTimeoutMs)))]);
+      clearTimeout(timer);
+      if (o === 'timeout') {
+        w.cancel(id);
+        throw new ClientError('DURABILITY_TIMEOUT', `transaction ${id}: no outcome within ${this.opts.durableTimeoutMs} ms`, { retrySafe: false });
+      }
+      if (o) return o;
+    }
+    for (;;) {
+      const s = await this.transaction(id, { endpoint });
+      if (s && s.status !== 'pending') return s as Outcome;
+      if (Date.now() > deadline) throw new ClientError('DURABILITY_TIMEOUT', `transaction ${id}: no outcome within ${this.opts.durableTimeoutMs} ms`, { retrySafe: false });
+      await sleep(this.opts.pollIntervalMs);
+    }
+  }
+
+  async account(publicKey: Uint8Array | string): Promise<Account | undefined> {
+    const pk = typeof publicKey === 'string' ? publicKey : hexOf(bytesOf(publicKey, 'publicKey', 32));
+    const a = await this.http.request(`/api/v11/accounts/${pk}`, {}, { allow404: true });
+    if (a.status === 404) return undefined;
+    const b = a.body as { publicKey: string; balance: string; nonce: number };
+    return { publicKey: b.publicKey, balance: BigInt(b.balance), nonce: b.nonce };
+  }
+
+  /** A block header by height, or the latest; undefined when there is none. */
+  async block(height: number | 'latest' = 'latest'): Promise<BlockHeader | undefined> {
+    const a = await this.http.request(`/api/v11/blocks/${height}`, {}, { allow404: true });
+    return a.status === 404 ? undefined : (a.body as BlockHeader);
+  }
+
+  async transaction(id: string, opts: { endpoint?: string } = {}): Promise<TransactionStatus | undefined> {
+    const a = await this.http.request(`/api/v11/transactions/${id}`, {}, { allow404: true, ...(opts.endpoint !== undefined && { only: opts.endpoint }) });
+    return a.status === 404 ? undefined : (a.body as TransactionStatus);
+  }
+
+  /**
+   * Committed blocks as they come, from one endpoint's WebSocket (`subscribe`). Leaving the
+   * `for await` loop closes the socket; a closed socket ends the iteration with an error.
+   */
+  async *blocks(opts: { txIds?: boolean; endpoint?: string } = {}): AsyncGenerator<BlockHeader, void, undefined> {
+    const ws = await openSocket(opts.endpoint ?? this.http.urls[0]!, this.opts.requestTimeoutMs);
+    const queue: BlockHeader[] = [];
+    let wake: (() => void) | undefined;
+    let ended: Error | undefined;
+    ws.addEventListener('message', (ev: { data: unknown }) => {
+      const m = JSON.parse(textOf(ev.data)) as { type: string; block?: BlockHeader; txIds?: string[]; code?: string; message?: string };
+      if (m.type === 'block' && m.block) queue.push(m.txIds ? { ...m.block, txIds: m.txIds } : m.block);
+      else if (m.type === 'error') ended = new ClientError(m.code ?? 'INTERNAL', `block subscription: ${m.message}`, { retrySafe: true });
+      else return;
+      wake?.();
+    });
+    ws.addEventListener('close', () => {
+      ended ??= new ClientError('NETWORK', 'block subscription: the WebSocket closed', { retrySafe: true });
+      wake?.();
+    });
+    try {
+      ws.send(JSON.stringify({ op: 'subscribe', topic: 'blocks', ...(opts.txIds && { txIds: true }) }));
+      for (;;) {
+        while (queue.length > 0) yield queue.shift()!;
+        if (ended) throw ended;
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+      }
+    } finally {
+      ws.close();
+    }
+  }
+
+  /** Closes the WebSockets this client opened for watches. */
+  close(): void {
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
+  }
+
+  private watcher(endpoint: string): Watcher {
+    let w = this.watchers.get(endpoint);
+    if (!w) this.watchers.set(endpoint, (w = new Watcher(endpoint, this.opts.requestTimeoutMs)));
+    return w;
+  }
+}
+
+interface RawAnswer {
+  accepted: number;
+  rejected: number;
+  results?: { index: number; id?: string; code?: string; message?: string }[];
+}
+
+function toAnswer(endpoint: string, raw: RawAnswer, list: SignedTransaction[]): SubmitAnswer {
+  const byIndex = new Map((raw.results ?? []).map((r) => [r.index, r]));
+  const results: SubmitResult[] = list.map((t, index) => {
+    const r = byIndex.get(index);
+    if (r?.code) return { index, id: t.id, accepted: false, code: r.code as RejectName, message: r.message ?? '' };
+    return { index, id: t.id, accepted: true };
+  });
+  return { endpoint, accepted: raw.accepted, rejected: raw.rejected, results };
+}

@@ -1,0 +1,12 @@
+export function hexOf(u: Uint8Array): string {
+  return Buffer.from(u.buffer, u.byteOffset, u.length).toString('hex');
+}
+
+export function bytesOf(key: Uint8Array | string, what: string, size: number): Uint8Array {
+  if (typeof key !== 'string') {
+    if (key.length !== size) throw new TypeError(`${what} must be ${size} bytes`);
+    return key;
+  }
+  if (key.length !== size * 2 || !/^[0-9a-fA-F]*$/.test(key)) throw new TypeError(`${what} must be ${size * 2} hex digits`);
+  return Buffer.from(key, 'hex');
+}
