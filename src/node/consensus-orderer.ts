@@ -26,7 +26,7 @@ import {
 import { txRootOf } from '../chain/block-header.js';
 import type { PeerTransport } from '../network/index.js';
 import type { OrderedBlock, Orderer, VerifiedBatch } from '../pipeline/orderer.js';
-import type { VerifyPool } from '../pipeline/verify-pool.js';
+import type { SignatureVerifier } from '../pipeline/verify-pool.js';
 import type { ConsensusStore } from '../storage/consensus-store.js';
 import type { LedgerStore } from '../storage/ledger-store.js';
 import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
@@ -53,7 +53,7 @@ export interface ConsensusOrdererOptions {
   /** Committed blocks the core keeps in memory (older ones are served from the consensus store). */
   retainCommitted?: number;
   transport: PeerTransport;
-  verifier: VerifyPool;
+  verifier: SignatureVerifier;
   /** The ledger: batches of applied blocks are served from it to lagging peers. */
   store: LedgerStore;
   /** Safety data, high TC, uncommitted blocks and the committed root. */

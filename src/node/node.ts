@@ -12,7 +12,7 @@ import { SoloOrderer, type Orderer, type VerifiedBatch } from '../pipeline/order
 import { PeerTransport } from '../network/index.js';
 import { ConsensusOrderer } from './consensus-orderer.js';
 import { peersForQuorum, validatorIdentity, type ValidatorIdentity } from './validator-set.js';
-import { VerifyPool } from '../pipeline/verify-pool.js';
+import { VerifyPool, type SignatureVerifier } from '../pipeline/verify-pool.js';
 import { AdmissionVerifier } from '../pipeline/admission-verifier.js';
 import { ConsensusStore } from '../storage/consensus-store.js';
 import { DataDirLock } from '../storage/data-dir-lock.js';
@@ -48,6 +48,11 @@ export interface RunningNode extends NodeApi {
 
 export interface StartOptions {
   logger?: Logger;
+  /**
+   * Signature verification shared with other nodes of this process (src/host): used instead of a
+   * pool of the node's own, and left open when the node closes (its owner closes it).
+   */
+  verifier?: SignatureVerifier;
 }
 
 export async function startNode(config: Config, opts: StartOptions = {}): Promise<RunningNode> {
@@ -78,7 +83,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     // The read side on this thread shares the ledger thread's LMDB environment (one per process).
     const store = new LedgerStore({ path: config.node.dataDir, mapSizeMb: config.storage.mapSizeMb });
     store.pinSnapshot(); // queries and admission see durable blocks only
-    node = new HotledgerNode(config, logger, ledger, store, tip.height, devnetKeyFiles, identity, lock);
+    node = new HotledgerNode(config, logger, ledger, store, tip.height, devnetKeyFiles, identity, lock, opts.verifier);
   } catch (e) {
     await lock.release();
     throw e;
@@ -92,7 +97,9 @@ class HotledgerNode implements RunningNode {
   readonly metrics = new Registry();
   private readonly m: NodeMetrics;
   private readonly mempool: Mempool;
-  private readonly verifier: VerifyPool;
+  private readonly verifier: SignatureVerifier;
+  /** The pool this node created and closes (undefined when verification is shared). */
+  private readonly ownPool: VerifyPool | undefined;
   private readonly admission: AdmissionVerifier;
   private readonly pipeline: Pipeline;
   private readonly consensus: { orderer: ConsensusOrderer; transport: PeerTransport; store: ConsensusStore; ids: string[] } | undefined;
@@ -115,6 +122,7 @@ class HotledgerNode implements RunningNode {
     readonly devnetKeyFiles: string[],
     identity: ValidatorIdentity | undefined,
     private readonly lock: DataDirLock,
+    sharedVerifier: SignatureVerifier | undefined,
   ) {
     this.height = height;
     this.m = createNodeMetrics(this.metrics, () => this.collectGauges());
@@ -124,10 +132,11 @@ class HotledgerNode implements RunningNode {
       { chainId: config.chain.chainId, capacity: config.mempool.capacity, maxPerSender: config.mempool.maxPerSender, maxNonceGap: config.mempool.maxNonceGap },
       { committedNonce: (pk) => store.getAccount(pk)?.nonce, hasTx: (id) => store.hasTx(id) },
     );
-    this.verifier = new VerifyPool({ threads: config.pipeline.threads, chunkSize: config.pipeline.chunkSize });
+    this.ownPool = sharedVerifier ? undefined : new VerifyPool({ threads: config.pipeline.threads, chunkSize: config.pipeline.chunkSize });
+    this.verifier = sharedVerifier ?? this.ownPool!;
     this.admission = new AdmissionVerifier(this.verifier, {
       maxQueuedTxs: config.mempool.maxUnverified,
-      maxFlushTxs: config.pipeline.chunkSize * config.pipeline.threads,
+      maxFlushTxs: config.pipeline.chunkSize * this.verifier.threads,
     });
     let orderer: Orderer;
     if (identity) {
@@ -432,7 +441,7 @@ class HotledgerNode implements RunningNode {
     // Let batches already sealed become durable; what is still only in the mempool is dropped.
     if (!this.failure) await Promise.race([this.pipeline.idle(), new Promise((r) => setTimeout(r, 10_000).unref())]);
     if (this.consensus) await this.consensus.transport.close();
-    await this.verifier.close();
+    await this.ownPool?.close();
     await this.ledger.close();
     await this.store.close().catch(() => undefined);
     await this.consensus?.store.close().catch(() => undefined);

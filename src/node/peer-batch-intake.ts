@@ -3,7 +3,7 @@ import { txRootOf } from '../chain/block-header.js';
 import { hex } from '../consensus/index.js';
 import { rejectName } from '../errors.js';
 import type { VerifiedBatch } from '../pipeline/orderer.js';
-import type { VerifyPool } from '../pipeline/verify-pool.js';
+import type { SignatureVerifier } from '../pipeline/verify-pool.js';
 import { txId } from '../tx/codec.js';
 import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
 import { nonceRejectCode, staticRejectCode } from '../tx/rules.js';
@@ -14,7 +14,7 @@ export type IntakeDrop = 'static-rule' | 'bad-signature' | 'quarantined' | 'inta
 
 export interface PeerBatchIntakeOptions {
   chainId: number;
-  verifier: VerifyPool;
+  verifier: SignatureVerifier;
   /** What the node holds (the per-origin bound counts those batches too). */
   held: HeldBatches;
   /** Per origin: batches being verified plus batches held unordered, and their bytes. */

@@ -1,4 +1,4 @@
-import type { VerifyPool } from './verify-pool.js';
+import type { SignatureVerifier } from './verify-pool.js';
 
 interface Waiting {
   txs: Buffer;
@@ -33,7 +33,7 @@ export class AdmissionVerifier {
   private static readonly MAX_RUNNING = 2;
 
   constructor(
-    private readonly pool: VerifyPool,
+    private readonly pool: SignatureVerifier,
     private readonly opts: AdmissionVerifierOptions,
   ) {}
 

@@ -6,6 +6,18 @@ import type { VerifyTask } from './verify-worker.js';
 /** Below this, a task's round trip (~0.2 ms) is no longer small next to its verification work. */
 const MIN_CHUNK = 64;
 
+/**
+ * What a node needs from signature verification. A node either owns a VerifyPool or is handed
+ * one it shares with co-hosted nodes (src/host), which it must then never close.
+ */
+export interface SignatureVerifier {
+  readonly threads: number;
+  readonly queueDepth: number;
+  readonly utilization: number;
+  verify(txs: Uint8Array, count: number): Promise<Uint8Array>;
+  verifySegments(segments: readonly { txs: Uint8Array; count: number }[]): Promise<Uint8Array>;
+}
+
 export interface VerifyPoolOptions {
   threads: number;
   chunkSize: number;
@@ -16,7 +28,7 @@ export interface VerifyPoolOptions {
  * into its own plain buffer and transferred (never shared: libsodium and SharedArrayBuffer do not
  * mix), so the main thread never verifies and never waits on a lock.
  */
-export class VerifyPool {
+export class VerifyPool implements SignatureVerifier {
   private readonly pool: Piscina<VerifyTask, Uint8Array>;
   readonly threads: number;
   readonly chunkSize: number;
