@@ -1,7 +1,7 @@
 import type { RejectName } from '../errors.js';
 import { TX_SIZE } from '../tx/layout.js';
 import { ClientError, TransactionRejectedError } from './errors.js';
-import { Endpoints, type HttpOptions } from './http.js';
+import { type Answer, Endpoints, type HttpOptions } from './http.js';
 import { bytesOf, hexOf } from './hex.js';
 import { NonceTracker } from './nonces.js';
 import { openSocket, textOf } from './socket.js';
@@ -122,7 +122,7 @@ export class HotledgerClient {
     if (list.length === 0) throw new TypeError('nothing to submit');
     const body = new Uint8Array(list.length * TX_SIZE);
     list.forEach((t, i) => body.set(t.bytes, i * TX_SIZE));
-    let a;
+    let a: Answer;
     try {
       a = await this.http.request('/api/v11/transactions', { method: 'POST', body }, opts.endpoint !== undefined ? { only: opts.endpoint } : {});
     } catch (e) {
@@ -214,7 +214,7 @@ export class HotledgerClient {
     const queue: BlockHeader[] = [];
     let wake: (() => void) | undefined;
     let ended: Error | undefined;
-    ws.addEventListener('message', (ev: { data: unknown }) => {
+    ws.addEventListener('message', (ev: { data?: unknown }) => {
       const m = JSON.parse(textOf(ev.data)) as { type: string; block?: BlockHeader; txIds?: string[]; code?: string; message?: string };
       if (m.type === 'block' && m.block) queue.push(m.txIds ? { ...m.block, txIds: m.txIds } : m.block);
       else if (m.type === 'error') ended = new ClientError(m.code ?? 'INTERNAL', `block subscription: ${m.message}`, { retrySafe: true });

@@ -11,7 +11,7 @@ export interface HttpOptions {
 
 export interface Answer {
   status: number;
-  body: any;
+  body: unknown;
   endpoint: string;
   /** The Retry-After header, in seconds, when the node sent one. */
   retryAfterSec: number | undefined;

@@ -3,7 +3,7 @@ export interface MinimalSocket {
   send(data: string | Uint8Array): void;
   close(): void;
   readyState: number;
-  addEventListener(type: 'open' | 'close' | 'error' | 'message', f: (ev: any) => void): void;
+  addEventListener(type: 'open' | 'close' | 'error' | 'message', f: (ev: { data?: unknown; message?: string }) => void): void;
 }
 
 export async function openSocket(httpBase: string, timeoutMs: number): Promise<MinimalSocket> {

@@ -52,7 +52,7 @@ export class Watcher {
   private connect(): Promise<MinimalSocket> {
     if (!this.socket) {
       const p = openSocket(this.base, this.openTimeoutMs).then((ws) => {
-        ws.addEventListener('message', (ev: { data: unknown }) => this.onMessage(textOf(ev.data)));
+        ws.addEventListener('message', (ev: { data?: unknown }) => this.onMessage(textOf(ev.data)));
         ws.addEventListener('close', () => {
           if (this.socket === p) this.socket = undefined;
           this.fail();
