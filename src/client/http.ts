@@ -81,7 +81,7 @@ export class Endpoints {
     try {
       r = await fetch(base + path, {
         method: init.method ?? 'GET',
-        ...(init.body && { body: init.body, headers: { 'content-type': init.contentType ?? 'application/octet-stream' } }),
+        ...(init.body && { body: init.body as unknown as RequestInit['body'], headers: { 'content-type': init.contentType ?? 'application/octet-stream' } }),
         signal: AbortSignal.timeout(this.opts.requestTimeoutMs),
       });
     } catch (e) {
