@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { dirname } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../../config/load.js';
 import { HotledgerError } from '../../errors.js';
@@ -41,24 +40,11 @@ async function start(o: StartOptions): Promise<void> {
     overrides: { api: { port, host: o.host }, node: { dataDir: o.dataDir } },
   });
   // Loaded here, not at the top: the other commands start fast without LMDB, workers and uWS.
-  const [{ startNode }, { startApiServer }, { loadUws }] = await Promise.all([import('../../node/node.js'), import('../../api/server.js'), import('../../api/uws.js')]);
+  const [{ serveNode, describeServedNode }, { loadUws }] = await Promise.all([import('../../host/serve-node.js'), import('../../api/uws.js')]);
   loadUws(); // refuse the pure-JS uWS fallback before opening any storage
   const logger = pino({ level: config.log.level, base: { node: config.node.id } }, pino.destination(2));
-  const node = await startNode(config, { logger });
-  let server: Awaited<ReturnType<typeof startApiServer>>;
-  try {
-    server = await startApiServer(node, config.api, logger);
-  } catch (e) {
-    await node.close().catch(() => undefined);
-    throw e;
-  }
-  const info = node.info();
-  print(`hotledger ${info.version}: ${info.role} node ${info.nodeId}, chain ${info.chainId}`);
-  print(`API       ${server.url}/api/v11  (health ${server.url}/q/health, metrics ${server.url}/q/metrics, ws ${server.url.replace(/^http/, 'ws')}/api/v11/ws)`);
-  print(`data dir  ${config.node.dataDir}`);
-  if (node.devnetKeyFiles.length > 0) {
-    print(`devnet    ${node.devnetKeyFiles.length} funded accounts; key files (PUBLIC, insecure) in ${dirname(node.devnetKeyFiles[0]!)}, e.g. ${node.devnetKeyFiles[0]}`);
-  }
+  const served = await serveNode(config, logger);
+  for (const line of describeServedNode(served)) print(line);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
@@ -67,9 +53,8 @@ async function start(o: StartOptions): Promise<void> {
     }
     stopping = true;
     process.stderr.write(`${signal}: shutting down\n`);
-    server
+    served
       .close()
-      .then(() => node.close())
       .then(() => process.exit(0))
       .catch((e: unknown) => fail(e));
   };
