@@ -6,6 +6,7 @@ import { registerSend } from './commands/send.js';
 import { registerQueries } from './commands/query.js';
 import { registerBench } from './commands/bench.js';
 import { registerCluster } from './commands/cluster.js';
+import { registerHost } from './commands/host.js';
 import { fail } from './output.js';
 
 export function buildProgram(): Command {
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerQueries(program);
   registerBench(program);
   registerCluster(program);
+  registerHost(program);
   program.addHelpText(
     'after',
     `

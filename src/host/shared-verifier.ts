@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { HotledgerError } from '../errors.js';
 import type { SignatureVerifier, VerifyPool } from '../pipeline/verify-pool.js';
 
 export interface SharedVerifierOptions {
@@ -30,6 +31,7 @@ export class SharedVerifier implements SignatureVerifier {
   /** Insertion order is recency order: a hit is moved to the end, the oldest is evicted first. */
   private readonly recent = new Map<string, Uint8Array>();
   private readonly counts: SharedVerifyCounts = { requested: 0, run: 0, joined: 0, cached: 0 };
+  private closed = false;
 
   constructor(
     private readonly pool: VerifyPool,
@@ -54,6 +56,7 @@ export class SharedVerifier implements SignatureVerifier {
 
   /** Each caller gets its own copy of the verdict: no node can alter what another one reads. */
   async verify(txs: Uint8Array, count: number): Promise<Uint8Array> {
+    this.assertOpen();
     this.counts.requested++;
     const key = createHash('sha256').update(txs).digest('base64');
     const known = this.recent.get(key);
@@ -81,8 +84,17 @@ export class SharedVerifier implements SignatureVerifier {
     return (await running).slice();
   }
 
-  verifySegments(segments: readonly { txs: Uint8Array; count: number }[]): Promise<Uint8Array> {
+  async verifySegments(segments: readonly { txs: Uint8Array; count: number }[]): Promise<Uint8Array> {
+    this.assertOpen();
     return this.pool.verifySegments(segments);
+  }
+
+  /**
+   * Work after close is refused, not run: piscina would quietly start new threads, outside the
+   * process's budget, for a node that outlived its host's pool.
+   */
+  private assertOpen(): void {
+    if (this.closed) throw new HotledgerError('SHUTTING_DOWN', 'the shared verify pool of this host is closed');
   }
 
   private remember(key: string, verdict: Uint8Array): void {
@@ -91,7 +103,10 @@ export class SharedVerifier implements SignatureVerifier {
     while (this.recent.size > this.opts.cacheBatches) this.recent.delete(this.recent.keys().next().value!);
   }
 
+  /** Only the host closes it, after every node it serves: a node never closes what it was lent. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     this.recent.clear();
     await this.pool.close();
   }
