@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,5 +140,18 @@ describe(`hotledger host: ${N} validators in one process, one verify pool`, () =
     expect(r).toEqual({ code: 0, signal: null });
     expect(stderr).toMatch(/SIGTERM: shutting down 4 nodes/);
     for (const n of topo.nodes) expect(existsSync(join(n.dataDir, 'LOCK'))).toBe(false);
+  });
+});
+
+describe('hotledger host refuses a host.json whose nodes share a data dir', () => {
+  it('exits 1 with the key named, before any node starts', () => {
+    const bad = join(dir, 'bad-host.json');
+    const nodes = topo.nodes.slice(0, 2).map((n) => JSON.parse(readFileSync(join(dir, n.id, 'node.json'), 'utf8')) as { node: { dataDir: string } });
+    nodes[1]!.node.dataDir = nodes[0]!.node.dataDir;
+    writeFileSync(bad, JSON.stringify({ nodes }));
+    const r = spawnSync(process.execPath, [join(projectRoot(), 'dist', 'src', 'cli', 'main.js'), 'host', '--config', bad], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^error: .*key nodes\[1\]\.node\.dataDir: .* is already used by nodes\[0\].*\(CONFIG_INVALID\)$/m);
+    expect(r.stdout).not.toMatch(/hotledger host:/);
   });
 });
