@@ -182,7 +182,7 @@ export class HotledgerClient {
       const s = await this.transaction(id, { endpoint });
       if (s && s.status !== 'pending') return s as Outcome;
       if (Date.now() > deadline) throw new ClientError('DURABILITY_TIMEOUT', `transaction ${id}: no outcome within ${this.opts.durableTimeoutMs} ms`, { retrySafe: false });
-      await sleep(this.opts.pollIntervalMs);
+      await sleep(Math.min(this.opts.pollIntervalMs, Math.max(0, deadline - Date.now())));
     }
   }
 

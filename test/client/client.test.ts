@@ -51,6 +51,16 @@ describe('HotledgerClient against a real node', () => {
     expect((await client.account(from.publicKey))!.nonce).toBe(start + 8);
   });
 
+  test('the outcome arrives on the WebSocket watch, not by polling', async () => {
+    // Polling once a minute: only the watch can resolve this within the test's few seconds.
+    const watching = new HotledgerClient(h.base, { pollIntervalMs: 60_000, durableTimeoutMs: 8000 });
+    const t0 = performance.now();
+    const d = await watching.transfer({ from: kp(4), to: kp(5).publicKey, amount: 4 });
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(await client.transaction(d.id)).toMatchObject({ status: 'committed', height: d.height, position: d.position });
+    watching.close();
+  });
+
   test('without the WebSocket it polls and resolves the same way', async () => {
     const polling = new HotledgerClient(h.base, { useWebSocket: false, pollIntervalMs: 50 });
     const d = await polling.transfer({ from: kp(4), to: kp(5).publicKey, amount: 3 });
