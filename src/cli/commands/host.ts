@@ -37,7 +37,7 @@ async function host(file: string): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    process.stderr.write(`${signal}: shutting down ${running.nodes.length} nodes\n`);
+    process.stderr.write(`${signal}: shutting down ${running.nodes.length} node${running.nodes.length === 1 ? '' : 's'}\n`);
     running
       .close()
       .then(() => process.exit(0))
