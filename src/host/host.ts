@@ -27,7 +27,8 @@ export async function startHost(plan: HostPlan, logger: Logger): Promise<Running
   };
   try {
     for (const config of plan.nodes) {
-      const served = await serveNode(config, logger.child({ node: config.node.id }), { verifier });
+      // Each node logs at its own log.level; the root logger is at the most verbose of them.
+      const served = await serveNode(config, logger.child({ node: config.node.id }, { level: config.log.level }), { verifier });
       nodes.push(served);
       registerHostMetrics(served.node.metrics, verifier, plan.nodes.length);
     }
