@@ -30,6 +30,9 @@ export interface SubmitAnswer {
   results: SubmitResult[];
 }
 
+/** What `submit()` needs: signed bytes and their id (a SignedTransaction, or ClientError.transaction). */
+export type Submittable = Pick<SignedTransaction, 'bytes' | 'id'>;
+
 export interface Durable {
   id: string;
   height: number;
@@ -117,7 +120,7 @@ export class HotledgerClient {
    * Submits signed transactions in one binary request. Retries (429/503, timeouts, a down node)
    * resend these same bytes, so a transaction can only ever be known under its one id.
    */
-  async submit(txs: SignedTransaction | SignedTransaction[], opts: { endpoint?: string } = {}): Promise<SubmitAnswer> {
+  async submit(txs: Submittable | Submittable[], opts: { endpoint?: string } = {}): Promise<SubmitAnswer> {
     const list = Array.isArray(txs) ? txs : [txs];
     if (list.length === 0) throw new TypeError('nothing to submit');
     const body = new Uint8Array(list.length * TX_SIZE);
@@ -142,21 +145,25 @@ export class HotledgerClient {
   async transfer(t: { from: { seed: Uint8Array; publicKey: Uint8Array }; to: Uint8Array | string; amount: number | bigint; reference?: Uint8Array | string }): Promise<Durable> {
     const sender = hexOf(t.from.publicKey);
     let tx: SignedTransaction;
-    let answer: SubmitAnswer;
     try {
-      const nonce = await this.nonces.next(sender);
-      tx = await this.sign({ ...t, nonce });
-      answer = await this.submit(tx);
+      tx = await this.sign({ ...t, nonce: await this.nonces.next(sender) });
     } catch (e) {
       this.nonces.reset(sender);
       throw e;
     }
-    const r = answer.results[0]!;
-    if (!r.accepted) {
+    let answer: SubmitAnswer;
+    let o: Outcome;
+    try {
+      answer = await this.submit(tx);
+      const r = answer.results[0]!;
+      if (!r.accepted) throw new TransactionRejectedError(tx.id, r.code, r.message);
+      o = await this.waitDurable(tx.id, answer.endpoint);
+    } catch (e) {
       this.nonces.reset(sender);
-      throw new TransactionRejectedError(tx.id, r.code, r.message);
+      // The bytes may have reached a node: calling transfer() again would be a second payment.
+      if (e instanceof ClientError) throw withTransaction(e, tx);
+      throw e;
     }
-    const o = await this.waitDurable(tx.id, answer.endpoint);
     if (o.status === 'rejected') {
       this.nonces.reset(sender);
       throw new TransactionRejectedError(o.id, o.code as RejectName, o.message, o.height);
@@ -251,13 +258,23 @@ export class HotledgerClient {
   }
 }
 
+function withTransaction(e: ClientError, tx: SignedTransaction): ClientError {
+  return new ClientError(e.code, `${e.message} (transaction ${tx.id} may have been delivered: resend err.transaction, do not sign a new one)`, {
+    ...(e.status !== undefined && { status: e.status }),
+    ...(e.retryAfterMs !== undefined && { retryAfterMs: e.retryAfterMs }),
+    retrySafe: false,
+    body: e.body,
+    transaction: tx,
+  });
+}
+
 interface RawAnswer {
   accepted: number;
   rejected: number;
   results?: { index: number; id?: string; code?: string; message?: string }[];
 }
 
-function toAnswer(endpoint: string, raw: RawAnswer, list: SignedTransaction[]): SubmitAnswer {
+function toAnswer(endpoint: string, raw: RawAnswer, list: Submittable[]): SubmitAnswer {
   const byIndex = new Map((raw.results ?? []).map((r) => [r.index, r]));
   const results: SubmitResult[] = list.map((t, index) => {
     const r = byIndex.get(index);

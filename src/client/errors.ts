@@ -26,7 +26,17 @@ export class ClientError extends Error {
   /** The node's suggested wait (Retry-After), when it gave one. */
   readonly retryAfterMs: number | undefined;
   readonly body: unknown;
-  constructor(code: ClientErrorCode, message: string, opts: { status?: number; retrySafe: boolean; retryAfterMs?: number; body?: unknown }) {
+  /**
+   * Set when `transfer()` fails after signing: the one signed transaction it may already have
+   * delivered. Resend exactly these bytes (`client.submit(err.transaction)`), never call
+   * `transfer()` again for the same payment: that signs a new transaction, which could pay twice.
+   */
+  readonly transaction: { readonly bytes: Uint8Array; readonly id: string } | undefined;
+  constructor(
+    code: ClientErrorCode,
+    message: string,
+    opts: { status?: number; retrySafe: boolean; retryAfterMs?: number; body?: unknown; transaction?: { bytes: Uint8Array; id: string } },
+  ) {
     super(message);
     this.name = 'ClientError';
     this.code = code;
@@ -34,6 +44,7 @@ export class ClientError extends Error {
     this.retrySafe = opts.retrySafe;
     this.retryAfterMs = opts.retryAfterMs;
     this.body = opts.body;
+    this.transaction = opts.transaction;
   }
 }
 

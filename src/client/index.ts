@@ -2,7 +2,17 @@
  * `hotledger/client`: what applications import. Pure JavaScript (noble for keys, signatures and
  * ids); nothing here loads the node's native modules (lmdb, sodium-native, uWS).
  */
-export { HotledgerClient, type ClientOptions, type SubmitAnswer, type SubmitResult, type Durable, type Account, type BlockHeader, type TransactionStatus } from './client.js';
+export {
+  HotledgerClient,
+  type ClientOptions,
+  type SubmitAnswer,
+  type Submittable,
+  type SubmitResult,
+  type Durable,
+  type Account,
+  type BlockHeader,
+  type TransactionStatus,
+} from './client.js';
 export { Keypair } from './keypair.js';
 export { ClientError, TransactionRejectedError, type ClientErrorCode } from './errors.js';
 export { NonceTracker } from './nonces.js';

@@ -139,6 +139,41 @@ describe('HotledgerClient against a real node', () => {
     }
   });
 
+  test('transfer() that times out after sending says retry is not safe and hands back the one signed transaction to resend', async () => {
+    // A node that answers reads (proxied to the real node) but never answers a submission.
+    const posted: Buffer[] = [];
+    const hang: Server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (d: Buffer) => chunks.push(d));
+      req.on('end', async () => {
+        if (req.method === 'POST') return void posted.push(Buffer.concat(chunks));
+        const r = await fetch(h.base + req.url);
+        res.writeHead(r.status, { 'content-type': 'application/json' }).end(await r.text());
+      });
+    });
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+    try {
+      const c = new HotledgerClient(`http://127.0.0.1:${(hang.address() as { port: number }).port}`, { chainId: h.tn.chainId, requestTimeoutMs: 300 });
+      const from = kp(0);
+      const nonce = (await client.account(from.publicKey))!.nonce;
+      const e = await c.transfer({ from, to: kp(2).publicKey, amount: 7 }).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(ClientError);
+      const err = e as ClientError;
+      expect(err).toMatchObject({ code: 'TIMEOUT', retrySafe: false });
+      expect(posted).toHaveLength(1);
+      expect(Buffer.compare(posted[0]!, Buffer.from(err.transaction!.bytes))).toBe(0);
+      // Resending those bytes elsewhere is the same transaction: it commits once, under its id.
+      const ans = await client.submit(err.transaction!);
+      expect(ans.results[0]).toMatchObject({ id: err.transaction!.id, accepted: true });
+      expect((await client.waitDurable(err.transaction!.id)).status).toBe('committed');
+      expect((await client.account(from.publicKey))!.nonce).toBe(nonce + 1);
+      c.close();
+    } finally {
+      hang.closeAllConnections();
+      await new Promise((r) => hang.close(r));
+    }
+  });
+
   test('a single unreachable endpoint fails typed and retry-safe', async () => {
     const c = new HotledgerClient('http://127.0.0.1:1', { chainId: 1, requestTimeoutMs: 1000 });
     const e = await c.account(kp(0).publicKey).catch((x: unknown) => x);
