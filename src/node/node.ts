@@ -88,7 +88,14 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     await lock.release();
     throw e;
   }
-  await node.startOrdering();
+  try {
+    await node.startOrdering();
+  } catch (e) {
+    // A peer port in use: nothing may stay open (ledger thread, stores, the data dir lock), or a
+    // host that goes on with its other nodes keeps this one's data dir locked.
+    await node.close().catch(() => undefined);
+    throw e;
+  }
   logger.info({ height: tip.height, dataDir: config.node.dataDir, threads: config.pipeline.threads }, 'node started');
   return node;
 }

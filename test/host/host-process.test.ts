@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -153,5 +154,22 @@ describe('hotledger host refuses a host.json whose nodes share a data dir', () =
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^error: .*key nodes\[1\]\.node\.dataDir: .* is already used by nodes\[0\].*\(CONFIG_INVALID\)$/m);
     expect(r.stdout).not.toMatch(/hotledger host:/);
+  });
+});
+
+describe('hotledger host never runs with part of its nodes', () => {
+  it('exits 1 when one node cannot start, closing those already started (their data dirs released)', async () => {
+    // Node 2's peer port taken by another listener: nodes 0 and 1 have started when it fails.
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(topo.nodes[2]!.peerPort, '127.0.0.1', r));
+    try {
+      const r = spawnSync(process.execPath, [join(projectRoot(), 'dist', 'src', 'cli', 'main.js'), 'host', '--config', join(dir, 'host.json')], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/^error: .*EADDRINUSE/m);
+      expect(r.stdout).not.toMatch(/hotledger host:/);
+      expect(topo.nodes.filter((n) => existsSync(join(n.dataDir, 'LOCK'))).map((n) => n.id)).toEqual([]);
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
   });
 });
