@@ -163,7 +163,10 @@ describe('hotledger host never runs with part of its nodes', () => {
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(topo.nodes[2]!.peerPort, '127.0.0.1', r));
     try {
-      const r = spawnSync(process.execPath, [join(projectRoot(), 'dist', 'src', 'cli', 'main.js'), 'host', '--config', join(dir, 'host.json')], { encoding: 'utf8', timeout: 30_000 });
+      const r = spawnSync(process.execPath, [join(projectRoot(), 'dist', 'src', 'cli', 'main.js'), 'host', '--config', join(dir, 'host.json')], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       expect(r.status).toBe(1);
       expect(r.stderr).toMatch(/^error: .*EADDRINUSE/m);
       expect(r.stdout).not.toMatch(/hotledger host:/);
