@@ -1,5 +1,7 @@
 import { openSocket, textOf, type MinimalSocket } from './socket.js';
 
+const OPEN = 1;
+
 export type Outcome = { status: 'committed'; id: string; height: number; position: number } | { status: 'rejected'; id: string; code: string; message: string; height?: number };
 
 /**
@@ -20,6 +22,11 @@ export class Watcher {
     let ws: MinimalSocket;
     try {
       ws = await this.connect();
+      if (ws.readyState !== OPEN) {
+        // Closed under us before its close event reached this client: open a new one.
+        this.socket = undefined;
+        ws = await this.connect();
+      }
     } catch {
       return undefined;
     }
