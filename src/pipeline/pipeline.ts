@@ -110,7 +110,8 @@ export class Pipeline {
   }
 
   private isIdle(): boolean {
-    return this.inflight === 0 && this.mempool.readyCount === 0;
+    // Once stopped nothing more is sealed: idle means the sealed batches are durable.
+    return this.inflight === 0 && (this.stopped || this.mempool.readyCount === 0);
   }
 
   private checkIdle(): void {
@@ -129,6 +130,7 @@ export class Pipeline {
 
   stop(): void {
     this.stopped = true;
+    queueMicrotask(() => this.checkIdle());
     this.orderer.stop();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
