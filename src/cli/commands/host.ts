@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { pino } from 'pino';
-import { fail, print, run } from '../output.js';
+import { print, run } from '../output.js';
+import { closeOnShutdown } from '../shutdown.js';
 
 export function registerHost(program: Command): void {
   program
@@ -30,24 +31,5 @@ async function host(file: string): Promise<void> {
   print(`hotledger host: ${running.nodes.length} logical nodes in pid ${process.pid}, one verify pool of ${running.verifier.threads} thread(s)`);
   for (const n of running.nodes) for (const line of describeServedNode(n)) print(line);
   print('ready     all nodes started; Ctrl-C stops all');
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
-      process.stderr.write(`${signal} again: exiting without a clean shutdown\n`);
-      process.exit(1);
-    }
-    stopping = true;
-    process.stderr.write(`${signal}: shutting down ${running.nodes.length} node${running.nodes.length === 1 ? '' : 's'}\n`);
-    running
-      .close()
-      .then(() => process.exit(0))
-      .catch((e: unknown) => fail(e));
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  // Started by a supervisor with an IPC channel: when it is gone, so is the reason to run.
-  if (process.channel) {
-    process.channel.unref();
-    process.on('disconnect', () => stop('supervisor gone'));
-  }
+  closeOnShutdown(`${running.nodes.length} node${running.nodes.length === 1 ? '' : 's'}`, () => running.close());
 }

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { loadConfig } from '../../config/load.js';
 import { HotledgerError } from '../../errors.js';
-import { fail, print, run } from '../output.js';
+import { print, run } from '../output.js';
+import { closeOnShutdown } from '../shutdown.js';
 
 interface StartOptions {
   profile?: string;
@@ -45,26 +46,5 @@ async function start(o: StartOptions): Promise<void> {
   const logger = pino({ level: config.log.level, base: { node: config.node.id } }, pino.destination(2));
   const served = await serveNode(config, logger);
   for (const line of describeServedNode(served)) print(line);
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
-      process.stderr.write(`${signal} again: exiting without a clean shutdown\n`);
-      process.exit(1);
-    }
-    stopping = true;
-    process.stderr.write(`${signal}: shutting down\n`);
-    served
-      .close()
-      .then(() => process.exit(0))
-      .catch((e: unknown) => fail(e));
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  // Started by a supervisor (hotledger cluster, the fault campaign) with an IPC channel: when the
-  // supervisor is gone, however it died, so is the reason to run. The channel must not keep this
-  // process alive by itself.
-  if (process.channel) {
-    process.channel.unref();
-    process.on('disconnect', () => stop('supervisor gone'));
-  }
+  closeOnShutdown('the node', () => served.close());
 }
