@@ -13,13 +13,12 @@ import { PeerTransport } from '../network/index.js';
 import { ConsensusOrderer } from './consensus-orderer.js';
 import { peersForQuorum, validatorIdentity, type ValidatorIdentity } from './validator-set.js';
 import { VerifyPool, type SignatureVerifier } from '../pipeline/verify-pool.js';
-import { AdmissionVerifier } from '../pipeline/admission-verifier.js';
 import { ConsensusStore } from '../storage/consensus-store.js';
 import { DataDirLock } from '../storage/data-dir-lock.js';
 import { LedgerStore } from '../storage/ledger-store.js';
-import { TX_SIZE } from '../tx/layout.js';
 import { writeDevnetKeys } from './devnet-keys.js';
 import { createNodeMetrics, type NodeMetrics } from './node-metrics.js';
+import { Admission } from './admission.js';
 import { RecentLatency, TpsWindow } from './stats.js';
 import { VERSION } from './version.js';
 import type {
@@ -107,7 +106,7 @@ class HotledgerNode implements RunningNode {
   private readonly verifier: SignatureVerifier;
   /** The pool this node created and closes (undefined when verification is shared). */
   private readonly ownPool: VerifyPool | undefined;
-  private readonly admission: AdmissionVerifier;
+  private readonly admission: Admission;
   private readonly pipeline: Pipeline;
   private readonly consensus: { orderer: ConsensusOrderer; transport: PeerTransport; store: ConsensusStore; ids: string[] } | undefined;
   private readonly listeners = new Set<(b: CommittedBlockEvent) => void>();
@@ -141,9 +140,12 @@ class HotledgerNode implements RunningNode {
     );
     this.ownPool = sharedVerifier ? undefined : new VerifyPool({ threads: config.pipeline.threads, chunkSize: config.pipeline.chunkSize });
     this.verifier = sharedVerifier ?? this.ownPool!;
-    this.admission = new AdmissionVerifier(this.verifier, {
-      maxQueuedTxs: config.mempool.maxUnverified,
-      maxFlushTxs: config.pipeline.chunkSize * this.verifier.threads,
+    this.admission = new Admission(this.mempool, this.verifier, {
+      maxUnverified: config.mempool.maxUnverified,
+      chunkSize: config.pipeline.chunkSize,
+      metrics: this.m,
+      assertAccepting: () => this.assertAccepting(),
+      poke: () => this.pipeline.poke(),
     });
     let orderer: Orderer;
     if (identity) {
@@ -288,62 +290,8 @@ class HotledgerNode implements RunningNode {
     };
   }
 
-  /**
-   * Admission: the cheap rules first, then the signature (on the pool, coalesced with other
-   * submissions), then the mempool. Nothing about a transaction is kept until its signature
-   * verified, so a forged copy sent first cannot hold the genuine one's nonce slot or id.
-   */
-  async submit(txs: Buffer): Promise<AdmitResult[]> {
-    this.assertAccepting();
-    const n = Math.floor(txs.length / TX_SIZE);
-    const receivedAt = performance.now();
-    const out: AdmitResult[] = new Array(n);
-    const pass: number[] = [];
-    const ids: Buffer[] = [];
-    const committedNonces = new Map<string, number | undefined>();
-    // Committed state as the prechecks saw it: admission asks LMDB again only where it may have moved.
-    const since = this.mempool.epoch();
-    for (let i = 0; i < n; i++) {
-      if (i > 0 && i % ADMISSION_SLICE === 0) await yieldToEventLoop();
-      const r = this.mempool.precheck(txs, i * TX_SIZE, committedNonces);
-      if (r.ok) {
-        pass.push(i);
-        ids.push(r.id);
-      } else this.refuse(out, i, r.code, 'admission');
-    }
-    if (pass.length === 0) return out;
-    this.assertAccepting();
-    const candidates = pass.length === n ? txs : gather(txs, pass);
-    const verifying = this.admission.verify(candidates, pass.length);
-    if (!verifying) {
-      for (const i of pass) this.refuse(out, i, 'VERIFY_QUEUE_FULL', 'admission');
-      return out;
-    }
-    const verified = await verifying;
-    this.assertAccepting();
-    let admitted = 0;
-    for (let j = 0; j < pass.length; j++) {
-      if (j > 0 && j % ADMISSION_SLICE === 0) {
-        if (admitted > 0) this.pipeline.poke();
-        await yieldToEventLoop();
-        this.assertAccepting();
-      }
-      const i = pass[j]!;
-      if (verified[j] !== 0) {
-        this.refuse(out, i, rejectName(verified[j]!) as RejectName, 'verify');
-        continue;
-      }
-      const r = this.mempool.admit(candidates, j * TX_SIZE, { id: ids[j]!, receivedAt, prechecked: true, since });
-      if (r.ok) {
-        admitted++;
-        out[i] = { ok: true, id: r.id };
-      } else this.refuse(out, i, r.code, 'admission');
-    }
-    if (admitted > 0) {
-      this.m.admitted.inc(admitted);
-      this.pipeline.poke();
-    }
-    return out;
+  submit(txs: Buffer): Promise<AdmitResult[]> {
+    return this.admission.submit(txs);
   }
 
   private assertAccepting(): void {
@@ -351,11 +299,6 @@ class HotledgerNode implements RunningNode {
     const full = this.storageFull();
     if (full) throw new HotledgerError('STORAGE_FULL', `node stopped writing: ${full.message}`);
     if (this.failure) throw new HotledgerError('NOT_READY', `node pipeline failed: ${this.failure.message}`);
-  }
-
-  private refuse(out: AdmitResult[], i: number, code: RejectName, stage: 'admission' | 'verify'): void {
-    out[i] = { ok: false, code };
-    this.m.rejected.inc({ stage, reason: code });
   }
 
   getTransaction(id: Buffer): TxStatusView | undefined {
@@ -539,21 +482,4 @@ class HotledgerNode implements RunningNode {
     }
     this.logger.fatal({ err: e }, 'pipeline failed: the node no longer accepts transactions');
   }
-}
-
-/**
- * Admission work between two yields to the event loop: a 100,000-transaction submission must not
- * hold the main thread (API, consensus) for its whole precheck (~0.5 s measured), only for a slice.
- */
-const ADMISSION_SLICE = 4_096;
-
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** The transactions at `positions`, copied into one flat buffer. */
-function gather(txs: Buffer, positions: readonly number[]): Buffer {
-  const out = Buffer.allocUnsafe(positions.length * TX_SIZE);
-  for (let j = 0; j < positions.length; j++) txs.copy(out, j * TX_SIZE, positions[j]! * TX_SIZE, (positions[j]! + 1) * TX_SIZE);
-  return out;
 }
