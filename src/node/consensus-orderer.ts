@@ -1,4 +1,3 @@
-import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import {
@@ -34,6 +33,7 @@ import { KeyedLimiter } from '../limits/token-bucket.js';
 import type { ValidatorIdentity } from './validator-set.js';
 import { BatchSequencer, type GapRequest } from './batch-sequencer.js';
 import { ConsensusStageTimer, type ConsensusStage } from './consensus-stage-timer.js';
+import { BatchServer } from './batch-server.js';
 import { HeldBatches } from './held-batches.js';
 import { PeerBatchIntake, type IntakeDrop } from './peer-batch-intake.js';
 import { MAX_BATCHES_PER_REQUEST, parsePeerMessage, type PeerMessage, type PeerWireLimits } from './peer-wire.js';
@@ -130,10 +130,8 @@ export class ConsensusOrderer implements Orderer {
   /** Peers' batches back in their seal order (a batch lost on a dropped connection is asked for again). */
   private readonly sequencer: BatchSequencer<Promise<VerifiedBatch | undefined>>;
   private sequencerTimer: NodeJS.Timeout | undefined;
-  /** This process's boot id and the sequence number of its last local batch, and their digests. */
-  private readonly boot = randomInt(1, 2 ** 31);
-  private localSeq = 0;
-  private readonly sentBySeq = new Map<number, Uint8Array>();
+  /** Own batches out to every peer, gaps filled again, batches served by digest. */
+  private readonly server: BatchServer;
   private readonly stages: ConsensusStageTimer | undefined;
 
   constructor(private readonly o: ConsensusOrdererOptions) {
@@ -153,6 +151,13 @@ export class ConsensusOrderer implements Orderer {
     const highTc = read(TC_KEY, decodeTimeoutCert);
     for (const b of blocks) this.uncommitted.set(hex(b.hash), b);
     this.sequencer = new BatchSequencer(64, o.timeoutMs);
+    this.server = new BatchServer({
+      held: this.payloads,
+      store: o.store,
+      send: (to, m) => this.sendTo(to, m),
+      maxMessageBytes: () => o.transport.maxMessageBytes,
+      logger: o.logger,
+    });
     this.wire = wireLimits(ids.peers.length);
     this.peerLimits = { maxBatchTxs: o.maxBatchTxs, maxConsensusBytes: maxMessageBytes(this.wire) };
     this.requestLimiter = new KeyedLimiter(o.peerRequestsPerSec, 2 * o.peerRequestsPerSec, ids.peers.length);
@@ -218,10 +223,7 @@ export class ConsensusOrderer implements Orderer {
     this.payloads.set(hex(digest), vb);
     this.stages?.submitted(digest);
     // Encoded (copied) now: the batch buffer is transferred to the ledger thread once ordered.
-    const n = ++this.localSeq;
-    this.sentBySeq.set(n, digest);
-    this.sentBySeq.delete(n - 1_024);
-    this.sendTo('all', { k: 'b', txs: vb.batch.txs.subarray(0, vb.batch.count * TX_SIZE), i: this.boot, n });
+    this.server.broadcast(digest, vb.batch.txs.subarray(0, vb.batch.count * TX_SIZE));
     this.handle(this.core.onPayloadAvailable(digest, Date.now()));
   }
 
@@ -284,7 +286,7 @@ export class ConsensusOrderer implements Orderer {
         }
         case 'bn':
           if (!this.requestLimiter.take(from, Date.now())) return this.dropped(from, 'request-rate', 'bn');
-          this.resendBatches(from, msg.i, msg.f, msg.t);
+          this.server.resend(from, msg.i, msg.f, msg.t);
           return;
         case 'br':
           // Requested batches are already in blocks, whose order consensus fixed: no queueing
@@ -309,7 +311,7 @@ export class ConsensusOrderer implements Orderer {
         case 'bq':
           // Charged by size: a request for 64 batches costs what 4 small ones do.
           if (!this.requestLimiter.take(from, Date.now(), Math.ceil(msg.d.length / 16))) return this.dropped(from, 'request-rate', 'bq');
-          this.serveBatches(from, msg.d);
+          this.server.serve(from, msg.d);
           return;
       }
     } catch (e) {
@@ -352,16 +354,6 @@ export class ConsensusOrderer implements Orderer {
     this.sendTo(r.origin, { k: 'bn', i: r.boot, f: r.from, t: r.to });
   }
 
-  /** A peer missed some of our batches: send them again, with their sequence numbers. */
-  private resendBatches(to: number, boot: number, from: number, toSeq: number): void {
-    if (boot !== this.boot || !Number.isInteger(from) || !Number.isInteger(toSeq)) return;
-    for (let n = Math.max(1, from, this.localSeq - 1_023); n <= Math.min(toSeq, from + 63, this.localSeq); n++) {
-      const d = this.sentBySeq.get(n);
-      const txs = d && this.batchBytes(d);
-      if (txs) this.sendTo(to, { k: 'b', txs, i: this.boot, n });
-    }
-  }
-
   private offer(vb: VerifiedBatch | undefined): void {
     if (!vb) return;
     const key = hex(vb.digest!);
@@ -370,47 +362,6 @@ export class ConsensusOrderer implements Orderer {
     this.payloads.set(key, vb);
     this.handle(this.core.onPayloadAvailable(vb.digest!, Date.now()));
     this.pump();
-  }
-
-  /** A batch's transactions from memory, or from the ledger once applied (lagging peers). */
-  private batchBytes(d: Uint8Array, blocks?: Map<number, Buffer | undefined>): Uint8Array | undefined {
-    const mem = this.payloads.get(hex(d));
-    if (mem && mem.batch.txs.byteLength > 0) return mem.batch.txs.subarray(0, mem.batch.count * TX_SIZE);
-    const loc = this.o.store.getBatchLocation(d);
-    if (!loc) return undefined;
-    // A block's payload is read (copied out of LMDB) once per request, not once per batch in it.
-    let payload = blocks?.get(loc.height);
-    if (payload === undefined) {
-      payload = this.o.store.getPayload(loc.height);
-      blocks?.set(loc.height, payload);
-    }
-    return payload?.subarray(loc.start * TX_SIZE, (loc.start + loc.count) * TX_SIZE);
-  }
-
-  /**
-   * Answers a batch request in as many `br` messages as the frame limit needs: four 100 K-tx
-   * batches are 67 MB, above a 64 MiB frame, and one oversized answer was never sent at all.
-   */
-  private serveBatches(to: number, digests: Uint8Array[]): void {
-    const budget = this.o.transport.maxMessageBytes - 1_024;
-    let out: Uint8Array[] = [];
-    let bytes = 0;
-    let served = 0;
-    const blocks = new Map<number, Buffer | undefined>();
-    for (const d of digests) {
-      const txs = this.batchBytes(d, blocks);
-      if (!txs) continue;
-      if (out.length > 0 && bytes + txs.length + 16 > budget) {
-        this.sendTo(to, { k: 'br', txs: out });
-        out = [];
-        bytes = 0;
-      }
-      out.push(txs);
-      bytes += txs.length + 16;
-      served++;
-    }
-    if (out.length > 0) this.sendTo(to, { k: 'br', txs: out });
-    if (served < digests.length) this.o.logger.debug({ to, asked: digests.length, served }, 'could not serve every requested batch');
   }
 
   /** A send that fails (frame too large, link closed) is logged and counted, never swallowed or thrown into a caller. */

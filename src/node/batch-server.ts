@@ -1,0 +1,98 @@
+import { randomInt } from 'node:crypto';
+import type { Logger } from 'pino';
+import { hex } from '../consensus/index.js';
+import type { LedgerStore } from '../storage/ledger-store.js';
+import { TX_SIZE } from '../tx/layout.js';
+import type { HeldBatches } from './held-batches.js';
+import type { PeerMessage } from './peer-wire.js';
+
+export interface BatchServerOptions {
+  /** Batches this validator holds until applied (its own and its peers'). */
+  held: HeldBatches;
+  /** The ledger: batches of applied blocks are served from it to lagging peers. */
+  store: LedgerStore;
+  /** Sends a peer message (errors are the caller's to log and count). */
+  send: (to: number | 'all', m: PeerMessage) => void;
+  /** The largest message the transport takes. */
+  maxMessageBytes: () => number;
+  logger: Logger;
+}
+
+/** Own batches remembered by sequence number, for peers that lost some in transit. */
+const RESEND_WINDOW = 1_024;
+/** Sequence numbers served per gap request. */
+const RESEND_MAX = 64;
+
+/**
+ * The sending side of batch dissemination: this validator's own batches go to every peer with its
+ * boot id and sequence number (BatchSequencer puts them back in order on the other side), a gap a
+ * peer reports is filled again, and batches asked for by digest are served from memory or, once
+ * applied, from the ledger.
+ */
+export class BatchServer {
+  /** This process's boot id: a restarted validator starts a new sequence. */
+  readonly boot = randomInt(1, 2 ** 31);
+  private localSeq = 0;
+  private readonly sentBySeq = new Map<number, Uint8Array>();
+
+  constructor(private readonly o: BatchServerOptions) {}
+
+  /** Sends a local batch to every peer, numbered in seal order. */
+  broadcast(digest: Uint8Array, txs: Uint8Array): void {
+    const n = ++this.localSeq;
+    this.sentBySeq.set(n, digest);
+    this.sentBySeq.delete(n - RESEND_WINDOW);
+    this.o.send('all', { k: 'b', txs, i: this.boot, n });
+  }
+
+  /** A peer missed some of our batches: send them again, with their sequence numbers. */
+  resend(to: number, boot: number, from: number, toSeq: number): void {
+    if (boot !== this.boot || !Number.isInteger(from) || !Number.isInteger(toSeq)) return;
+    for (let n = Math.max(1, from, this.localSeq - RESEND_WINDOW + 1); n <= Math.min(toSeq, from + RESEND_MAX - 1, this.localSeq); n++) {
+      const d = this.sentBySeq.get(n);
+      const txs = d && this.batchBytes(d);
+      if (txs) this.o.send(to, { k: 'b', txs, i: this.boot, n });
+    }
+  }
+
+  /**
+   * Answers a batch request in as many `br` messages as the frame limit needs: four 100 K-tx
+   * batches are 67 MB, above a 64 MiB frame, and one oversized answer was never sent at all.
+   */
+  serve(to: number, digests: Uint8Array[]): void {
+    const budget = this.o.maxMessageBytes() - 1_024;
+    let out: Uint8Array[] = [];
+    let bytes = 0;
+    let served = 0;
+    const blocks = new Map<number, Buffer | undefined>();
+    for (const d of digests) {
+      const txs = this.batchBytes(d, blocks);
+      if (!txs) continue;
+      if (out.length > 0 && bytes + txs.length + 16 > budget) {
+        this.o.send(to, { k: 'br', txs: out });
+        out = [];
+        bytes = 0;
+      }
+      out.push(txs);
+      bytes += txs.length + 16;
+      served++;
+    }
+    if (out.length > 0) this.o.send(to, { k: 'br', txs: out });
+    if (served < digests.length) this.o.logger.debug({ to, asked: digests.length, served }, 'could not serve every requested batch');
+  }
+
+  /** A batch's transactions from memory, or from the ledger once applied (lagging peers). */
+  private batchBytes(d: Uint8Array, blocks?: Map<number, Buffer | undefined>): Uint8Array | undefined {
+    const mem = this.o.held.get(hex(d));
+    if (mem && mem.batch.txs.byteLength > 0) return mem.batch.txs.subarray(0, mem.batch.count * TX_SIZE);
+    const loc = this.o.store.getBatchLocation(d);
+    if (!loc) return undefined;
+    // A block's payload is read (copied out of LMDB) once per request, not once per batch in it.
+    let payload = blocks?.get(loc.height);
+    if (payload === undefined) {
+      payload = this.o.store.getPayload(loc.height);
+      blocks?.set(loc.height, payload);
+    }
+    return payload?.subarray(loc.start * TX_SIZE, (loc.start + loc.count) * TX_SIZE);
+  }
+}
