@@ -7,7 +7,7 @@ import { AccountState } from './account-state.js';
 import { executeBlock } from './execute-block.js';
 import { ShardPool } from './shard-pool.js';
 import { TX_SIZE } from '../tx/layout.js';
-import { markRepeats, ownsIndexEntry } from './tx-finality.js';
+import { markRepeats } from './tx-finality.js';
 import { addInto, rootFromBuffer, rootToBuffer, ZERO_ROOT } from './state-root.js';
 
 export interface LedgerOptions {
@@ -133,7 +133,7 @@ export class Ledger {
     const t0 = performance.now();
     const height = this.tipValue.height + 1;
     const parentStateRoot = this.tipValue.stateRoot;
-    const { verified, keys } = markRepeats(input.ids, input.count, input.verified, (id, key) => this.isFinal(id, key));
+    const { verified, claimed } = markRepeats(input.ids, input.count, input.verified, (id, key) => this.isFinal(id, key));
     let statuses: Uint8Array;
     let accounts: Iterable<{ key: Uint8Array; balance: number; nonce: number; leaf: Uint32Array | null }>;
     if (this.shardPool) {
@@ -146,11 +146,7 @@ export class Ledger {
       accounts = o.touched;
     }
     let committed = 0;
-    const blockIds = new Set<string>();
-    for (let i = 0; i < input.count; i++) {
-      if (statuses[i] === 0) committed++;
-      if (ownsIndexEntry(statuses[i]!)) blockIds.add(keys[i]!);
-    }
+    for (let i = 0; i < input.count; i++) if (statuses[i] === 0) committed++;
     const header: BlockHeader = {
       height,
       timestamp: input.timestamp,
@@ -177,7 +173,7 @@ export class Ledger {
       batches: input.batches,
     });
     this.tipValue = { height, hash, stateRoot: header.stateRoot };
-    this.unsettled.set(height, blockIds);
+    this.unsettled.set(height, claimed);
     void visible.then(() => {
       this.store.refresh();
       this.unsettled.delete(height);

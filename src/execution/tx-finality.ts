@@ -13,34 +13,32 @@ import { TX_ID_SIZE } from '../tx/layout.js';
  *
  * @param isFinal whether an earlier block holds this id (`key` is the id as a latin1 string)
  * @returns `verified` with DUPLICATE at repeated positions (a copy; the input is not modified), and
- *   each checked position's key (undefined where the signature failed), for the caller's own sets
+ *   `claimed`: the ids (latin1 keys) this block makes final. Execution adds no DUPLICATE or
+ *   BAD_SIGNATURE of its own, so these are exactly the ids of positions that own an index entry,
+ *   plus ids that were final already.
  */
 export function markRepeats(
   ids: Uint8Array,
   count: number,
   verified: Uint8Array,
   isFinal: (id: Uint8Array, key: string) => boolean,
-): { verified: Uint8Array; keys: (string | undefined)[] } {
+): { verified: Uint8Array; claimed: Set<string> } {
   const out = new Uint8Array(count);
   out.set(verified.subarray(0, count));
-  const keys: (string | undefined)[] = new Array(count);
-  const inBlock = count > 1 ? new Set<string>() : undefined;
+  const claimed = new Set<string>();
   const b = Buffer.from(ids.buffer, ids.byteOffset, count * TX_ID_SIZE);
   for (let i = 0; i < count; i++) {
     // A copy whose signature failed claims nothing: a genuine copy after it still counts.
     if (out[i] !== 0) continue;
     const key = b.toString('latin1', i * TX_ID_SIZE, (i + 1) * TX_ID_SIZE);
-    keys[i] = key;
-    if (inBlock) {
-      if (inBlock.has(key)) {
-        out[i] = RejectCode.DUPLICATE;
-        continue;
-      }
-      inBlock.add(key);
+    if (claimed.has(key)) {
+      out[i] = RejectCode.DUPLICATE;
+      continue;
     }
+    claimed.add(key);
     if (isFinal(b.subarray(i * TX_ID_SIZE, (i + 1) * TX_ID_SIZE), key)) out[i] = RejectCode.DUPLICATE;
   }
-  return { verified: out, keys };
+  return { verified: out, claimed };
 }
 
 /**
