@@ -18,7 +18,7 @@ import type { ByzantinePeer } from './byzantine.js';
 
 /**
  * The Byzantine validator's attacks, one small function each, named after what they send. They
- * follow the wire format of src/node/consensus-orderer.ts ('c' consensus, 'b' batch, 'bn' gap
+ * follow the wire format of src/ordering/consensus-orderer.ts ('c' consensus, 'b' batch, 'bn' gap
  * request, 'bq' batch request, 'br' batch answer) and src/consensus/codec.ts. Every attack is
  * bounded in count; none waits for an answer. An attack may return a probe: a check of its own
  * (e.g. that the genuine transaction behind a forged copy still commits).

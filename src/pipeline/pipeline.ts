@@ -3,7 +3,7 @@ import type { Mempool } from '../mempool/mempool.js';
 import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
 import type { LedgerClient, CommittedReply } from './ledger-client.js';
 import { sealBatch } from './batch.js';
-import type { OrderedBlock, Orderer, VerifiedBatch } from './orderer.js';
+import type { OrderedBlock, Orderer, VerifiedBatch } from '../ordering/orderer.js';
 
 export interface PipelineOptions {
   batchSize: number;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VerifyPool } from '../../src/pipeline/verify-pool.js';
 import { SharedVerifier } from '../../src/host/shared-verifier.js';
-import { PeerBatchIntake } from '../../src/node/peer-batch-intake.js';
+import { PeerBatchIntake } from '../../src/ordering/peer-batch-intake.js';
 import { devnetKeyPair, generateTransfers } from '../../src/workload/generate.js';
 import { Off, TX_SIZE } from '../../src/tx/layout.js';
 

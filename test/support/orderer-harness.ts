@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { ConsensusOrderer, type ConsensusOrdererOptions, type PeerDropReason } from '../../src/node/consensus-orderer.js';
+import { ConsensusOrderer, type ConsensusOrdererOptions, type PeerDropReason } from '../../src/ordering/consensus-orderer.js';
 import { devnetValidatorKey } from '../../src/node/validator-set.js';
 import { VerifyPool } from '../../src/pipeline/verify-pool.js';
 import { LedgerStore } from '../../src/storage/ledger-store.js';

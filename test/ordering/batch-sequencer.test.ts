@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { BatchSequencer } from '../../src/node/batch-sequencer.js';
+import { BatchSequencer } from '../../src/ordering/batch-sequencer.js';
 
 const b = (seq: number, boot = 7) => ({ boot, seq, item: `b${seq}` });
 

@@ -24,13 +24,13 @@ import {
 } from '../consensus/index.js';
 import { txRootOf } from '../chain/block-header.js';
 import type { PeerTransport } from '../network/index.js';
-import type { OrderedBlock, Orderer, VerifiedBatch } from '../pipeline/orderer.js';
+import type { OrderedBlock, Orderer, VerifiedBatch } from './orderer.js';
 import type { SignatureVerifier } from '../pipeline/verify-pool.js';
 import type { ConsensusStore } from '../storage/consensus-store.js';
 import type { LedgerStore } from '../storage/ledger-store.js';
 import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
 import { KeyedLimiter } from '../limits/token-bucket.js';
-import type { ValidatorIdentity } from './validator-set.js';
+import type { ValidatorIdentity } from '../node/validator-set.js';
 import { BatchSequencer, type GapRequest } from './batch-sequencer.js';
 import { ConsensusStageTimer, type ConsensusStage } from './consensus-stage-timer.js';
 import { BatchServer } from './batch-server.js';

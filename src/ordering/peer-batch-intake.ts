@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { txRootOf } from '../chain/block-header.js';
 import { hex } from '../consensus/index.js';
 import { rejectName } from '../errors.js';
-import type { VerifiedBatch } from '../pipeline/orderer.js';
+import type { VerifiedBatch } from './orderer.js';
 import type { SignatureVerifier } from '../pipeline/verify-pool.js';
 import { txId } from '../tx/codec.js';
 import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';

@@ -1,4 +1,4 @@
-import type { VerifiedBatch } from '../pipeline/orderer.js';
+import type { VerifiedBatch } from './orderer.js';
 
 export interface OriginLoad {
   batches: number;

@@ -1,4 +1,4 @@
-import type { Batch } from './batch.js';
+import type { Batch } from '../pipeline/batch.js';
 
 /** A sealed batch whose signatures have been checked (one status byte per tx). */
 export interface VerifiedBatch {
