@@ -84,6 +84,12 @@ export const ConfigSchema = z
       /** Consensus messages (proposals, votes, timeouts, sync) one peer may send per second (burst twice that); beyond, dropped. */
       peerMessagesPerSec: int(10, 1_000_000).default(2_000),
       validators: z.array(ValidatorSchema).default([]),
+      /**
+       * Non-voting members (business and slim nodes): every validator accepts their authenticated
+       * links, serves them certified commits and, from business nodes, takes batches. Member index
+       * = validators' count + position here, the same on every node.
+       */
+      followers: z.array(ValidatorSchema).default([]),
     }),
     api: z.object({
       host: z.string().default('127.0.0.1'),
@@ -137,9 +143,20 @@ export const ConfigSchema = z
     }),
   })
   .superRefine((c, ctx) => {
-    // A role the node cannot fill is refused rather than run as a validator under another name.
+    // A role the node cannot fill is refused rather than run as something else under its name.
+    const inValidators = c.consensus.validators.some((v) => v.id === c.node.id);
+    const inFollowers = c.consensus.followers.some((v) => v.id === c.node.id);
+    if (c.node.role === 'validator' && inFollowers) {
+      ctx.addIssue({ code: 'custom', path: ['node', 'role'], message: `validator, but "${c.node.id}" is listed in consensus.followers (a follower's role is business or slim)` });
+    }
     if (c.node.role !== 'validator') {
-      ctx.addIssue({ code: 'custom', path: ['node', 'role'], message: `${c.node.role} is not built yet: every node runs as a validator (solo, or one of consensus.validators)` });
+      if (c.consensus.validators.length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['node', 'role'], message: `${c.node.role} follows a validator set: consensus.validators must not be empty` });
+      } else if (inValidators) {
+        ctx.addIssue({ code: 'custom', path: ['node', 'role'], message: `${c.node.role}, but "${c.node.id}" is listed in consensus.validators (a ${c.node.role} node never votes)` });
+      } else if (!inFollowers) {
+        ctx.addIssue({ code: 'custom', path: ['node', 'role'], message: `${c.node.role}: "${c.node.id}" must be listed in consensus.followers (validators accept links only from members)` });
+      }
     }
     // A body the API accepts must fit the buffered-bytes budget and, as transactions, the tx burst.
     if (c.api.maxBufferedBodyBytes < c.api.maxBodyBytes) {
@@ -181,13 +198,15 @@ export const ConfigSchema = z
     });
     const seenIds = new Set<string>();
     const seenKeys = new Set<string>();
-    c.consensus.validators.forEach((v, i) => {
-      if (seenIds.has(v.id)) ctx.addIssue({ code: 'custom', path: ['consensus', 'validators', i, 'id'], message: 'duplicate validator id' });
-      const k = v.publicKey.toLowerCase();
-      if (seenKeys.has(k)) ctx.addIssue({ code: 'custom', path: ['consensus', 'validators', i, 'publicKey'], message: 'duplicate validator public key' });
-      seenIds.add(v.id);
-      seenKeys.add(k);
-    });
+    for (const list of ['validators', 'followers'] as const) {
+      c.consensus[list].forEach((v, i) => {
+        if (seenIds.has(v.id)) ctx.addIssue({ code: 'custom', path: ['consensus', list, i, 'id'], message: 'duplicate member id (validators and followers share one id space)' });
+        const k = v.publicKey.toLowerCase();
+        if (seenKeys.has(k)) ctx.addIssue({ code: 'custom', path: ['consensus', list, i, 'publicKey'], message: 'duplicate member public key' });
+        seenIds.add(v.id);
+        seenKeys.add(k);
+      });
+    }
     const supply = c.chain.genesis.accounts.reduce((s, a) => s + a.balance, 0) + c.chain.genesis.devnetAccounts * c.chain.genesis.devnetBalance;
     if (supply > MAX_AMOUNT) {
       ctx.addIssue({ code: 'custom', path: ['chain', 'genesis'], message: `total genesis supply must be at most ${MAX_AMOUNT}` });

@@ -66,6 +66,7 @@ describe('defaults (config/default.json + schema)', () => {
         peerMessagesPerSec: 2000,
         storeRetainBlocks: 1_000_000,
         validators: [],
+        followers: [],
       },
       api: {
         host: '127.0.0.1',
@@ -233,7 +234,7 @@ describe('environment variables', () => {
       for (const [k, v] of Object.entries(o)) {
         const path = prefix ? `${prefix}.${k}` : k;
         if (v !== null && typeof v === 'object' && !Array.isArray(v)) walk(v as Record<string, unknown>, path);
-        else if (!['chain.genesis.accounts', 'consensus.validators'].includes(path)) leaves.push(path); // lists of objects: files only
+        else if (!['chain.genesis.accounts', 'consensus.validators', 'consensus.followers'].includes(path)) leaves.push(path); // lists of objects: files only
       }
     };
     walk(load() as unknown as Record<string, unknown>, '');
@@ -334,9 +335,20 @@ describe('environment variables', () => {
   it('invalid string values name the key, variable and allowed values', () => {
     let e = configError(() => load({ env: { HOTLEDGER_ROLE: 'king' } }));
     expect(e.message).toBe('config key node.role (set by env HOTLEDGER_ROLE="king"): must be one of validator, business, slim');
-    // Known roles the node cannot fill yet are refused, not run as a validator.
+    // A role the node cannot fill is refused, not run as a validator: a follower needs a validator set that lists it among followers.
     e = configError(() => load({ env: { HOTLEDGER_ROLE: 'slim' } }));
-    expect(e.message).toBe('config key node.role (set by env HOTLEDGER_ROLE="slim"): slim is not built yet: every node runs as a validator (solo, or one of consensus.validators)');
+    expect(e.message).toBe('config key node.role (set by env HOTLEDGER_ROLE="slim"): slim follows a validator set: consensus.validators must not be empty');
+    const v = { id: 'v0', publicKey: 'ab'.repeat(32), port: 9100 };
+    const f = { id: 'node-0', publicKey: 'cd'.repeat(32), port: 9101 };
+    e = configError(() => load({ env: { HOTLEDGER_ROLE: 'business' }, overrides: { consensus: { validators: [v] } } }));
+    expect(e.message).toContain('business: "node-0" must be listed in consensus.followers');
+    e = configError(() => load({ env: { HOTLEDGER_ROLE: 'slim' }, overrides: { consensus: { validators: [{ ...v, id: 'node-0' }], followers: [{ ...f, id: 'f0' }] } } }));
+    expect(e.message).toContain('slim, but "node-0" is listed in consensus.validators');
+    e = configError(() => load({ overrides: { consensus: { validators: [v], followers: [f] } } }));
+    expect(e.message).toContain('validator, but "node-0" is listed in consensus.followers');
+    e = configError(() => load({ env: { HOTLEDGER_ROLE: 'slim' }, overrides: { consensus: { validators: [v], followers: [{ ...f, publicKey: v.publicKey }] } } }));
+    expect(e.message).toContain('config key consensus.followers.0.publicKey: duplicate member public key');
+    expect(load({ env: { HOTLEDGER_ROLE: 'slim' }, overrides: { consensus: { validators: [v], followers: [f] } } }).node.role).toBe('slim');
     e = configError(() => load({ env: { HOTLEDGER_LOG_LEVEL: 'loud' } }));
     expect(e.message).toBe('config key log.level (set by env HOTLEDGER_LOG_LEVEL="loud"): must be one of fatal, error, warn, info, debug, trace, silent');
     e = configError(() => load({ env: { HOTLEDGER_NODE_ID: 'n'.repeat(65) } }));
@@ -503,8 +515,8 @@ describe('cross-field rules', () => {
       }),
     );
     expect(e.message.split('\n')).toEqual([
-      'config key consensus.validators.1.id: duplicate validator id',
-      'config key consensus.validators.2.publicKey: duplicate validator public key',
+      'config key consensus.validators.1.id: duplicate member id (validators and followers share one id space)',
+      'config key consensus.validators.2.publicKey: duplicate member public key',
     ]);
   });
 
