@@ -11,7 +11,7 @@ import { Pipeline, type CommittedBlock } from '../pipeline/pipeline.js';
 import { SoloOrderer, type Orderer, type VerifiedBatch } from '../ordering/orderer.js';
 import { PeerTransport } from '../network/index.js';
 import { ConsensusOrderer } from '../ordering/consensus-orderer.js';
-import { peersForQuorum, validatorIdentity, type ValidatorIdentity } from './validator-set.js';
+import { peersForQuorum, memberIdentity, type MemberIdentity } from './validator-set.js';
 import { VerifyPool, type SignatureVerifier } from '../pipeline/verify-pool.js';
 import { ConsensusStore } from '../storage/consensus-store.js';
 import { DataDirLock } from '../storage/data-dir-lock.js';
@@ -57,7 +57,8 @@ export interface StartOptions {
 export async function startNode(config: Config, opts: StartOptions = {}): Promise<RunningNode> {
   const logger = opts.logger ?? pino({ level: config.log.level, base: { node: config.node.id } });
   // Before anything starts: a misconfigured validator must not leave a ledger thread behind.
-  const identity = validatorIdentity(config);
+  const identity = memberIdentity(config);
+  if (identity && identity.role !== 'validator') throw new HotledgerError('CONFIG_INVALID', `config key node.role: ${identity.role} nodes are not built yet`);
   const genesis = genesisAccounts(config);
   // Before anything in the data dir is touched: another process or node on it stops us here.
   const lock = await DataDirLock.acquire(config.node.dataDir, config.node.id);
@@ -126,7 +127,7 @@ class HotledgerNode implements RunningNode {
     private readonly store: LedgerStore,
     height: number,
     readonly devnetKeyFiles: string[],
-    identity: ValidatorIdentity | undefined,
+    identity: MemberIdentity | undefined,
     private readonly lock: DataDirLock,
     sharedVerifier: SignatureVerifier | undefined,
   ) {
@@ -149,11 +150,11 @@ class HotledgerNode implements RunningNode {
     });
     let orderer: Orderer;
     if (identity) {
-      const me = identity.peers[identity.index]!;
+      const me = identity.links.find((p) => p.index === identity.index)!;
       const transport = new PeerTransport({
         index: identity.index,
         seed: identity.key.seed,
-        validators: identity.peers,
+        validators: identity.links,
         chainId: config.chain.chainId,
         listenHost: me.host,
         listenPort: me.port,

@@ -30,7 +30,7 @@ import type { ConsensusStore } from '../storage/consensus-store.js';
 import type { LedgerStore } from '../storage/ledger-store.js';
 import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
 import { KeyedLimiter } from '../limits/token-bucket.js';
-import type { ValidatorIdentity } from '../node/validator-set.js';
+import type { MemberIdentity } from '../node/validator-set.js';
 import { BatchSequencer, type GapRequest } from './batch-sequencer.js';
 import { ConsensusStageTimer, type ConsensusStage } from './consensus-stage-timer.js';
 import { BatchServer } from './batch-server.js';
@@ -46,7 +46,7 @@ const TC_KEY = 'consensus/high-tc';
 const UNAPPLIED_KEY = 'consensus/unapplied';
 
 export interface ConsensusOrdererOptions {
-  identity: ValidatorIdentity;
+  identity: MemberIdentity;
   chainId: number;
   timeoutMs: number;
   heartbeatMs: number;
@@ -158,10 +158,10 @@ export class ConsensusOrderer implements Orderer {
       maxMessageBytes: () => o.transport.maxMessageBytes,
       logger: o.logger,
     });
-    this.wire = wireLimits(ids.peers.length);
+    this.wire = wireLimits(ids.validators.length);
     this.peerLimits = { maxBatchTxs: o.maxBatchTxs, maxConsensusBytes: maxMessageBytes(this.wire) };
-    this.requestLimiter = new KeyedLimiter(o.peerRequestsPerSec, 2 * o.peerRequestsPerSec, ids.peers.length);
-    this.messageLimiter = new KeyedLimiter(o.peerMessagesPerSec, 2 * o.peerMessagesPerSec, ids.peers.length);
+    this.requestLimiter = new KeyedLimiter(o.peerRequestsPerSec, 2 * o.peerRequestsPerSec, ids.links.length);
+    this.messageLimiter = new KeyedLimiter(o.peerMessagesPerSec, 2 * o.peerMessagesPerSec, ids.links.length);
     this.intake = new PeerBatchIntake({
       chainId: o.chainId,
       verifier: o.verifier,
@@ -192,13 +192,13 @@ export class ConsensusOrderer implements Orderer {
     };
     this.core = new ConsensusCore({
       chainId: o.chainId,
-      validators: ids.peers.length,
+      validators: ids.validators.length,
       self: ids.index,
       timeoutMs: o.timeoutMs,
       heartbeatMs: o.heartbeatMs,
       crypto: new Ed25519ConsensusCrypto(
         ids.key.seed,
-        ids.peers.map((p) => p.publicKey),
+        ids.validators.map((p) => p.publicKey),
       ),
       safety,
       blocks,

@@ -44,7 +44,7 @@ export async function ordererHarness(opts: Partial<ConsensusOrdererOptions> & { 
   const net = fakeTransport(opts.maxMessageBytes);
   const drops: OrdererHarness['drops'] = [];
   const o = new ConsensusOrderer({
-    identity: { index: 1, key: devnetValidatorKey(HARNESS_CHAIN, 1), peers },
+    identity: { role: 'validator', index: 1, key: devnetValidatorKey(HARNESS_CHAIN, 1), validators: peers, followers: [], links: peers },
     chainId: HARNESS_CHAIN,
     timeoutMs: 60_000,
     heartbeatMs: 30_000,
