@@ -4,26 +4,32 @@ import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
 import { projectRoot } from '../runtime/module-path.js';
 import { HotledgerError } from '../errors.js';
-import type { ClusterNodeSpec, Topology } from './topology.js';
+import type { ClusterProcessSpec, Topology } from './topology.js';
 
-const API_LINE = /API\s+(http:\/\/\S+?)\/api\/v11/;
+/** Printed by `start` and `host` for each node they serve (describeServedNode): its id, then its API. */
+const NODE_LINE = /: (?:validator|business|slim) node (\S+), chain \d+\n+API\s+(http:\/\/\S+?)\/api\/v11/g;
 const TAIL_BYTES = 16_000;
 
 export interface SupervisorOptions {
-  /** How long a validator may take to print its API line. */
+  /** How long a process may take to print the API line of every node it runs. */
   startTimeoutMs?: number;
   /** SIGTERM → SIGKILL grace on stop. */
   graceMs?: number;
-  /** Also append each validator's stderr (its JSON log) to <home>/node.log. */
+  /** Also append each process's stderr (its JSON log) to its logFile (node.log or host.log). */
   logFiles?: boolean;
   /** The CLI entry point; defaults to dist/src/cli/main.js of this project. */
   cli?: string;
   env?: NodeJS.ProcessEnv;
 }
 
+/** The end of one process: every node it ran ended with it. */
 export interface ExitReport {
+  /** Index of the process (Topology.processes); with one node per process, that node's index too. */
   index: number;
+  /** Process id: the node's id for a process of one node. */
   id: string;
+  /** Indices of the nodes it ran. */
+  nodes: number[];
   code: number | null;
   signal: NodeJS.Signals | null;
   /** True when the supervisor asked for it (stop, kill, restart). */
@@ -32,9 +38,8 @@ export interface ExitReport {
 }
 
 interface Slot {
-  spec: ClusterNodeSpec;
+  spec: ClusterProcessSpec;
   child: ChildProcess | undefined;
-  url: string | undefined;
   stderr: string;
   expectExit: boolean;
   exited: Promise<ExitReport> | undefined;
@@ -61,15 +66,20 @@ function installExitHook(): void {
 }
 
 /**
- * Runs each validator of a topology as its own `hotledger start --config <home>/node.json` process,
- * waits for its API line, keeps a tail of its stderr and reports exits ('exit' event with an
- * ExitReport). Children run in their own process group, so a terminal's Ctrl-C reaches only the
- * supervisor, which forwards SIGTERM and SIGKILLs whatever is still alive after the grace period.
- * A supervisor that dies takes its validators with it: each child holds an IPC channel to it and
- * shuts down when the channel closes.
+ * Runs each process of a topology (`hotledger start --config <node.json>` for a process of one
+ * node, `hotledger host --config <host.json>` for several), waits for the API line of every node
+ * it runs, keeps a tail of its stderr and reports exits ('exit' event with an ExitReport).
+ * Nothing is restarted on its own. Children run in their own process group, so a terminal's
+ * Ctrl-C reaches only the supervisor, which forwards SIGTERM and SIGKILLs whatever is still alive
+ * after the grace period. A supervisor that dies takes its processes with it: each child holds an
+ * IPC channel to it and shuts down when the channel closes (src/cli/shutdown.ts, for start and host).
+ *
+ * Methods take a node index (Topology.nodes) and act on the process that runs that node: killing
+ * v6 of a host process of v5..v9 kills all five.
  */
 export class ClusterSupervisor extends EventEmitter<{ exit: [ExitReport] }> {
   private readonly slots: Slot[];
+  private readonly urls_: (string | undefined)[];
   private readonly cli: string;
   private stopping = false;
 
@@ -79,56 +89,73 @@ export class ClusterSupervisor extends EventEmitter<{ exit: [ExitReport] }> {
   ) {
     super();
     this.cli = o.cli ?? defaultCli();
-    this.slots = topology.nodes.map((spec) => ({ spec, child: undefined, url: undefined, stderr: '', expectExit: false, exited: undefined, log: undefined, restarts: 0 }));
+    this.slots = topology.processes.map((spec) => ({ spec, child: undefined, stderr: '', expectExit: false, exited: undefined, log: undefined, restarts: 0 }));
+    this.urls_ = topology.nodes.map(() => undefined);
     live.add(this);
     installExitHook();
   }
 
+  /** Logical nodes. */
   get size(): number {
+    return this.topology.nodes.length;
+  }
+
+  /** OS processes. */
+  get processCount(): number {
     return this.slots.length;
   }
 
-  /** API base URL (no /api/v11) of validator i; known once it printed its API line. */
+  /** API base URL (no /api/v11) of node i; as printed by its process once it started. */
   url(i: number): string {
-    const s = this.slot(i);
-    return s.url ?? `http://${s.spec.host}:${s.spec.apiPort}`;
+    const n = this.node(i);
+    return this.urls_[i] ?? `http://${n.host}:${n.apiPort}`;
   }
 
   urls(): string[] {
-    return this.slots.map((_, i) => this.url(i));
+    return this.topology.nodes.map((_, i) => this.url(i));
   }
 
+  /** Pid of the process running node i. */
   pid(i: number): number | undefined {
-    return this.slot(i).child?.pid;
+    return this.slotOf(i).child?.pid;
+  }
+
+  /** Pid of process p (Topology.processes). */
+  processPid(p: number): number | undefined {
+    return this.slots[p]?.child?.pid;
   }
 
   isRunning(i: number): boolean {
-    const c = this.slot(i).child;
-    return c !== undefined && c.exitCode === null && c.signalCode === null;
+    return running(this.slotOf(i));
   }
 
   stderrTail(i: number, bytes = 4000): string {
-    return this.slot(i).stderr.slice(-bytes);
+    return this.slotOf(i).stderr.slice(-bytes);
   }
 
-  /** Starts every validator at once and resolves when all printed their API line. */
+  /** Starts every process at once and resolves when each printed the API line of every node it runs. */
   async start(): Promise<void> {
     try {
-      await Promise.all(this.slots.map((_, i) => this.startOne(i)));
+      await Promise.all(this.slots.map((s) => this.spawnProcess(s)));
     } catch (e) {
       await this.stop();
       throw e;
     }
   }
 
-  /** Starts validator i (again) on its own config and data directory. */
+  /** Starts the process of node i (again) on its own configs and data directories; resolves to node i's URL. */
   async startOne(i: number): Promise<string> {
-    const s = this.slot(i);
-    if (this.isRunning(i)) throw new HotledgerError('BAD_REQUEST', `${s.spec.id} is already running (pid ${s.child!.pid})`);
+    const s = this.slotOf(i);
+    if (running(s)) throw new HotledgerError('BAD_REQUEST', `${s.spec.id} is already running (pid ${s.child!.pid})`);
     this.stopping = false;
-    const child = spawn(process.execPath, [this.cli, 'start', '--config', s.spec.configFile], {
+    await this.spawnProcess(s);
+    return this.url(i);
+  }
+
+  private spawnProcess(s: Slot): Promise<void> {
+    const child = spawn(process.execPath, [this.cli, s.spec.command, '--config', s.spec.configFile], {
       // The IPC channel is the child's lifeline: when this supervisor dies, even by SIGKILL, the
-      // channel closes and the validator shuts down (hotledger start listens for 'disconnect').
+      // channel closes and the process shuts down (closeOnShutdown listens for 'disconnect').
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       detached: true,
       env: this.o.env ?? process.env,
@@ -136,39 +163,56 @@ export class ClusterSupervisor extends EventEmitter<{ exit: [ExitReport] }> {
     });
     child.channel?.unref(); // the lifeline must not keep this process alive on its own
     s.child = child;
-    s.url = undefined;
+    for (const n of s.spec.nodes) this.urls_[n] = undefined;
     s.expectExit = false;
     s.stderr = '';
     if (this.o.logFiles !== false) {
       s.log?.end();
-      s.log = createWriteStream(join(s.spec.home, 'node.log'), { flags: 'a' });
+      s.log = createWriteStream(s.spec.logFile, { flags: 'a' });
     }
     const log = s.log;
     child.stderr!.on('data', (d: Buffer) => {
       s.stderr = (s.stderr + d.toString()).slice(-TAIL_BYTES);
       log?.write(d);
     });
-    let out = '';
     s.exited = new Promise<ExitReport>((res) => {
       child.once('exit', (code, signal) => {
-        const report: ExitReport = { index: i, id: s.spec.id, code, signal, expected: s.expectExit || this.stopping, stderrTail: s.stderr.slice(-4000) };
+        const report: ExitReport = {
+          index: s.spec.index,
+          id: s.spec.id,
+          nodes: s.spec.nodes,
+          code,
+          signal,
+          expected: s.expectExit || this.stopping,
+          stderrTail: s.stderr.slice(-4000),
+        };
         res(report);
         this.emit('exit', report);
       });
     });
+    const ids = new Map(s.spec.nodes.map((n) => [this.topology.nodes[n]!.id, n]));
     const timeoutMs = this.o.startTimeoutMs ?? 60_000;
-    return new Promise<string>((res, rej) => {
+    let out = '';
+    let served = 0;
+    return new Promise<void>((res, rej) => {
       const t = setTimeout(() => {
-        rej(new HotledgerError('NOT_READY', `${s.spec.id} did not print its API line within ${timeoutMs} ms; stderr ends with:\n${s.stderr.slice(-2000)}`));
+        rej(
+          new HotledgerError('NOT_READY', `${s.spec.id} did not serve the API of all its ${ids.size} node(s) within ${timeoutMs} ms; stderr ends with:\n${s.stderr.slice(-2000)}`),
+        );
       }, timeoutMs);
       child.stdout!.on('data', (d: Buffer) => {
-        if (s.url) return;
+        if (served === ids.size) return;
         out += d.toString();
-        const m = API_LINE.exec(out);
-        if (m) {
+        for (const m of out.matchAll(NODE_LINE)) {
+          const n = ids.get(m[1]!);
+          if (n !== undefined && this.urls_[n] === undefined) {
+            this.urls_[n] = m[2]!;
+            served++;
+          }
+        }
+        if (served === ids.size) {
           clearTimeout(t);
-          s.url = m[1]!;
-          res(s.url);
+          res();
         }
       });
       child.once('error', (e) => {
@@ -177,38 +221,41 @@ export class ClusterSupervisor extends EventEmitter<{ exit: [ExitReport] }> {
       });
       void s.exited!.then((r) => {
         clearTimeout(t);
-        if (!s.url)
+        if (served < ids.size)
           rej(new HotledgerError('NOT_READY', `${s.spec.id} exited (${r.signal ?? `code ${r.code}`}) before serving its API; stderr ends with:\n${r.stderrTail.slice(-2000)}`));
       });
     });
   }
 
-  /** Sends a signal to validator i (SIGKILL for a crash); resolves when it has exited. */
+  /** Sends a signal to the process of node i (SIGKILL for a crash); resolves when it has exited. */
   async kill(i: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<ExitReport | undefined> {
-    const s = this.slot(i);
-    if (!this.isRunning(i)) return undefined;
+    const s = this.slotOf(i);
+    if (!running(s)) return undefined;
     s.expectExit = true;
     s.child!.kill(signal);
     return s.exited!;
   }
 
-  /** Stops validator i (SIGTERM, SIGKILL after the grace period) and starts it on the same data dir. */
+  /** Stops the process of node i (SIGTERM, SIGKILL after the grace period) and starts it on the same data dirs. */
   async restart(i: number): Promise<string> {
-    const s = this.slot(i);
-    if (this.isRunning(i)) await this.stopOne(i);
+    const s = this.slotOf(i);
+    if (running(s)) await this.stopOne(i);
     s.restarts++;
     return this.startOne(i);
   }
 
-  /** Resolves when validator i exits (at once if it is not running). */
+  /** Resolves when the process of node i exits (at once if it is not running). */
   exited(i: number): Promise<ExitReport | undefined> {
-    const s = this.slot(i);
-    return this.isRunning(i) ? s.exited! : Promise.resolve(undefined);
+    const s = this.slotOf(i);
+    return running(s) ? s.exited! : Promise.resolve(undefined);
   }
 
   async stopOne(i: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<ExitReport | undefined> {
-    const s = this.slot(i);
-    if (!this.isRunning(i)) return undefined;
+    return this.stopSlot(this.slotOf(i), signal);
+  }
+
+  private async stopSlot(s: Slot, signal: NodeJS.Signals): Promise<ExitReport | undefined> {
+    if (!running(s)) return undefined;
     s.expectExit = true;
     const child = s.child!;
     child.kill(signal);
@@ -221,10 +268,10 @@ export class ClusterSupervisor extends EventEmitter<{ exit: [ExitReport] }> {
     return r;
   }
 
-  /** Forwards `signal` to every running validator, SIGKILLs those alive after the grace period. */
+  /** Forwards `signal` to every running process, SIGKILLs those alive after the grace period. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<ExitReport[]> {
     this.stopping = true;
-    const reports = await Promise.all(this.slots.map((_, i) => this.stopOne(i, signal)));
+    const reports = await Promise.all(this.slots.map((s) => this.stopSlot(s, signal)));
     for (const s of this.slots) s.log?.end();
     live.delete(this);
     return reports.filter((r): r is ExitReport => r !== undefined);
@@ -244,31 +291,44 @@ export class ClusterSupervisor extends EventEmitter<{ exit: [ExitReport] }> {
     }
   }
 
-  private slot(i: number): Slot {
-    const s = this.slots[i];
-    if (!s) throw new HotledgerError('BAD_REQUEST', `no validator ${i} (the cluster has ${this.slots.length})`);
-    return s;
+  private node(i: number) {
+    const n = this.topology.nodes[i];
+    if (!n) throw new HotledgerError('BAD_REQUEST', `no node ${i} (the cluster has ${this.topology.nodes.length})`);
+    return n;
+  }
+
+  private slotOf(i: number): Slot {
+    const id = this.node(i).process;
+    return this.slots.find((s) => s.spec.id === id)!;
   }
 }
 
-/** Polls GET /q/health/ready of every running validator until all answer 200 (peers connected). */
+function running(s: Slot): boolean {
+  const c = s.child;
+  return c !== undefined && c.exitCode === null && c.signalCode === null;
+}
+
+/** Polls GET /q/health/ready of every node whose process runs until all answer 200 (peers connected). */
 export async function waitClusterReady(sup: ClusterSupervisor, timeoutMs = 30_000): Promise<void> {
   const until = Date.now() + timeoutMs;
-  const pending = new Set(Array.from({ length: sup.size }, (_, i) => i).filter((i) => sup.isRunning(i)));
+  const nodes = sup.topology.nodes;
+  const pending = new Set(nodes.map((n) => n.index).filter((i) => sup.isRunning(i)));
   let last = '';
   while (pending.size > 0) {
-    for (const i of [...pending]) {
-      try {
-        const r = await fetch(`${sup.url(i)}/q/health/ready`, { signal: AbortSignal.timeout(2_000) });
-        if (r.ok) pending.delete(i);
-        else last = `v${i}: ${await r.text()}`;
-      } catch (e) {
-        last = `v${i}: ${(e as Error).message}`;
-      }
-    }
+    await Promise.all(
+      [...pending].map(async (i) => {
+        try {
+          const r = await fetch(`${sup.url(i)}/q/health/ready`, { signal: AbortSignal.timeout(2_000) });
+          if (r.ok) pending.delete(i);
+          else last = `${nodes[i]!.id}: ${await r.text()}`;
+        } catch (e) {
+          last = `${nodes[i]!.id}: ${(e as Error).message}`;
+        }
+      }),
+    );
     if (pending.size === 0) return;
     if (Date.now() > until)
-      throw new HotledgerError('NOT_READY', `validators ${[...pending].map((i) => `v${i}`).join(', ')} not ready within ${timeoutMs} ms (${last.slice(0, 300)})`);
+      throw new HotledgerError('NOT_READY', `nodes ${[...pending].map((i) => nodes[i]!.id).join(', ')} not ready within ${timeoutMs} ms (${last.slice(0, 300)})`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

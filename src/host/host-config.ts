@@ -85,7 +85,7 @@ function keyOf(path: readonly PropertyKey[]): string {
 /**
  * Two nodes of one process must not share a data dir (one LMDB environment, one lock: the second
  * would corrupt or be refused mid-start), a listening port, or an identity (two signers of one
- * validator key equivocate). Checked before anything starts.
+ * member key equivocate). Checked before anything starts.
  */
 function refuseSharedResources(nodes: readonly Config[], source: string): void {
   const seen = new Map<string, number>();
@@ -103,10 +103,13 @@ function refuseSharedResources(nodes: readonly Config[], source: string): void {
     claim('data dir', resolve(c.node.dataDir!), i, 'node.dataDir');
     // By number alone (0.0.0.0 and 127.0.0.1 on one port clash too); 0 asks the OS for a free one.
     if (c.api.port !== 0) claim('port', String(c.api.port), i, 'api.port');
-    const me = c.consensus.validators.find((v) => v.id === c.node.id);
-    if (me) {
-      claim('port', String(me.port), i, `consensus.validators[${c.consensus.validators.indexOf(me)}].port`);
-      claim('validator identity', me.publicKey.toLowerCase(), i, `consensus.validators[${c.consensus.validators.indexOf(me)}].publicKey`);
+    // A business or slim node's consensus.followers entry is its peer address and identity, as a validator's is.
+    for (const list of ['validators', 'followers'] as const) {
+      const at = c.consensus[list].findIndex((v) => v.id === c.node.id);
+      if (at < 0) continue;
+      const me = c.consensus[list][at]!;
+      claim('port', String(me.port), i, `consensus.${list}[${at}].port`);
+      claim('member identity', me.publicKey.toLowerCase(), i, `consensus.${list}[${at}].publicKey`);
     }
   });
 }

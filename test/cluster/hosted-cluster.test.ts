@@ -1,0 +1,116 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { postTxs, tryGetJson } from '../../src/cluster/http.js';
+import type { BlockView, TxStatusView } from '../../src/node/node-api.js';
+import { compiledPath } from '../../src/runtime/module-path.js';
+import { txId } from '../../src/tx/codec.js';
+import { devnetKeyPair, generateTransfers } from '../../src/workload/generate.js';
+import { tempDir } from '../support/fixtures.js';
+
+/**
+ * `hotledger cluster --validators 4 --per-process 2`, the real CLI (dist/ must be built): two
+ * `hotledger host` processes of two validators each form one chain, and a SIGKILLed supervisor
+ * takes both host processes with it.
+ */
+const CHAIN = 5151;
+const dir = tempDir('hotledger-hosted-cluster-');
+let cluster: ChildProcess | undefined;
+const pids: number[] = [];
+let out = '';
+let err = '';
+
+afterAll(() => {
+  cluster?.kill('SIGKILL');
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone: what the test wants
+    }
+  }
+  dir.remove();
+});
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false> | T | undefined | false): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; stdout:\n${out}\nstderr ends:\n${err.slice(-1500)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('hotledger cluster --per-process 2', () => {
+  it('runs 4 validators in 2 host processes that commit one chain, and a SIGKILLed supervisor leaves no child alive', async () => {
+    const cli = compiledPath('../../src/cli/main.ts', import.meta.url);
+    const args = [
+      'cluster',
+      '--validators',
+      '4',
+      '--per-process',
+      '2',
+      '--base-port',
+      '0',
+      '--dir',
+      dir.path,
+      '--accounts',
+      '2',
+      '--chain-id',
+      String(CHAIN),
+      '--fresh',
+      '--log-level',
+      'warn',
+    ];
+    cluster = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOTLEDGER_PROFILE: '' } });
+    cluster.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    cluster.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+
+    await waitFor('every node ready', 30_000, () => {
+      if (cluster!.exitCode !== null) throw new Error(`hotledger cluster exited with ${cluster!.exitCode}: ${err.slice(-1500)}`);
+      return /^ready\s+every node answers/m.test(out);
+    });
+    // The node table: id, role, process, API; then one line per process with its pid.
+    const urls = new Map([...out.matchAll(/^(v\d)\s+validator\s+(pv\d)\s+(http:\/\/\S+)\/api\/v11/gm)].map((m) => [m[1]!, { process: m[2]!, url: m[3]! }]));
+    expect([...urls.keys()]).toEqual(['v0', 'v1', 'v2', 'v3']);
+    expect([...urls.values()].map((u) => u.process)).toEqual(['pv0', 'pv0', 'pv1', 'pv1']);
+    const processes = [...out.matchAll(/^process (pv\d)\s+pid (\d+) nodes (\S+)\s+hotledger host --config (\S+)/gm)];
+    expect(processes.map((m) => `${m[1]}:${m[3]}`)).toEqual(['pv0:v0,v1', 'pv1:v2,v3']);
+    expect(processes.every((m) => existsSync(m[4]!))).toBe(true);
+    expect(existsSync(join(dir.path, 'pv0', 'host.log'))).toBe(true);
+    pids.push(...processes.map((m) => Number(m[2])));
+    expect(new Set(pids).size).toBe(2);
+    expect(pids.every(alive)).toBe(true);
+
+    // One transfer, sent to v1 (in pv0), committed on all four, at one block hash.
+    const txs = generateTransfers({ chainId: CHAIN, senders: [devnetKeyPair(CHAIN, 0)], recipients: [devnetKeyPair(CHAIN, 1).publicKey], count: 1 });
+    const id = txId(txs, 0).toString('hex');
+    expect(await postTxs(urls.get('v1')!.url, txs)).toMatchObject({ status: 202, accepted: 1 });
+    const heights = await Promise.all(
+      [...urls.values()].map(({ url }) =>
+        waitFor(`the transfer committed at ${url}`, 15_000, async () => {
+          const s = await tryGetJson<TxStatusView>(`${url}/api/v11/transactions/${id}`);
+          return s?.status === 'committed' ? s.height : undefined;
+        }),
+      ),
+    );
+    expect(new Set(heights).size).toBe(1);
+    const blocks = await Promise.all([...urls.values()].map(({ url }) => tryGetJson<BlockView>(`${url}/api/v11/blocks/${heights[0]}`)));
+    expect(blocks.every((b) => b !== undefined && b.hash === blocks[0]!.hash && b.txCount >= 1)).toBe(true);
+
+    cluster.kill('SIGKILL');
+    await waitFor('both host processes gone after the supervisor was SIGKILLed', 20_000, () => !pids.some(alive));
+    expect(pids.filter(alive)).toEqual([]);
+  }, 45_000);
+});
