@@ -91,6 +91,8 @@ export type ErrorCode =
   /** A WebSocket upgrade from a browser origin not in api.wsAllowedOrigins. */
   | 'ORIGIN_NOT_ALLOWED'
   | 'NOT_READY'
+  /** A submission to a slim (archive) node: it serves reads only. */
+  | 'ROLE_READ_ONLY'
   | 'SHUTTING_DOWN'
   | 'CONSENSUS_INVALID'
   | 'PEER_MESSAGE_INVALID'

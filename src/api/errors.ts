@@ -12,6 +12,7 @@ export const statusOfCode: Partial<Record<ErrorCode, number>> = {
   RATE_LIMITED: 429,
   REQUEST_TIMEOUT: 408,
   ORIGIN_NOT_ALLOWED: 403,
+  ROLE_READ_ONLY: 403,
   NOT_READY: 503,
   SHUTTING_DOWN: 503,
   STORAGE_FULL: 503,

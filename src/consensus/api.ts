@@ -92,6 +92,11 @@ export interface ConsensusOutput {
   send: { to: number | 'all'; msg: ConsensusMessage }[];
   /** Newly committed blocks in height order, each with the QC that certifies it. */
   commits: CommittedBlock[];
+  /**
+   * With `commits`: the last one's certified child (round + 1) and that child's QC. Together with
+   * the last commit's own QC it proves the commit to a follower (src/ordering/commit-proof.ts).
+   */
+  commitProof?: CommittedBlock;
   /** Batches to obtain; report each with onPayloadAvailable. */
   fetchPayload: { digests: Hash[]; from: number }[];
   /** Call onTick at this time; replaces any earlier timer. */

@@ -13,6 +13,11 @@ export class BlockTree {
   private readonly committedChain: Block[] = [];
   /** Hashes of certified 2-chains that do not extend the root, drained by the core. */
   readonly conflicts: string[] = [];
+  /**
+   * The certified direct child (round + 1) of the last committed block, with its QC: with the
+   * root's own QC, the 2-chain that proves the root committed to someone who trusts no validator.
+   */
+  private proof: CommittedBlock | undefined;
 
   /**
    * `unsafeOneChain` is a test-only fault injection: commit a block as soon as it is certified.
@@ -121,6 +126,7 @@ export class BlockTree {
       out.push({ block: c, qc: this.qcs.get(hex(c.hash))! });
     }
     const last = chain[chain.length - 1]!;
+    if (!this.unsafeOneChain) this.proof = { block: b, qc: this.qcs.get(hex(certifiedHash))! };
     this.rootBlock = last;
     this.rootQc = this.qcs.get(hex(last.hash))!;
     for (const c of chain) this.committedChain.push(c);
@@ -154,6 +160,11 @@ export class BlockTree {
 
   get rootCert(): QuorumCert {
     return this.rootQc;
+  }
+
+  /** The 2-chain above the root (see `proof`); undefined before the first commit of this run. */
+  get commitProof(): CommittedBlock | undefined {
+    return this.proof;
   }
 
   /** Drops forks at or below the root and committed blocks beyond the retention window. */

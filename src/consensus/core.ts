@@ -424,6 +424,7 @@ export class ConsensusCore {
       this.payload.onCommit(c.block);
     }
     if (blocks.length > 0) this.rootCommittedPayload = blocks.some((c) => c.block.payload.length > 0);
+    if (blocks.length > 0) this.out.commitProof = this.tree.commitProof;
     if (blocks.length > 0) this.sync.prune(this.tree.root.height);
   }
 

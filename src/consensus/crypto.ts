@@ -12,16 +12,20 @@ export interface ConsensusCrypto {
 
 /** Production implementation: libsodium Ed25519, strict verification (the consensus rule). */
 export class Ed25519ConsensusCrypto implements ConsensusCrypto {
-  private readonly secretKey: Buffer;
+  private readonly secretKey: Buffer | undefined;
   private readonly publicKeys: Uint8Array[];
 
-  /** seed32: this validator's 32-byte Ed25519 seed; publicKeys: the validator set in index order. */
-  constructor(seed32: Uint8Array, publicKeys: Uint8Array[]) {
-    this.secretKey = sodiumSecretKey(seed32).secretKey;
+  /**
+   * seed32: this validator's 32-byte Ed25519 seed, or null for a member that only checks
+   * certificates (a follower); publicKeys: the validator set in index order.
+   */
+  constructor(seed32: Uint8Array | null, publicKeys: Uint8Array[]) {
+    this.secretKey = seed32 ? sodiumSecretKey(seed32).secretKey : undefined;
     this.publicKeys = publicKeys;
   }
 
   sign(msg: Uint8Array): Uint8Array {
+    if (!this.secretKey) throw new Error('this member has no validator key: it never signs consensus messages');
     return new Uint8Array(sodiumSign(msg, this.secretKey));
   }
 

@@ -188,14 +188,15 @@ export class PeerTransport {
   }
 
   /**
-   * Encodes once and queues the same bytes to every other validator; returns how many accepted it.
-   * Throws like `send` (FRAME_TOO_LARGE, ENCODE_ERROR, CLOSED) before queuing to anyone.
+   * Encodes once and queues the same bytes to every other member, or to those `only` selects (a
+   * validator's consensus traffic goes to validators, not to followers); returns how many
+   * accepted it. Throws like `send` (FRAME_TOO_LARGE, ENCODE_ERROR, CLOSED) before queuing to anyone.
    */
-  broadcast(msg: unknown): number {
+  broadcast(msg: unknown, only?: (index: number) => boolean): number {
     this.assertUsable();
     const f = this.encode(msg);
     let n = 0;
-    for (const p of this.peers.values()) if (this.enqueue(p, f)) n++;
+    for (const p of this.peers.values()) if ((!only || only(p.info.index)) && this.enqueue(p, f)) n++;
     return n;
   }
 
@@ -216,8 +217,9 @@ export class PeerTransport {
     return this.peers.get(index)?.up ?? false;
   }
 
-  connectedPeers(): number[] {
-    return [...this.peers.values()].filter((p) => p.up).map((p) => p.info.index);
+  /** Members with a link up, or those of them `only` selects. */
+  connectedPeers(only?: (index: number) => boolean): number[] {
+    return [...this.peers.values()].filter((p) => p.up && (!only || only(p.info.index))).map((p) => p.info.index);
   }
 
   stats(): TransportStats {

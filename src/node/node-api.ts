@@ -58,8 +58,11 @@ export interface NodeStats {
 }
 
 export interface ConsensusStatus {
-  /** `solo`: a single node sequences its own batches (no votes); `hotstuff`: BFT cluster. */
-  mode: 'solo' | 'hotstuff';
+  /**
+   * `solo`: a single node sequences its own batches (no votes); `hotstuff`: a validator of a BFT
+   * cluster; `follower`: a business or slim node that follows the validators' certified commits.
+   */
+  mode: 'solo' | 'hotstuff' | 'follower';
   round: number;
   leader: string;
   lastCommittedHeight: number;

@@ -11,6 +11,8 @@ import { Pipeline, type CommittedBlock } from '../pipeline/pipeline.js';
 import { SoloOrderer, type Orderer, type VerifiedBatch } from '../ordering/orderer.js';
 import { PeerTransport } from '../network/index.js';
 import { ConsensusOrderer } from '../ordering/consensus-orderer.js';
+import { FollowerOrderer } from '../ordering/follower-orderer.js';
+import { FOLLOW_CHUNK } from '../ordering/follower-core.js';
 import { peersForQuorum, memberIdentity, type MemberIdentity } from './validator-set.js';
 import { VerifyPool, type SignatureVerifier } from '../pipeline/verify-pool.js';
 import { ConsensusStore } from '../storage/consensus-store.js';
@@ -58,7 +60,6 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const logger = opts.logger ?? pino({ level: config.log.level, base: { node: config.node.id } });
   // Before anything starts: a misconfigured validator must not leave a ledger thread behind.
   const identity = memberIdentity(config);
-  if (identity && identity.role !== 'validator') throw new HotledgerError('CONFIG_INVALID', `config key node.role: ${identity.role} nodes are not built yet`);
   const genesis = genesisAccounts(config);
   // Before anything in the data dir is touched: another process or node on it stops us here.
   const lock = await DataDirLock.acquire(config.node.dataDir, config.node.id);
@@ -109,7 +110,11 @@ class HotledgerNode implements RunningNode {
   private readonly ownPool: VerifyPool | undefined;
   private readonly admission: Admission;
   private readonly pipeline: Pipeline;
-  private readonly consensus: { orderer: ConsensusOrderer; transport: PeerTransport; store: ConsensusStore; ids: string[] } | undefined;
+  /** A validator's consensus, or a business / slim node's follower; undefined when solo. */
+  private readonly consensus:
+    | { kind: 'validator'; orderer: ConsensusOrderer; transport: PeerTransport; store: ConsensusStore; ids: string[] }
+    | { kind: 'follower'; orderer: FollowerOrderer; transport: PeerTransport; store: ConsensusStore; ids: string[] }
+    | undefined;
   private readonly listeners = new Set<(b: CommittedBlockEvent) => void>();
   private readonly tps = new TpsWindow();
   private readonly latency = new RecentLatency();
@@ -151,6 +156,8 @@ class HotledgerNode implements RunningNode {
     let orderer: Orderer;
     if (identity) {
       const me = identity.links.find((p) => p.index === identity.index)!;
+      const validatorIds = config.consensus.validators.map((v) => v.id);
+      const memberIds = [...validatorIds, ...config.consensus.followers.map((v) => v.id)];
       const transport = new PeerTransport({
         index: identity.index,
         seed: identity.key.seed,
@@ -172,28 +179,46 @@ class HotledgerNode implements RunningNode {
             'a peer asked for a consensus height this node pruned (consensus.storeRetainBlocks): answered as missing; a node that far behind cannot catch up by sync',
           ),
       });
-      const consensusOrderer = new ConsensusOrderer({
-        identity,
-        chainId: config.chain.chainId,
-        timeoutMs: config.consensus.timeoutMs,
-        heartbeatMs: config.consensus.heartbeatMs,
-        retainCommitted: config.consensus.retainCommitted,
-        transport,
-        verifier: this.verifier,
-        store,
-        consensusStore,
-        logger: logger.child({ component: 'consensus' }),
-        appliedRound: store.getHeader(height)?.round ?? 0,
-        observe: (stage, ms) => this.m.stageSeconds.observe({ stage }, ms / 1000),
-        maxBatchTxs: config.pipeline.batchSize,
-        maxPeerBatches: config.consensus.maxPeerBatches,
-        maxPeerBatchBytes: config.consensus.maxPeerBatchMb * 1024 * 1024,
-        peerRequestsPerSec: config.consensus.peerRequestsPerSec,
-        peerMessagesPerSec: config.consensus.peerMessagesPerSec,
-        onPeerDrop: (from, reason) => this.m.peerDrops.inc({ peer: config.consensus.validators[from]?.id ?? String(from), reason }),
-      });
-      this.consensus = { orderer: consensusOrderer, transport, store: consensusStore, ids: config.consensus.validators.map((v) => v.id) };
-      orderer = consensusOrderer;
+      const onPeerDrop = (from: number, reason: string) => this.m.peerDrops.inc({ peer: memberIds[from] ?? String(from), reason });
+      if (identity.role !== 'validator') {
+        const follower = new FollowerOrderer({
+          identity,
+          chainId: config.chain.chainId,
+          timeoutMs: config.consensus.timeoutMs,
+          transport,
+          store,
+          consensusStore,
+          logger: logger.child({ component: 'follower' }),
+          appliedRound: store.getHeader(height)?.round ?? 0,
+          maxBatchTxs: config.pipeline.batchSize,
+          onPeerDrop,
+        });
+        this.consensus = { kind: 'follower', orderer: follower, transport, store: consensusStore, ids: validatorIds };
+        orderer = follower;
+      } else {
+        const consensusOrderer = new ConsensusOrderer({
+          identity,
+          chainId: config.chain.chainId,
+          timeoutMs: config.consensus.timeoutMs,
+          heartbeatMs: config.consensus.heartbeatMs,
+          retainCommitted: config.consensus.retainCommitted,
+          transport,
+          verifier: this.verifier,
+          store,
+          consensusStore,
+          logger: logger.child({ component: 'consensus' }),
+          appliedRound: store.getHeader(height)?.round ?? 0,
+          observe: (stage, ms) => this.m.stageSeconds.observe({ stage }, ms / 1000),
+          maxBatchTxs: config.pipeline.batchSize,
+          maxPeerBatches: config.consensus.maxPeerBatches,
+          maxPeerBatchBytes: config.consensus.maxPeerBatchMb * 1024 * 1024,
+          peerRequestsPerSec: config.consensus.peerRequestsPerSec,
+          peerMessagesPerSec: config.consensus.peerMessagesPerSec,
+          onPeerDrop,
+        });
+        this.consensus = { kind: 'validator', orderer: consensusOrderer, transport, store: consensusStore, ids: validatorIds };
+        orderer = consensusOrderer;
+      }
     } else {
       orderer = new SoloOrderer();
     }
@@ -252,11 +277,14 @@ class HotledgerNode implements RunningNode {
     this.m.mempoolReady.set(this.mempool.readyCount);
     this.m.inflightBatches.set(this.pipeline.inflightBatches);
     if (this.consensus) {
-      const s = this.consensus.orderer.status();
-      this.m.consensusRound.set(s.round);
-      this.m.consensusViewChanges.set(this.consensus.orderer.viewChanges);
-      this.m.consensusEquivocations.set(s.equivocations);
-      this.m.consensusPeers.set(this.consensus.transport.connectedPeers().length);
+      const n = this.consensus.ids.length;
+      this.m.consensusPeers.set(this.consensus.transport.connectedPeers((i) => i < n).length);
+      if (this.consensus.kind === 'validator') {
+        const s = this.consensus.orderer.status();
+        this.m.consensusRound.set(s.round);
+        this.m.consensusViewChanges.set(this.consensus.orderer.viewChanges);
+        this.m.consensusEquivocations.set(s.equivocations);
+      } else this.m.consensusRound.set(this.consensus.orderer.status().round);
     }
   }
 
@@ -267,6 +295,19 @@ class HotledgerNode implements RunningNode {
 
   consensusStatus(): ConsensusStatus {
     const latest = this.getBlock('latest');
+    if (this.consensus?.kind === 'follower') {
+      const s = this.consensus.orderer.status();
+      return {
+        mode: 'follower',
+        round: s.round,
+        leader: '',
+        lastCommittedHeight: this.height,
+        lastCommittedHash: latest?.hash ?? '',
+        highQc: null,
+        consensusHeight: s.height,
+        note: `${this.config.node.role} node following ${this.consensus.ids.length} validators (subscribed to ${s.subscribed.map((i) => this.consensus!.ids[i]).join(', ') || 'none yet'}); accepts a block only on a 2-chain of quorum certificates; consensus height ${s.height}, ${s.behind} behind the highest seen`,
+      };
+    }
     if (this.consensus) {
       const s = this.consensus.orderer.status();
       return {
@@ -292,6 +333,11 @@ class HotledgerNode implements RunningNode {
   }
 
   submit(txs: Buffer): Promise<AdmitResult[]> {
+    if (this.config.node.role === 'slim') {
+      return Promise.reject(
+        new HotledgerError('ROLE_READ_ONLY', `node ${this.config.node.id} is a slim (archive) node: it serves reads only; submit transactions to a business node or a validator`),
+      );
+    }
     return this.admission.submit(txs);
   }
 
@@ -368,11 +414,21 @@ class HotledgerNode implements RunningNode {
     return c?.code === 'STORAGE_FULL' ? c : undefined;
   }
 
-  /** Solo: always in sync. Validator: a quorum, counting itself, of validators connected (the core's quorum size). */
+  /**
+   * Solo: always in sync. Validator: a quorum, counting itself, of validators connected (the core's
+   * quorum size). Follower: subscribed to a validator and within one catch-up chunk of the highest
+   * commit it has seen.
+   */
   private syncCheck(): HealthCheck {
     if (!this.consensus) return { name: 'sync', status: 'UP', data: { mode: 'solo' } };
-    const needed = peersForQuorum(this.consensus.ids.length);
-    const peers = this.consensus.transport.connectedPeers().length;
+    const n = this.consensus.ids.length;
+    const peers = this.consensus.transport.connectedPeers((i) => i < n).length;
+    if (this.consensus.kind === 'follower') {
+      const s = this.consensus.orderer.status();
+      const up = s.subscribed.length > 0 && s.behind <= FOLLOW_CHUNK;
+      return { name: 'sync', status: up ? 'UP' : 'DOWN', data: { mode: 'follower', peers, subscribed: s.subscribed.length, behind: s.behind } };
+    }
+    const needed = peersForQuorum(n);
     return { name: 'sync', status: peers >= needed ? 'UP' : 'DOWN', data: { mode: 'hotstuff', peers, needed } };
   }
 

@@ -26,7 +26,6 @@ export interface MemberIdentity {
   links: PeerInfo[];
 }
 
-
 /**
  * Public, insecure validator keys for local clusters (`hotledger cluster`, tests), derived like
  * devnet accounts so every process agrees on the set without exchanging files.
@@ -57,7 +56,12 @@ export function memberIdentity(cfg: Config): MemberIdentity | undefined {
       `config key node.keyFile: ${cfg.node.keyFile} holds public key ${Buffer.from(key.publicKey).toString('hex')}, consensus.${list} lists ${entry.publicKey} for ${entry.id}`,
     );
   }
-  const info = (v: { publicKey: string; host: string; port: number }, index: number): PeerInfo => ({ index, publicKey: Buffer.from(v.publicKey, 'hex'), host: v.host, port: v.port });
+  const info = (v: { publicKey: string; host: string; port: number }, index: number): PeerInfo => ({
+    index,
+    publicKey: Buffer.from(v.publicKey, 'hex'),
+    host: v.host,
+    port: v.port,
+  });
   const validators = set.map((v, i) => info(v, i));
   const followers = cfg.consensus.followers.map((v, j) => info(v, set.length + j));
   const index = role === 'validator' ? at : set.length + at;

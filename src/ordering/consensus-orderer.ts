@@ -36,6 +36,7 @@ import { ConsensusStageTimer, type ConsensusStage } from './consensus-stage-time
 import { BatchServer } from './batch-server.js';
 import { HeldBatches } from './held-batches.js';
 import { PeerBatchIntake, type IntakeDrop } from './peer-batch-intake.js';
+import { FollowerFeed } from './follower-feed.js';
 import { MAX_BATCHES_PER_REQUEST, parsePeerMessage, type PeerMessage, type PeerWireLimits } from './peer-wire.js';
 
 const SAFETY_KEY = 'consensus/safety';
@@ -76,7 +77,7 @@ export interface ConsensusOrdererOptions {
   onPeerDrop?: (from: number, reason: PeerDropReason) => void;
 }
 
-export type PeerDropReason = IntakeDrop | 'malformed' | 'request-rate' | 'message-rate' | 'unsendable';
+export type PeerDropReason = IntakeDrop | 'malformed' | 'request-rate' | 'message-rate' | 'unsendable' | 'not-for-role';
 
 /**
  * A validator's ordering stage: runs the sans-I/O HotStuff core with real I/O around it. Local
@@ -133,9 +134,15 @@ export class ConsensusOrderer implements Orderer {
   /** Own batches out to every peer, gaps filled again, batches served by digest. */
   private readonly server: BatchServer;
   private readonly stages: ConsensusStageTimer | undefined;
+  /** Business and slim nodes following this validator's commits. */
+  private readonly feed: FollowerFeed;
+  /** Validators are members 0..n-1; members from n on are followers. */
+  private readonly n: number;
+  private readonly isValidator = (i: number): boolean => i < this.n;
 
   constructor(private readonly o: ConsensusOrdererOptions) {
     const ids = o.identity;
+    this.n = ids.validators.length;
     // Data dirs from before the consensus store kept these records in the ledger's meta: read
     // them from there until the first write, or a restart would forget the last voted round.
     const legacy = o.consensusStore.empty;
@@ -207,11 +214,13 @@ export class ConsensusOrderer implements Orderer {
       committedChain,
       retainCommitted: o.retainCommitted,
     });
+    this.feed = new FollowerFeed({ stored: (h) => o.consensusStore.getCommittedBlock(h), rootHeight: this.core.status().committedHeight });
   }
 
   start(deliver: (block: OrderedBlock) => void): void {
     this.deliver = deliver;
     this.o.transport.onMessage((from, msg) => this.onPeer(from, msg));
+    this.o.transport.onPeerDown((member) => this.feed.drop(member));
     this.sequencerTimer = setInterval(() => this.sequencerTick(), Math.max(50, Math.floor(this.o.timeoutMs / 4)));
     this.sequencerTimer.unref();
     this.handle(this.core.start(Date.now()));
@@ -256,8 +265,16 @@ export class ConsensusOrderer implements Orderer {
       this.dropped(from, 'malformed', (e as Error).message);
       return;
     }
+    // A follower subscribes, asks for batches and (a business node) sends its own; nothing else.
+    if (!this.isValidator(from) ? msg.k !== 'fs' && msg.k !== 'bq' && msg.k !== 'b' : msg.k === 'fs' || msg.k === 'fc') return this.dropped(from, 'not-for-role', msg.k);
     try {
       switch (msg.k) {
+        case 'fs':
+          if (!this.requestLimiter.take(from, Date.now())) return this.dropped(from, 'request-rate', 'fs');
+          for (const f of this.feed.subscribe(from, msg.h, msg.l)) this.sendTo(f.to, { k: 'fc', c: f.records, ...(f.proof ? { p: f.proof } : {}) });
+          return;
+        case 'fc':
+          return;
         case 'c': {
           // Every consensus message costs a decode and, often, signature checks on this thread: a
           // peer flooding validly signed ones must not starve the rounds (an honest one sends a few
@@ -367,7 +384,7 @@ export class ConsensusOrderer implements Orderer {
   /** A send that fails (frame too large, link closed) is logged and counted, never swallowed or thrown into a caller. */
   private sendTo(to: number | 'all', m: PeerMessage): void {
     try {
-      if (to === 'all') this.o.transport.broadcast(m);
+      if (to === 'all') this.o.transport.broadcast(m, this.isValidator);
       else this.o.transport.send(to, m);
     } catch (e) {
       this.o.logger.error({ to, kind: m.k, err: (e as Error).message }, 'could not send a peer message');
@@ -418,6 +435,10 @@ export class ConsensusOrderer implements Orderer {
           // the older root's blocks commit again and are skipped as already applied. The committed
           // blocks themselves (served to peers' forward sync) go in the same transaction as the
           // root, so the stored chain never has a hole below it.
+          const records = out.commits.map((c) => ({ height: c.block.height, bytes: encodeCommittedBlock(c) }));
+          for (const f of this.feed.committed(records, out.commitProof && encodeCommittedBlock(out.commitProof))) {
+            this.sendTo(f.to, { k: 'fc', c: f.records, ...(f.proof ? { p: f.proof } : {}) });
+          }
           void this.o.consensusStore
             .putDurable(
               {
@@ -425,7 +446,7 @@ export class ConsensusOrderer implements Orderer {
                 [BLOCKS_KEY]: [...this.uncommitted.values()].map(encodeBlock),
                 [UNAPPLIED_KEY]: this.unapplied.map(encodeCommittedBlock),
               },
-              out.commits.map((c) => ({ height: c.block.height, bytes: encodeCommittedBlock(c) })),
+              records,
             )
             .catch((e: unknown) => this.o.logger.error({ err: e }, 'could not persist the committed root'));
           this.pump();
@@ -452,7 +473,7 @@ export class ConsensusOrderer implements Orderer {
     // The proposer first; on retries, the next connected peer in turn.
     let to = from;
     if (to < 0 || to === this.o.identity.index || !this.o.transport.isConnected(to)) {
-      const peers = this.o.transport.connectedPeers();
+      const peers = this.o.transport.connectedPeers(this.isValidator);
       if (peers.length === 0) return;
       to = peers[this.nextPeer++ % peers.length]!;
     }

@@ -14,7 +14,14 @@ export type PeerMessage =
   /** Ask for batches by digest. */
   | { k: 'bq'; d: Uint8Array[] }
   /** Batches asked for with `bq`. */
-  | { k: 'br'; txs: Uint8Array[] };
+  | { k: 'br'; txs: Uint8Array[] }
+  /** Follower to validator: committed records from height h on, then (if l) every new commit. */
+  | { k: 'fs'; h: number; l: boolean }
+  /** Validator to follower: committed records (encoded CommittedBlock, oldest first) and the live 2-chain `p` when they reach the validator's root. */
+  | { k: 'fc'; c: Uint8Array[]; p?: Uint8Array };
+
+/** Records per `fc` (the follower's catch-up chunk, FollowerCore's FOLLOW_CHUNK). */
+export const MAX_RECORDS_PER_FOLLOW = 64;
 
 /** Digests per `bq`, batches per `br`, and sequence numbers per `bn`: what an honest node asks. */
 export const MAX_BATCHES_PER_REQUEST = 64;
@@ -64,6 +71,16 @@ export function parsePeerMessage(raw: unknown, l: PeerWireLimits): PeerMessage {
       list(m.txs, 'br.txs');
       for (const t of m.txs as unknown[]) batch(t, 'br.txs[]', l.maxBatchTxs);
       return { k: 'br', txs: m.txs as Uint8Array[] };
+    }
+    case 'fs':
+      if (typeof m.h !== 'number' || !Number.isSafeInteger(m.h) || m.h < 1) return invalid('fs.h is not a height');
+      if (typeof m.l !== 'boolean') return invalid('fs.l is not a boolean');
+      return { k: 'fs', h: m.h, l: m.l };
+    case 'fc': {
+      if (!Array.isArray(m.c) || m.c.length === 0 || m.c.length > MAX_RECORDS_PER_FOLLOW) return invalid(`fc.c must list 1..${MAX_RECORDS_PER_FOLLOW} records`);
+      for (const r of m.c as unknown[]) bytes(r, 'fc.c[]', 1, l.maxConsensusBytes);
+      if (m.p !== undefined) bytes(m.p, 'fc.p', 1, l.maxConsensusBytes);
+      return m.p === undefined ? { k: 'fc', c: m.c as Uint8Array[] } : { k: 'fc', c: m.c as Uint8Array[], p: m.p as Uint8Array };
     }
     default:
       return invalid(`unknown kind ${JSON.stringify(String(m.k).slice(0, 16))}`);

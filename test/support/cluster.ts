@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { writeKeyFile } from '../../src/crypto/keys.js';
-import { devnetValidatorKey } from '../../src/node/validator-set.js';
+import { devnetFollowerKey, devnetValidatorKey } from '../../src/node/validator-set.js';
 import { startNode, type RunningNode } from '../../src/node/node.js';
 import type { Config } from '../../src/config/schema.js';
 import { tempDir, testConfig } from './fixtures.js';
@@ -30,21 +30,37 @@ export interface InProcessCluster {
   close(): Promise<void>;
 }
 
-/** N validators in this process, each with its own data dir, key file, peer port and threads. */
-export async function startValidators(n: number, accounts: number, overrides: Record<string, unknown> = {}): Promise<InProcessCluster> {
+/**
+ * N validators in this process, each with its own data dir, key file, peer port and threads, and
+ * after them the given followers (business and slim nodes: ids b0.., s0..).
+ */
+export async function startValidators(
+  n: number,
+  accounts: number,
+  overrides: Record<string, unknown> = {},
+  followerRoles: readonly ('business' | 'slim')[] = [],
+): Promise<InProcessCluster> {
   const dir = tempDir('hotledger-cluster-');
-  const ports = await freePorts(n);
+  const ports = await freePorts(n + followerRoles.length);
   const chainId = 99;
-  const validators = ports.map((port, i) => ({ id: `v${i}`, publicKey: Buffer.from(devnetValidatorKey(chainId, i).publicKey).toString('hex'), host: '127.0.0.1', port }));
-  const configs = ports.map((_, i) => {
-    const keyFile = join(dir.path, `v${i}.key.json`);
-    writeKeyFile(keyFile, devnetValidatorKey(chainId, i));
-    return testConfig(join(dir.path, `v${i}`), accounts, {
-      node: { id: `v${i}`, keyFile },
+  const entry = (id: string, publicKey: Uint8Array, port: number) => ({ id, publicKey: Buffer.from(publicKey).toString('hex'), host: '127.0.0.1', port });
+  const validators = ports.slice(0, n).map((port, i) => entry(`v${i}`, devnetValidatorKey(chainId, i).publicKey, port));
+  const counts = { business: 0, slim: 0 };
+  const followerIds = followerRoles.map((r) => `${r[0]}${counts[r]++}`);
+  const followers = followerRoles.map((_, j) => entry(followerIds[j]!, devnetFollowerKey(chainId, j).publicKey, ports[n + j]!));
+  const members = [
+    ...validators.map((v, i) => ({ id: v.id, role: 'validator', key: devnetValidatorKey(chainId, i) })),
+    ...followerRoles.map((role, j) => ({ id: followerIds[j]!, role, key: devnetFollowerKey(chainId, j) })),
+  ];
+  const configs = members.map((m) => {
+    const keyFile = join(dir.path, `${m.id}.key.json`);
+    writeKeyFile(keyFile, m.key);
+    return testConfig(join(dir.path, m.id), accounts, {
+      node: { id: m.id, keyFile, role: m.role },
       pipeline: { threads: 1 },
       ...overrides,
       // Merged, not replaced: overriding a timing must not drop the validator set.
-      consensus: { validators, timeoutMs: 1_000, heartbeatMs: 100, ...(overrides.consensus as object | undefined) },
+      consensus: { validators, followers, timeoutMs: 1_000, heartbeatMs: 100, ...(overrides.consensus as object | undefined) },
     });
   });
   const nodes = await Promise.all(configs.map((c) => startNode(c)));

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { ConsensusOrderer, type ConsensusOrdererOptions, type PeerDropReason } from '../../src/ordering/consensus-orderer.js';
-import { devnetValidatorKey } from '../../src/node/validator-set.js';
+import { devnetFollowerKey, devnetValidatorKey } from '../../src/node/validator-set.js';
 import { VerifyPool } from '../../src/pipeline/verify-pool.js';
 import { LedgerStore } from '../../src/storage/ledger-store.js';
 import { ConsensusStore } from '../../src/storage/consensus-store.js';
@@ -18,8 +18,10 @@ export function fakeTransport(maxMessageBytes = 64 * 1024 * 1024) {
     onMessage: (fn: (from: number, msg: unknown) => void) => ((handler = fn), () => undefined),
     send: (to: number, msg: unknown) => (sent.push({ to, msg: msg as Record<string, unknown> }), true),
     broadcast: (msg: unknown) => (sent.push({ to: 'all', msg: msg as Record<string, unknown> }), 3),
+    onPeerUp: () => () => undefined,
+    onPeerDown: () => () => undefined,
     isConnected: () => true,
-    connectedPeers: () => [0, 2, 3],
+    connectedPeers: (only?: (i: number) => boolean) => [0, 2, 3, 4].filter((i) => !only || only(i)),
   };
   return { transport: t as unknown as PeerTransport, sent, deliver: (from: number, msg: unknown) => handler!(from, msg) };
 }
@@ -38,13 +40,15 @@ export interface OrdererHarness {
 export async function ordererHarness(opts: Partial<ConsensusOrdererOptions> & { maxMessageBytes?: number } = {}): Promise<OrdererHarness> {
   const dir = tempDir();
   const peers = [0, 1, 2, 3].map((i) => ({ index: i, publicKey: devnetValidatorKey(HARNESS_CHAIN, i).publicKey, host: '127.0.0.1', port: 1 }));
+  // Member 4 is a follower (a business node): it may subscribe, ask for batches and send its own.
+  const followers = [{ index: 4, publicKey: devnetFollowerKey(HARNESS_CHAIN, 0).publicKey, host: '127.0.0.1', port: 1 }];
   const store = new LedgerStore({ path: dir.path, mapSizeMb: 64 });
   const consensusStore = new ConsensusStore(dir.path, 64);
   const verifier = new VerifyPool({ threads: 1, chunkSize: 4096 });
   const net = fakeTransport(opts.maxMessageBytes);
   const drops: OrdererHarness['drops'] = [];
   const o = new ConsensusOrderer({
-    identity: { role: 'validator', index: 1, key: devnetValidatorKey(HARNESS_CHAIN, 1), validators: peers, followers: [], links: peers },
+    identity: { role: 'validator', index: 1, key: devnetValidatorKey(HARNESS_CHAIN, 1), validators: peers, followers, links: [...peers, ...followers] },
     chainId: HARNESS_CHAIN,
     timeoutMs: 60_000,
     heartbeatMs: 30_000,

@@ -1,0 +1,219 @@
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import {
+  Ed25519ConsensusCrypto,
+  decodeCommittedBlock,
+  encodeCommittedBlock,
+  genesisBlock,
+  genesisQc,
+  hex,
+  wireLimits,
+  type CommittedBlock,
+  type WireLimits,
+} from '../consensus/index.js';
+import { txRootOf } from '../chain/block-header.js';
+import type { PeerTransport } from '../network/index.js';
+import type { MemberIdentity } from '../node/validator-set.js';
+import type { ConsensusStore } from '../storage/consensus-store.js';
+import type { LedgerStore } from '../storage/ledger-store.js';
+import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
+import { BatchServer } from './batch-server.js';
+import { FollowerCore, type FollowerOutput } from './follower-core.js';
+import { HeldBatches } from './held-batches.js';
+import type { OrderedBlock, Orderer, VerifiedBatch } from './orderer.js';
+import { PeerBatchIntake } from './peer-batch-intake.js';
+import { parsePeerMessage, type PeerMessage, type PeerWireLimits } from './peer-wire.js';
+import { maxMessageBytes } from '../consensus/index.js';
+
+/** The follower's committed root: resumed from on restart. */
+const FOLLOW_ROOT_KEY = 'follower/root';
+
+export interface FollowerOrdererOptions {
+  identity: MemberIdentity;
+  chainId: number;
+  timeoutMs: number;
+  transport: PeerTransport;
+  /** The ledger: own batches of applied blocks are served from it again on a gap request. */
+  store: LedgerStore;
+  consensusStore: ConsensusStore;
+  logger: Logger;
+  /** Consensus round of the last block in the ledger. */
+  appliedRound: number;
+  maxBatchTxs: number;
+  /** A peer message dropped (hotledger_peer_messages_dropped_total). */
+  onPeerDrop?: (from: number, reason: 'malformed' | 'not-for-role' | 'unsolicited' | 'invalid-commit' | 'unsendable') => void;
+}
+
+/**
+ * The ordering stage of a business or slim node: FollowerCore with real I/O around it. A business
+ * node's own batches go to every validator (numbered like a validator's, so gaps are asked for
+ * again); committed blocks come from validators as certified runs and are executed here once
+ * their batches are. Batches of certified blocks are not verified again: the quorum that
+ * certified a block held and verified every batch in it (docs/consensus.md, "Followers").
+ */
+export class FollowerOrderer implements Orderer {
+  private readonly core: FollowerCore;
+  private readonly held = new HeldBatches();
+  private readonly server: BatchServer;
+  private readonly wire: WireLimits;
+  private readonly peerLimits: PeerWireLimits;
+  private deliver: ((block: OrderedBlock) => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private persisting: Promise<void> = Promise.resolve();
+  private stopped = false;
+  /** Transactions executed here without a signature check of our own (certified by the quorum). */
+  certifiedTxs = 0;
+  invalidRuns = 0;
+
+  constructor(private readonly o: FollowerOrdererOptions) {
+    const n = o.identity.validators.length;
+    this.wire = wireLimits(n);
+    this.peerLimits = { maxBatchTxs: o.maxBatchTxs, maxConsensusBytes: maxMessageBytes(this.wire) };
+    const stored = o.consensusStore.get<Uint8Array>(FOLLOW_ROOT_KEY);
+    const root: CommittedBlock = stored ? decodeCommittedBlock(stored, this.wire) : { block: genesisBlock(o.chainId), qc: genesisQc(o.chainId) };
+    this.core = new FollowerCore({
+      chainId: o.chainId,
+      validators: n,
+      crypto: new Ed25519ConsensusCrypto(
+        null,
+        o.identity.validators.map((v) => v.publicKey),
+      ),
+      retryMs: Math.max(50, o.timeoutMs),
+      root,
+      appliedRound: o.appliedRound,
+    });
+    this.server = new BatchServer({
+      held: this.held,
+      store: o.store,
+      send: (to, m) => this.sendTo(to, m),
+      maxMessageBytes: () => o.transport.maxMessageBytes,
+      logger: o.logger,
+    });
+  }
+
+  status(): ReturnType<FollowerCore['status']> {
+    return this.core.status();
+  }
+
+  start(deliver: (block: OrderedBlock) => void): void {
+    this.deliver = deliver;
+    const t = this.o.transport;
+    t.onMessage((from, msg) => this.onPeer(from, msg));
+    t.onPeerUp((v) => this.handle(this.core.peerUp(v, Date.now())));
+    t.onPeerDown((v) => this.handle(this.core.peerDown(v, Date.now())));
+  }
+
+  /** A business node's own batch: to every validator, kept here for its block. */
+  submit(vb: VerifiedBatch): void {
+    const digest = txRootOf(vb.batch.ids.subarray(0, vb.batch.count * TX_ID_SIZE));
+    vb.digest = digest;
+    this.held.set(hex(digest), vb);
+    this.server.broadcast(digest, vb.batch.txs.subarray(0, vb.batch.count * TX_SIZE));
+    this.handle(this.core.batchAvailable(digest, Date.now()));
+  }
+
+  applied(_stateRoot: Uint8Array, round: number): void {
+    this.handle(this.core.applied(round, Date.now()));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.deliver = undefined;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private onPeer(from: number, raw: unknown): void {
+    if (this.stopped) return;
+    let msg: PeerMessage;
+    try {
+      msg = parsePeerMessage(raw, this.peerLimits);
+    } catch (e) {
+      return this.dropped(from, 'malformed', (e as Error).message);
+    }
+    try {
+      switch (msg.k) {
+        case 'fc': {
+          const records = msg.c.map((r) => decodeCommittedBlock(r, this.wire));
+          const proof = msg.p && decodeCommittedBlock(msg.p, this.wire);
+          return this.handle(this.core.onCommits(from, records, proof, Date.now()));
+        }
+        case 'br':
+          for (const t of msg.txs) {
+            const txs = Buffer.from(t);
+            const { ids, digest, count } = PeerBatchIntake.identify(txs);
+            if (!this.core.wanted(digest)) {
+              this.dropped(from, 'unsolicited', hex(digest));
+              continue;
+            }
+            this.certifiedTxs += count;
+            const vb: VerifiedBatch = {
+              batch: { seq: 0, entries: [], txs, ids, count, sealedAt: performance.now() },
+              verified: new Uint8Array(count),
+              verifyMs: 0,
+              digest,
+              origin: from,
+            };
+            this.held.set(hex(digest), vb);
+            this.handle(this.core.batchAvailable(digest, Date.now()));
+          }
+          return;
+        case 'bn':
+          // A validator missed some of our batches (a business node's own).
+          this.server.resend(from, msg.i, msg.f, msg.t);
+          return;
+        default:
+          return this.dropped(from, 'not-for-role', msg.k);
+      }
+    } catch (e) {
+      this.dropped(from, 'malformed', (e as Error).message);
+    }
+  }
+
+  private handle(out: FollowerOutput): void {
+    if (this.stopped) return;
+    for (const e of out.events) {
+      if (e.type === 'invalid') {
+        this.invalidRuns++;
+        this.o.onPeerDrop?.(e.from, 'invalid-commit');
+        this.o.logger.warn({ from: e.from, reason: e.reason }, 'a validator sent commits that do not verify: it is faulty');
+      } else if (e.type === 'waiting-batches') this.o.logger.warn(e, 'committed block waits for batches');
+      else this.o.logger.debug(e, 'follower event');
+    }
+    for (const s of out.send) {
+      if (s.msg.type === 'subscribe') this.sendTo(s.to, { k: 'fs', h: s.msg.fromHeight, l: s.msg.live });
+      else this.sendTo(s.to, { k: 'bq', d: s.msg.digests });
+    }
+    for (const b of out.deliver) {
+      const batches = b.payload.map((d) => this.held.get(hex(d))!);
+      for (const d of b.payload) this.held.delete(hex(d));
+      this.deliver?.({ batches, round: b.round, timestamp: b.timestampMs });
+    }
+    if (out.persistRoot) {
+      const bytes = encodeCommittedBlock(out.persistRoot);
+      this.persisting = this.persisting
+        .then(() => this.o.consensusStore.putDurable({ [FOLLOW_ROOT_KEY]: bytes }))
+        .catch((e: unknown) => this.o.logger.error({ err: e }, 'could not persist the follower root'));
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (out.timer) {
+      this.timer = setTimeout(() => this.handle(this.core.onTick(Date.now())), Math.max(0, out.timer.at - Date.now()));
+      this.timer.unref();
+    }
+  }
+
+  private sendTo(to: number | 'all', m: PeerMessage): void {
+    try {
+      if (to === 'all') this.o.transport.broadcast(m);
+      else this.o.transport.send(to, m);
+    } catch (e) {
+      this.o.logger.error({ to, kind: m.k, err: (e as Error).message }, 'could not send a peer message');
+      this.o.onPeerDrop?.(to === 'all' ? -1 : to, 'unsendable');
+    }
+  }
+
+  private dropped(from: number, reason: 'malformed' | 'not-for-role' | 'unsolicited', detail?: string): void {
+    this.o.onPeerDrop?.(from, reason);
+    this.o.logger.debug({ from, reason, detail }, 'dropped a peer message');
+  }
+}
