@@ -32,6 +32,8 @@ export type FollowerMessage =
 
 export interface FollowerOutput {
   send: { to: number; msg: FollowerMessage }[];
+  /** Blocks newly proven committed, in order, empty ones included. */
+  committed: Block[];
   /** Committed blocks with payload, in order, each with all its batches available: execute them. */
   deliver: Block[];
   /** Store durably (overwrite): on restart, following resumes above it. */
@@ -153,7 +155,7 @@ export class FollowerCore {
       this.out.events.push({ type: 'invalid', from, reason: verdict.reason });
       // Drop what that sender gave us; ask another validator for the same heights.
       this.pending = undefined;
-      this.askFrom(this.nextConnected(from), true);
+      this.askFrom(this.pick(-1), true);
       return this.finish();
     }
     for (const r of run.slice(0, verdict.proven)) this.accept(r);
@@ -197,7 +199,7 @@ export class FollowerCore {
     if (this.subscribed.size < this.fanout) this.fillSubscriptions();
     // Behind and nothing came for a while: the validator we asked is slow or faulty.
     if (this.seenHeight > this.tip.height && this.now - Math.max(this.lastProgress, this.lastAsk) >= this.cfg.retryMs) {
-      this.askFrom(this.nextConnected(this.pending?.from ?? -1), true);
+      this.askFrom(this.pick(-1), true);
     }
     this.pump();
     return this.finish();
@@ -209,6 +211,7 @@ export class FollowerCore {
 
   private accept(r: CommittedBlock): void {
     this.proven.push(r.block);
+    this.out.committed.push(r.block);
     this.records.set(hex(r.block.hash), r);
     this.tip = { height: r.block.height, round: r.block.round, hash: r.block.hash };
   }
@@ -226,7 +229,8 @@ export class FollowerCore {
         if (this.waitingSince === 0) this.waitingSince = this.now;
         const due = missing.filter((d) => (this.requested.get(hex(d)) ?? 0) <= this.now);
         if (due.length > 0) {
-          const to = this.nextConnected(b.proposer < this.cfg.validators ? b.proposer - 1 : -1);
+          // The proposer first (it has them), then the other validators in turn.
+          const to = this.waitingSince === this.now ? this.pick(b.proposer) : this.pick(-1);
           if (to >= 0) {
             for (const d of due) this.requested.set(hex(d), this.now + this.cfg.retryMs);
             for (let i = 0; i < due.length; i += MAX_DIGESTS_PER_REQUEST) this.send(to, { type: 'batches-request', digests: due.slice(i, i + MAX_DIGESTS_PER_REQUEST) });
@@ -276,7 +280,7 @@ export class FollowerCore {
 
   /** Asks one validator for the heights above our tip (once per tip and retry period, unless `force`). */
   private askFrom(to: number, force: boolean): void {
-    if (to < 0 || !this.connected.has(to)) to = this.nextConnected(to);
+    if (!this.connected.has(to)) to = this.pick(-1);
     if (to < 0) return;
     const from = this.tip.height + 1;
     if (!force && this.askedFor === from && this.now - this.lastAsk < this.cfg.retryMs) return;
@@ -285,12 +289,15 @@ export class FollowerCore {
     this.send(to, { type: 'subscribe', fromHeight: from, live: this.subscribed.has(to) });
   }
 
-  /** The connected validator after `after`, in index order, wrapping; -1 if none. */
-  private nextConnected(after: number): number {
+  /**
+   * `preferred` if connected, else the next connected validator in turn (-1 if none): retries
+   * rotate, so a validator that never answers delays us by one retry period, not forever.
+   */
+  private pick(preferred: number): number {
+    if (this.connected.has(preferred)) return preferred;
     if (this.connected.size === 0) return -1;
     const list = [...this.connected].sort((a, b) => a - b);
-    const next = list.find((v) => v > after) ?? list[this.cursor++ % list.length]!;
-    return next;
+    return list[this.cursor++ % list.length]!;
   }
 
   private send(to: number, msg: FollowerMessage): void {
@@ -310,5 +317,5 @@ export class FollowerCore {
 }
 
 function emptyOutput(): FollowerOutput {
-  return { send: [], deliver: [], timer: null, events: [] };
+  return { send: [], committed: [], deliver: [], timer: null, events: [] };
 }

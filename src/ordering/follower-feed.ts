@@ -3,17 +3,18 @@ import { MAX_RECORDS_PER_FOLLOW } from './peer-wire.js';
 /** Newest committed records kept in memory: the store's write of them is not awaited. */
 const RECENT = 4 * MAX_RECORDS_PER_FOLLOW;
 
-export interface FeedMessage {
+/** `R`: a committed record as the feed passes it on (encoded bytes in a node, objects in the simulator). */
+export interface FeedMessage<R = Uint8Array> {
   to: number;
-  /** Encoded CommittedBlock records, oldest first. */
-  records: Uint8Array[];
+  /** Committed records (CommittedBlock), oldest first. */
+  records: R[];
   /** The validator's live 2-chain, when `records` end at its committed root. */
-  proof?: Uint8Array;
+  proof?: R;
 }
 
-export interface FollowerFeedOptions {
-  /** An encoded committed record from the consensus store (undefined: never stored or pruned). */
-  stored: (height: number) => Uint8Array | undefined;
+export interface FollowerFeedOptions<R> {
+  /** A committed record from the consensus store (undefined: never stored or pruned). */
+  stored: (height: number) => R | undefined;
   /** The committed root's height when the feed starts (a restarted validator). */
   rootHeight: number;
 }
@@ -24,14 +25,14 @@ export interface FollowerFeedOptions {
  * every new commit to live subscribers. It never waits on a follower: a slow or lost one finds
  * the gap in what it receives and asks again.
  */
-export class FollowerFeed {
+export class FollowerFeed<R = Uint8Array> {
   /** Live subscribers and the height each should receive next. */
   private readonly live = new Map<number, number>();
-  private readonly recent = new Map<number, Uint8Array>();
+  private readonly recent = new Map<number, R>();
   private rootHeight: number;
-  private proof: Uint8Array | undefined;
+  private proof: R | undefined;
 
-  constructor(private readonly o: FollowerFeedOptions) {
+  constructor(private readonly o: FollowerFeedOptions<R>) {
     this.rootHeight = o.rootHeight;
   }
 
@@ -40,8 +41,8 @@ export class FollowerFeed {
   }
 
   /** A follower asks for records from `fromHeight`; `live`: and every commit after them. */
-  subscribe(from: number, fromHeight: number, live: boolean): FeedMessage[] {
-    const records: Uint8Array[] = [];
+  subscribe(from: number, fromHeight: number, live: boolean): FeedMessage<R>[] {
+    const records: R[] = [];
     let h = fromHeight;
     for (; h <= this.rootHeight && records.length < MAX_RECORDS_PER_FOLLOW; h++) {
       const r = this.recent.get(h) ?? this.o.stored(h);
@@ -55,7 +56,7 @@ export class FollowerFeed {
   }
 
   /** New commits of this validator (heights consecutive, oldest first) and the 2-chain proving the last. */
-  committed(records: { height: number; bytes: Uint8Array }[], proof: Uint8Array | undefined): FeedMessage[] {
+  committed(records: { height: number; bytes: R }[], proof: R | undefined): FeedMessage<R>[] {
     if (records.length === 0) return [];
     for (const r of records) {
       this.recent.set(r.height, r.bytes);
@@ -64,7 +65,7 @@ export class FollowerFeed {
     const first = records[0]!.height;
     this.rootHeight = records[records.length - 1]!.height;
     this.proof = proof;
-    const out: FeedMessage[] = [];
+    const out: FeedMessage<R>[] = [];
     for (const [to, next] of this.live) {
       // Ahead of these already (it asked from a higher height): nothing for it here.
       if (next > this.rootHeight) continue;

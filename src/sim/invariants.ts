@@ -25,6 +25,16 @@ export class InvariantChecker {
     this.lastByNode.set(node, block);
   }
 
+  /**
+   * A block a node accepts again at or below a height it already passed (a follower that restarts
+   * from its durable root): it must be the block every node committed there.
+   */
+  onKnown(node: number, block: Block): void {
+    const known = this.byHeight.get(block.height);
+    if (known !== undefined && known !== hex(block.hash))
+      this.violations.push(`height ${block.height}: node ${node} accepted ${hex(block.hash).slice(0, 12)} again, others committed ${known.slice(0, 12)}`);
+  }
+
   /** A core's own alarm that a certified chain conflicts with what it committed. */
   onAlarm(node: number, what: string): void {
     this.violations.push(`node ${node}: ${what}`);

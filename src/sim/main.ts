@@ -37,6 +37,9 @@ let liveness = 0;
 let idleEmpty = 0;
 let idleRounds = 0;
 let lateMs = 0;
+let forged = 0;
+let refused = 0;
+let followers = 0;
 const t0 = performance.now();
 for (let s = start; s < start + count; s++) {
   const v = fixedV ?? validatorsFor(s);
@@ -45,6 +48,9 @@ for (let s = start; s < start + count; s++) {
   idleEmpty = Math.max(idleEmpty, r.idleEmptyBlocks);
   idleRounds = Math.max(idleRounds, r.idleRounds);
   lateMs = Math.max(lateMs, r.maxLateCommitMs);
+  forged += r.forgedRuns;
+  refused += r.refusedRuns;
+  followers += r.followers;
   if (r.livenessFailure) liveness++;
   if (r.safetyViolations > 0 || r.livenessFailure || verbose) {
     const byz = r.byzantine.map((b) => `${b.index}:${b.mode}`).join(',') || 'none';
@@ -59,6 +65,7 @@ for (let s = start; s < start + count; s++) {
   }
 }
 console.log(`${count} seeds, ${safety} safety violations, ${liveness} liveness failures`);
+console.log(`followers: ${followers} simulated business/slim nodes, ${forged} forged commit runs from Byzantine validators, ${refused} refused`);
 if (idleMs > 0)
   console.log(`idle ${idleMs} ms: at most ${idleEmpty} empty blocks and ${idleRounds} rounds per honest node; post-heal batches committed everywhere within ${lateMs} ms (max)`);
 if (verbose) console.log(`(${((performance.now() - t0) / 1000).toFixed(1)} s)`);

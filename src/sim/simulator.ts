@@ -9,6 +9,8 @@ import { EventQueue } from './event-queue.js';
 import { InvariantChecker } from './invariants.js';
 import { Prng } from './prng.js';
 import { ed25519CryptoSet, idealCryptoSet } from './sim-crypto.js';
+import { SimFollowers, type FollowerEv } from './sim-followers.js';
+import { genesisBlock, genesisQc } from '../consensus/types.js';
 
 export interface SimOptions {
   validators?: number;
@@ -48,6 +50,14 @@ export interface SimOptions {
   lateLoadMs?: number;
   /** Test-only: honest nodes never count a round as busy, so only idle timers end rounds. */
   brokenIdle?: boolean;
+  /**
+   * Business and slim nodes following the validators (production FollowerCore and FollowerFeed);
+   * default: seeded, 1 or 2. They draw from a random stream of their own, so adding them leaves
+   * the validators' fault schedule of a seed unchanged.
+   */
+  followers?: number;
+  /** Test-only: followers take every certificate for valid (a follower that trusts one validator's word). */
+  brokenFollowerCheck?: boolean;
   /** Log each crash, partition and commit height to this function. */
   log?: (line: string) => void;
 }
@@ -74,6 +84,10 @@ export interface SeedResult {
   idleRounds: number;
   /** Longest time from injecting a post-heal batch to its commit on the last honest node (ms); -1 if one never commits. */
   maxLateCommitMs: number;
+  followers: number;
+  /** Runs Byzantine validators forged for followers, and runs followers refused as invalid. */
+  forgedRuns: number;
+  refusedRuns: number;
 }
 
 type Ev =
@@ -85,7 +99,8 @@ type Ev =
   | { kind: 'restart'; node: number }
   | { kind: 'partition'; groups: number[] }
   | { kind: 'heal' }
-  | { kind: 'mark'; rounds: Map<number, number> };
+  | { kind: 'mark'; rounds: Map<number, number> }
+  | { kind: 'follower'; ev: FollowerEv };
 
 interface SimNode {
   index: number;
@@ -158,6 +173,31 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     crashAfterPersist: false,
   }));
   const honest = nodes.filter((x) => x.byzantine === null);
+  const frng = new Prng(seed ^ 0x0f01_10e5);
+  const verifyOnly: ConsensusCrypto = {
+    sign: () => {
+      throw new Error('a follower never signs');
+    },
+    verify: (i, m, s) => options.brokenFollowerCheck === true || cryptos[0]!.verify(i, m, s),
+  };
+  const followers = new SimFollowers({
+    count: options.followers ?? frng.int(1, 2),
+    validators: n,
+    chainId: CHAIN_ID,
+    timeoutMs,
+    crypto: verifyOnly,
+    q,
+    rng: frng,
+    checker,
+    view: {
+      alive: (v) => nodes[v]!.core !== null,
+      byzantine: (v) => nodes[v]!.byzantine !== null,
+      hasBatch: (v, d) => nodes[v]!.store.has(hex(d)),
+      isKnownBatch: (d) => allDigests.has(hex(d)),
+    },
+    genesis: { block: genesisBlock(CHAIN_ID), qc: genesisQc(CHAIN_ID) },
+    codec: real,
+  });
   let now = 0;
   let healed = false;
   let groupOf: number[] | null = null;
@@ -241,6 +281,7 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
       for (const d of c.block.payload) x.committedDigests.add(hex(d));
       if (x.byzantine === null) checker.onCommit(x.index, c.block);
     }
+    if (out.commits.length > 0) followers.committed(x.index, out.commits, out.commitProof, now, healed, dropP);
     for (const e of out.events) {
       if (e.type === 'equivocation') {
         equivocations++;
@@ -262,12 +303,14 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     x.core = null;
     x.timerVersion++;
     crashes++;
+    followers.validatorCrashed(x.index, now);
     log?.(`${now}ms: node ${x.index} crashed (committed height ${x.committed?.block.height ?? 0})`);
   };
 
   const boot = (x: SimNode): void => {
     if (x.byzantine === null) maxRestartLag = Math.max(maxRestartLag, Math.max(...honest.map((y) => checker.heightOf(y.index))) - checker.heightOf(x.index));
     x.core = makeCore(x);
+    followers.validatorBooted(x.index, x.committed?.block.height ?? 0, now);
     apply(x, x.core.start(now));
     for (const [k, d] of x.store) if (!x.committedDigests.has(k) && x.core !== null) apply(x, x.core.onPayloadAvailable(d, now));
   };
@@ -316,6 +359,7 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
   q.push(faultMs, { kind: 'heal' });
 
   for (const x of nodes) boot(x);
+  followers.start(now, faultMs);
 
   for (;;) {
     const e = q.pop();
@@ -363,6 +407,9 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
         boot(x);
         break;
       }
+      case 'follower':
+        followers.handle(ev.ev, now, healed, dropP);
+        break;
       case 'mark':
         for (const x of honest) ev.rounds.set(x.index, x.core?.status().round ?? 0);
         break;
@@ -379,6 +426,7 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
             x.crashAfterPersist = false;
             if (x.core === null && x.index !== outage) boot(x);
           }
+          followers.healed(now);
           log?.(`${now}ms: network healed; heights ${honest.map((x) => checker.heightOf(x.index)).join(',')}`);
         }
         break;
@@ -392,6 +440,7 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     const lost = lateDigests.filter((d) => !x.committedDigests.has(hex(d))).length;
     if (lost > 0) missing.push(`node ${x.index} lacks ${lost}/${lateDigests.length} post-heal batches (height ${checker.heightOf(x.index)})`);
   }
+  missing.push(...followers.missing(lateDigests));
   for (const x of honest) log?.(`node ${x.index} status ${JSON.stringify(x.core?.status())} persisted lastVoted ${x.persisted?.lastVotedRound}`);
   log?.(`end: heights ${honest.map((x) => checker.heightOf(x.index)).join(',')}, ${messages} messages, ${equivocations} equivocations detected`);
   return {
@@ -411,6 +460,9 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     idleEmptyBlocks: Math.max(0, ...idleEmpty.values()),
     idleRounds,
     maxLateCommitMs: lateLeft.size > 0 || lateInjected.size === 0 ? -1 : maxLateCommitMs,
+    followers: followers.count,
+    forgedRuns: followers.forgedRuns,
+    refusedRuns: followers.invalidRunsSeen,
   };
 }
 

@@ -42,6 +42,17 @@ describe('InvariantChecker', () => {
 });
 
 describe('the simulator catches injected safety bugs', () => {
+  it("followers that take any certificate for valid accept a Byzantine validator's forged block", () => {
+    let violations = 0;
+    let honest = 0;
+    for (let seed = 1; seed <= 40; seed++) {
+      violations += runSeed(seed, { validators: 4, byzantine: 1, brokenFollowerCheck: true }).safetyViolations;
+      honest += runSeed(seed, { validators: 4, byzantine: 1 }).safetyViolations;
+    }
+    expect(violations).toBeGreaterThan(0);
+    expect(honest).toBe(0);
+  });
+
   it('honest nodes with an approve-everything voting rule and a 1-chain commit rule fork', () => {
     let violations = 0;
     let firstBad: number | null = null;
