@@ -64,7 +64,9 @@ export class Endpoints {
         }
         throw err;
       } catch (e) {
-        if (!(e instanceof ClientError) || (e.code !== 'NETWORK' && e.code !== 'TIMEOUT')) throw e;
+        // A slim (archive) node among the endpoints refuses submissions: the next endpoint may take them.
+        const elsewhere = e instanceof ClientError && (e.code === 'NETWORK' || e.code === 'TIMEOUT' || e.code === 'ROLE_READ_ONLY');
+        if (!elsewhere) throw e;
         last = e;
         i++;
         if (i >= order.length) throw last;

@@ -153,9 +153,17 @@ export const ConfigSchema = z
       if (c.consensus.validators.length === 0) {
         ctx.addIssue({ code: 'custom', path: ['node', 'role'], message: `${c.node.role} follows a validator set: consensus.validators must not be empty` });
       } else if (inValidators) {
-        ctx.addIssue({ code: 'custom', path: ['node', 'role'], message: `${c.node.role}, but "${c.node.id}" is listed in consensus.validators (a ${c.node.role} node never votes)` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['node', 'role'],
+          message: `${c.node.role}, but "${c.node.id}" is listed in consensus.validators (a ${c.node.role} node never votes)`,
+        });
       } else if (!inFollowers) {
-        ctx.addIssue({ code: 'custom', path: ['node', 'role'], message: `${c.node.role}: "${c.node.id}" must be listed in consensus.followers (validators accept links only from members)` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['node', 'role'],
+          message: `${c.node.role}: "${c.node.id}" must be listed in consensus.followers (validators accept links only from members)`,
+        });
       }
     }
     // A body the API accepts must fit the buffered-bytes budget and, as transactions, the tx burst.

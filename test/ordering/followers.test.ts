@@ -3,6 +3,10 @@ import { generateTransfers } from '../../src/workload/generate.js';
 import { txId } from '../../src/tx/codec.js';
 import { TX_SIZE } from '../../src/tx/layout.js';
 import { HotledgerError } from '../../src/errors.js';
+import { startNode } from '../../src/node/node.js';
+import { pino } from 'pino';
+import { startApiServer } from '../../src/api/server.js';
+import { HotledgerClient, Keypair } from '../../src/client/index.js';
 import { devnetKeys } from '../support/fixtures.js';
 import { startValidators, waitFor, type InProcessCluster } from '../support/cluster.js';
 
@@ -53,4 +57,72 @@ describe('4 validators, a business node and a slim node over loopback TCP', () =
     expect((e as HotledgerError).code).toBe('ROLE_READ_ONLY');
     expect((e as HotledgerError).message).toContain('slim');
   });
+
+  it('over HTTP: 403 ROLE_READ_ONLY from the slim node, and a client given both nodes submits through the business node', async () => {
+    const [business, slim] = [cluster!.nodes[4]!, cluster!.nodes[5]!];
+    const servers = await Promise.all([slim, business].map((n) => startApiServer(n, { ...n.config.api, port: 0 }, pino({ level: 'silent' }))));
+    try {
+      const [slimUrl, businessUrl] = servers.map((s) => `http://127.0.0.1:${s.port}`);
+      const keys = devnetKeys(CHAIN, 20);
+      const raw = generateTransfers({ chainId: CHAIN, senders: keys.slice(11, 12), recipients: [keys[0]!.publicKey], count: 1 });
+      const r = await fetch(`${slimUrl}/api/v11/transactions`, { method: 'POST', body: raw, headers: { 'content-type': 'application/octet-stream' } });
+      expect(r.status).toBe(403);
+      expect(((await r.json()) as { error: { code: string } }).error.code).toBe('ROLE_READ_ONLY');
+      const client = new HotledgerClient([slimUrl!, businessUrl!], { chainId: CHAIN });
+      const from = Keypair.fromSeed(keys[12]!.seed);
+      // Endpoints take turns: of two submissions one starts at the slim node and must move on.
+      const txs = await Promise.all([1, 2].map((nonce) => client.sign({ from, to: keys[0]!.publicKey, amount: 3, nonce })));
+      for (const tx of txs) {
+        const a = await client.submit(tx);
+        expect(a.accepted).toBe(1);
+        expect(a.endpoint).toBe(businessUrl);
+      }
+      // Final on the slim node too: it follows the chain the business node's batch went into.
+      for (const tx of txs) await waitFor(() => slim.getTransaction(Buffer.from(tx.id, 'hex'))?.status === 'committed', 10_000, 'transfer final on the slim node');
+      client.close();
+    } finally {
+      await Promise.all(servers.map((s) => s.close()));
+    }
+  });
+});
+
+describe('a slim node that was down catches up from its durable root', () => {
+  let c: InProcessCluster | undefined;
+  afterAll(async () => {
+    await c?.close();
+    c?.remove();
+  });
+
+  it('restarts more than one catch-up chunk behind and reaches the same hashes and state roots', async () => {
+    c = await startValidators(4, 40, {}, ['slim']);
+    const nodes = [...c.nodes];
+    await waitFor(() => nodes.every(ready), 20_000, 'all nodes ready');
+    const keys = devnetKeys(CHAIN, 40);
+    const send = async (round: number) => {
+      const txs = generateTransfers({
+        chainId: CHAIN,
+        senders: keys.slice(round % 40, (round % 40) + 1),
+        recipients: [keys[39]!.publicKey],
+        count: 1,
+        startNonces: [1 + Math.floor(round / 40)],
+      });
+      expect((await nodes[round % 4]!.submit(txs)).every((r) => r.ok)).toBe(true);
+      await waitFor(() => nodes[0]!.stats().committedTxs === round + 1, 10_000, `tx ${round} committed`);
+    };
+    await send(0);
+    await waitFor(() => nodes[4]!.stats().committedTxs === 1, 10_000, 'slim node follows');
+    await nodes[4]!.close();
+    // Every commit is at least one consensus height: more than FOLLOW_CHUNK (64) heights pass while it is down.
+    let round = 1;
+    while (nodes[0]!.consensusStatus().consensusHeight! < 90) await send(round++);
+    nodes[4] = await startNode(c.configs[4]!);
+    c.nodes[4] = nodes[4]!;
+    await waitFor(() => nodes[4]!.stats().height === nodes[0]!.stats().height && nodes[4]!.getBlock('latest') !== undefined, 30_000, 'slim node caught up');
+    const tip = nodes[0]!.getBlock('latest')!.height;
+    for (let h = 1; h <= tip; h++) {
+      expect(nodes[4]!.getBlock(h)!.hash).toBe(nodes[0]!.getBlock(h)!.hash);
+      expect(nodes[4]!.getBlock(h)!.stateRoot).toBe(nodes[0]!.getBlock(h)!.stateRoot);
+    }
+    expect(nodes[4]!.consensusStatus().consensusHeight).toBeGreaterThanOrEqual(90);
+  }, 120_000);
 });
