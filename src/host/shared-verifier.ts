@@ -50,6 +50,11 @@ export class SharedVerifier implements SignatureVerifier {
     return this.pool.utilization;
   }
 
+  /** The pool's count: a verdict joined or taken from the cache checked nothing and adds nothing. */
+  get verifiedTxs(): number {
+    return this.pool.verifiedTxs;
+  }
+
   get stats(): Readonly<SharedVerifyCounts> {
     return { ...this.counts };
   }

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** The node's own Prometheus metrics; the API adds HTTP metrics and process metrics to the same registry. */
-export function createNodeMetrics(registry: Registry, collectLive: () => void) {
+export function createNodeMetrics(registry: Registry, collectLive: () => void, verifiedTxs: () => number = () => 0) {
   const r = [registry];
   return {
     // Read live state once per scrape, before the text is rendered.
@@ -22,6 +22,17 @@ export function createNodeMetrics(registry: Registry, collectLive: () => void) {
     mempoolSize: new Gauge({ name: 'hotledger_mempool_size', help: 'Pending transactions', registers: r }),
     mempoolReady: new Gauge({ name: 'hotledger_mempool_ready', help: 'Transactions ready to be sealed', registers: r }),
     mempoolCapacity: new Gauge({ name: 'hotledger_mempool_capacity', help: 'Mempool capacity', registers: r }),
+    // Read from the verify pool, where the work is done: a host's nodes share one pool, so each of
+    // them shows the process's count (scrape one node per process, never sum a host's nodes).
+    signaturesVerified: new Counter({
+      name: 'hotledger_signatures_verified_total',
+      help: 'Transactions whose signature this process checked (on its verify pool, shared by every node of a host process); verdicts reused from the shared verifier are not counted',
+      registers: r,
+      collect() {
+        this.reset();
+        this.inc(verifiedTxs());
+      },
+    }),
     poolQueue: new Gauge({ name: 'hotledger_verify_pool_queue_depth', help: 'Verification chunks waiting for a worker', registers: r }),
     poolUtilization: new Gauge({ name: 'hotledger_verify_pool_utilization', help: 'Share of verify worker capacity in use (0..1)', registers: r }),
     inflightBatches: new Gauge({ name: 'hotledger_inflight_batches', help: 'Sealed batches not yet durable', registers: r }),

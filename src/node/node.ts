@@ -7,6 +7,7 @@ import { decodeHeader, headerHash } from '../chain/block-header.js';
 import { genesisAccounts } from '../chain/genesis.js';
 import { Mempool } from '../mempool/mempool.js';
 import { LedgerClient } from '../pipeline/ledger-client.js';
+import type { LedgerThread } from '../pipeline/ledger-thread.js';
 import { Pipeline, type CommittedBlock } from '../pipeline/pipeline.js';
 import { SoloOrderer, type Orderer, type VerifiedBatch } from '../ordering/orderer.js';
 import { PeerTransport } from '../network/index.js';
@@ -54,6 +55,8 @@ export interface StartOptions {
    * pool of the node's own, and left open when the node closes (its owner closes it).
    */
   verifier?: SignatureVerifier;
+  /** A ledger thread shared with other nodes of this process (src/host); its owner closes it. */
+  ledgerThread?: LedgerThread;
 }
 
 export async function startNode(config: Config, opts: StartOptions = {}): Promise<RunningNode> {
@@ -67,7 +70,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   let tip: Awaited<ReturnType<LedgerClient['init']>>;
   try {
     const devnetKeyFiles = writeDevnetKeys(config);
-    const ledger = new LedgerClient();
+    const ledger = new LedgerClient(opts.ledgerThread);
     try {
       tip = await ledger.init({
         path: config.node.dataDir,
@@ -137,7 +140,11 @@ class HotledgerNode implements RunningNode {
     sharedVerifier: SignatureVerifier | undefined,
   ) {
     this.height = height;
-    this.m = createNodeMetrics(this.metrics, () => this.collectGauges());
+    this.m = createNodeMetrics(
+      this.metrics,
+      () => this.collectGauges(),
+      () => this.verifier.verifiedTxs,
+    );
     this.m.height.set(height);
     this.m.mempoolCapacity.set(config.mempool.capacity);
     this.mempool = new Mempool(

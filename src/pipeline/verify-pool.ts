@@ -14,6 +14,8 @@ export interface SignatureVerifier {
   readonly threads: number;
   readonly queueDepth: number;
   readonly utilization: number;
+  /** Transactions whose signature this process's pool has checked (answered by a worker) since it started. */
+  readonly verifiedTxs: number;
   verify(txs: Uint8Array, count: number): Promise<Uint8Array>;
   verifySegments(segments: readonly { txs: Uint8Array; count: number }[]): Promise<Uint8Array>;
 }
@@ -32,6 +34,7 @@ export class VerifyPool implements SignatureVerifier {
   private readonly pool: Piscina<VerifyTask, Uint8Array>;
   readonly threads: number;
   readonly chunkSize: number;
+  private verified = 0;
 
   constructor(opts: VerifyPoolOptions) {
     this.threads = opts.threads;
@@ -80,6 +83,8 @@ export class VerifyPool implements SignatureVerifier {
       tasks.push(
         this.pool.run({ txs: chunk, count: n }, { transferList: [chunk.buffer] }).then((r) => {
           out.set(r, start);
+          // Counted when a worker answers: a chunk lost to a closing pool was not checked.
+          this.verified += n;
         }),
       );
     }
@@ -89,6 +94,10 @@ export class VerifyPool implements SignatureVerifier {
 
   get queueDepth(): number {
     return this.pool.queueSize;
+  }
+
+  get verifiedTxs(): number {
+    return this.verified;
   }
 
   /** Piscina's own measure: share of worker capacity spent running tasks. */
