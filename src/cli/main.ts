@@ -7,6 +7,8 @@ import { registerQueries } from './commands/query.js';
 import { registerBench } from './commands/bench.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerHost } from './commands/host.js';
+import { registerCompose } from './commands/compose.js';
+import { registerK8s } from './commands/k8s.js';
 import { fail } from './output.js';
 
 export function buildProgram(): Command {
@@ -25,6 +27,8 @@ export function buildProgram(): Command {
   registerBench(program);
   registerCluster(program);
   registerHost(program);
+  registerCompose(program);
+  registerK8s(program);
   program.addHelpText(
     'after',
     `

@@ -68,6 +68,11 @@ export interface ClusterOptions {
   heartbeatMs?: number;
   logLevel?: string;
   host?: string;
+  /**
+   * The address other members dial to reach the process `processId` (a compose service or a
+   * Kubernetes pod name); default: `host` for every node, as on loopback.
+   */
+  processHost?: (processId: string, role: ClusterRole) => string;
   /** Extra config merged into every node.json (e.g. { pipeline: { batchTimeoutMs: 5 } }). */
   extra?: Record<string, unknown>;
 }
@@ -253,7 +258,7 @@ export function layoutTopology(o: ClusterOptions, ports?: readonly number[]): To
           dataDir,
           apiPort,
           peerPort,
-          host,
+          host: o.processHost ? o.processHost(processId, role) : host,
           devnetKeyDir: join(dataDir, 'keys'),
         });
         members.push(index);
@@ -272,7 +277,7 @@ export function layoutTopology(o: ClusterOptions, ports?: readonly number[]): To
       });
     });
   }
-  const member = (n: ClusterNodeSpec, key: KeyPair): ValidatorInfo => ({ id: n.id, publicKey: Buffer.from(key.publicKey).toString('hex'), host, port: n.peerPort });
+  const member = (n: ClusterNodeSpec, key: KeyPair): ValidatorInfo => ({ id: n.id, publicKey: Buffer.from(key.publicKey).toString('hex'), host: n.host, port: n.peerPort });
   const validatorNodes = nodes.filter((n) => n.role === 'validator');
   const followerNodes = nodes.filter((n) => n.role !== 'validator');
   const validators = validatorNodes.map((n) => member(n, devnetValidatorKey(chainId, n.index)));
