@@ -1,7 +1,6 @@
-import { Worker } from 'node:worker_threads';
 import { HotledgerError, type ErrorCode } from '../errors.js';
-import { compiledPath } from '../runtime/module-path.js';
 import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
+import { LedgerThread } from './ledger-thread.js';
 import type { ApplyInput, LedgerOptions } from '../execution/ledger.js';
 import type { LedgerReply, LedgerRequest, TipMessage } from './ledger-protocol.js';
 
@@ -13,9 +12,12 @@ export type CommittedReply = Extract<LedgerReply, { type: 'committed' }>;
 /** What the ledger thread applies: the same shape as Ledger.apply's input. */
 export type LedgerBlock = ApplyInput;
 
-/** Coordinator-side handle on the ledger thread. Blocks must be sent in height order. */
+/** Coordinator-side handle on one ledger on a ledger thread. Blocks must be sent in height order. */
 export class LedgerClient {
-  private readonly worker: Worker;
+  private readonly thread: LedgerThread;
+  /** The thread this client created and closes (undefined when the thread is shared). */
+  private readonly ownThread: LedgerThread | undefined;
+  private readonly id: number;
   private seq = 0;
   /** The last block acknowledged: acks must come in the order blocks were sent. */
   private ackedSeq = 0;
@@ -23,14 +25,19 @@ export class LedgerClient {
   private readyWaiter: { resolve: (t: TipMessage) => void; reject: (e: Error) => void } | undefined;
   private closeWaiter: (() => void) | undefined;
   private failure: Error | undefined;
+  private threadGone = false;
 
-  constructor() {
-    this.worker = new Worker(compiledPath('./ledger-worker.js', import.meta.url));
-    this.worker.on('message', (m: LedgerReply) => this.onReply(m));
-    this.worker.on('error', (e) => this.fail(e));
-    this.worker.on('exit', (code) => {
-      if (code !== 0 || this.pending.size > 0) this.fail(new HotledgerError('INTERNAL', `ledger thread exited with code ${code}`));
-      this.closeWaiter?.();
+  /** `thread`: a ledger thread shared with other nodes of this process (its owner closes it). */
+  constructor(thread?: LedgerThread) {
+    this.ownThread = thread ? undefined : new LedgerThread();
+    this.thread = thread ?? this.ownThread!;
+    this.id = this.thread.attach({
+      onReply: (m) => this.onReply(m),
+      onExit: (e) => {
+        this.threadGone = true;
+        if (this.pending.size > 0 || this.readyWaiter || !this.closeWaiter) this.fail(e);
+        this.closeWaiter?.();
+      },
     });
   }
 
@@ -59,19 +66,19 @@ export class LedgerClient {
   }
 
   async close(): Promise<void> {
-    if (this.failure) {
-      await this.worker.terminate();
-      return;
+    // Even after a failure (a full disk): on a shared thread the ledger's environment must close.
+    if (!this.threadGone) {
+      await new Promise<void>((resolve) => {
+        this.closeWaiter = resolve;
+        this.post({ type: 'close' });
+      });
     }
-    await new Promise<void>((resolve) => {
-      this.closeWaiter = resolve;
-      this.post({ type: 'close' });
-    });
-    await this.worker.terminate();
+    this.thread.detach(this.id);
+    await this.ownThread?.close();
   }
 
-  private post(m: LedgerRequest, transfer: ArrayBuffer[] = []): void {
-    this.worker.postMessage(m, transfer);
+  private post(m: DistributiveOmit<LedgerRequest, 'ledger'>, transfer: ArrayBuffer[] = []): void {
+    this.thread.post({ ...m, ledger: this.id } as LedgerRequest, transfer);
   }
 
   private onReply(m: LedgerReply): void {
@@ -113,6 +120,8 @@ export class LedgerClient {
     this.readyWaiter = undefined;
   }
 }
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** An ArrayBuffer holding exactly these bytes that can be transferred (copies only when it must). */
 function ownedArrayBuffer(u: Uint8Array, length: number): ArrayBuffer {

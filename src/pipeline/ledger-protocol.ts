@@ -1,7 +1,11 @@
 import type { LedgerOptions } from '../execution/ledger.js';
 
-/** Messages between the coordinator and the ledger thread. Buffers travel as transferred ArrayBuffers. */
-export type LedgerRequest =
+/**
+ * Messages between the coordinator and the ledger thread. Buffers travel as transferred
+ * ArrayBuffers. One thread may run the ledgers of several logical nodes (`hotledger host`): every
+ * message names its ledger.
+ */
+export type LedgerRequest = (
   | { type: 'init'; options: Omit<LedgerOptions, 'genesis'> & { genesis: { publicKey: Uint8Array; balance: number }[] } }
   | {
       type: 'block';
@@ -14,7 +18,8 @@ export type LedgerRequest =
       round: number;
       batches?: { digest: Uint8Array; count: number }[];
     }
-  | { type: 'close' };
+  | { type: 'close' }
+) & { ledger: number };
 
 export interface TipMessage {
   height: number;
@@ -22,7 +27,7 @@ export interface TipMessage {
   stateRoot: Uint8Array;
 }
 
-export type LedgerReply =
+export type LedgerReply = (
   | { type: 'ready'; tip: TipMessage }
   | {
       type: 'committed';
@@ -41,4 +46,5 @@ export type LedgerReply =
       cacheSize: number;
     }
   | { type: 'closed' }
-  | { type: 'error'; seq?: number; code: string; message: string };
+  | { type: 'error'; seq?: number; code: string; message: string }
+) & { ledger: number };

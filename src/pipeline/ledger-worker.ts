@@ -4,47 +4,66 @@ import { Ledger, type Applied } from '../execution/ledger.js';
 import type { LedgerReply, LedgerRequest } from './ledger-protocol.js';
 
 /**
- * The ledger thread: owns execution state (or the shard workers that do) and the LMDB writer.
- * Blocks are applied one after another as they arrive; each commit is reported only once its
- * write is durable, so block n+1 executes while block n is flushing.
+ * The ledger thread: owns execution state (or the shard workers that do) and the LMDB writer of
+ * each ledger it runs (one per node; several when the nodes of a `hotledger host` share it).
+ * Blocks of a ledger are applied one after another as they arrive; each commit is reported only
+ * once its write is durable, so block n+1 executes while block n is flushing.
  */
 if (!parentPort) throw new Error('ledger-worker must run as a worker thread');
 const port = parentPort;
-let ledger: Ledger | undefined;
-let applying: Promise<void> = Promise.resolve();
-/** The previous block's acknowledgement: replies leave strictly in block order. */
-let acked: Promise<void> = Promise.resolve();
-/**
- * The first block that failed (a full disk or map, typed by the store). No later block is applied:
- * execution state in memory is ahead of the disk, and LMDB would commit a later block over the
- * hole. The coordinator stops; a restart resumes from the last whole block on disk.
- */
-let failed: unknown;
+
+interface LedgerRun {
+  ledger: Ledger | undefined;
+  applying: Promise<void>;
+  /** The previous block's acknowledgement: replies leave strictly in block order. */
+  acked: Promise<void>;
+  /**
+   * The first block that failed (a full disk or map, typed by the store). No later block is
+   * applied: execution state in memory is ahead of the disk, and LMDB would commit a later block
+   * over the hole. The coordinator stops; a restart resumes from the last whole block on disk.
+   */
+  failed: unknown;
+}
+
+const runs = new Map<number, LedgerRun>();
+
+function runOf(id: number): LedgerRun {
+  let r = runs.get(id);
+  if (!r) {
+    r = { ledger: undefined, applying: Promise.resolve(), acked: Promise.resolve(), failed: undefined };
+    runs.set(id, r);
+  }
+  return r;
+}
 
 function reply(m: LedgerReply, transfer: ArrayBuffer[] = []): void {
   port.postMessage(m, transfer);
 }
 
-function replyError(seq: number | undefined, e: unknown): void {
-  if (seq !== undefined) failed ??= e;
+function replyError(id: number, seq: number | undefined, e: unknown): void {
+  const r = runOf(id);
+  if (seq !== undefined) r.failed ??= e;
   const err = e as { code?: string; message?: string };
-  reply({ type: 'error', seq, code: err.code ?? 'INTERNAL', message: err.message ?? String(e) });
+  reply({ type: 'error', ledger: id, seq, code: err.code ?? 'INTERNAL', message: err.message ?? String(e) });
 }
 
 port.on('message', (m: LedgerRequest) => {
-  const run = m.type === 'init' ? init(m) : m.type === 'block' ? (applying = applying.then(() => applyBlock(m))) : close();
-  void run.catch((e: unknown) => replyError(m.type === 'block' ? m.seq : undefined, e));
+  const r = runOf(m.ledger);
+  const run = m.type === 'init' ? init(m) : m.type === 'block' ? (r.applying = r.applying.then(() => applyBlock(r, m))) : close(m.ledger);
+  void run.catch((e: unknown) => replyError(m.ledger, m.type === 'block' ? m.seq : undefined, e));
 });
 
 async function init(m: Extract<LedgerRequest, { type: 'init' }>): Promise<void> {
-  ledger = await Ledger.open({ ...m.options, genesis: m.options.genesis.map((g) => ({ publicKey: Buffer.from(g.publicKey), balance: g.balance })) });
+  const ledger = await Ledger.open({ ...m.options, genesis: m.options.genesis.map((g) => ({ publicKey: Buffer.from(g.publicKey), balance: g.balance })) });
+  runOf(m.ledger).ledger = ledger;
   const t = ledger.tip;
-  reply({ type: 'ready', tip: { height: t.height, hash: t.hash, stateRoot: t.stateRoot } });
+  reply({ type: 'ready', ledger: m.ledger, tip: { height: t.height, hash: t.hash, stateRoot: t.stateRoot } });
 }
 
-async function applyBlock(m: Extract<LedgerRequest, { type: 'block' }>): Promise<void> {
+async function applyBlock(r: LedgerRun, m: Extract<LedgerRequest, { type: 'block' }>): Promise<void> {
+  const ledger = r.ledger;
   if (!ledger) throw new Error('ledger not initialised');
-  if (failed !== undefined) throw failed;
+  if (r.failed !== undefined) throw r.failed;
   const t0 = performance.now();
   const applied = await ledger.apply({
     txs: Buffer.from(m.txs),
@@ -61,20 +80,21 @@ async function applyBlock(m: Extract<LedgerRequest, { type: 'block' }>): Promise
   // n's acknowledged after n+1..n+3 during catch-up, so the node reported height n as its tip and
   // stalled there). Chaining restores the order; durability of n+1 implies that of n anyway.
   const durable = applied.durable;
-  acked = acked
+  r.acked = r.acked
     .then(() => durable)
     .then(
-      () => replyCommitted(m.seq, applied, t0, cacheSize),
-      (e: unknown) => replyError(m.seq, e),
+      () => replyCommitted(m.ledger, m.seq, applied, t0, cacheSize),
+      (e: unknown) => replyError(m.ledger, m.seq, e),
     );
 }
 
-function replyCommitted(seq: number, applied: Applied, t0: number, cacheSize: number): void {
+function replyCommitted(id: number, seq: number, applied: Applied, t0: number, cacheSize: number): void {
   const statuses = applied.statuses.buffer as ArrayBuffer;
   const h = applied.header;
   reply(
     {
       type: 'committed',
+      ledger: id,
       seq,
       height: h.height,
       hash: applied.hash,
@@ -93,9 +113,10 @@ function replyCommitted(seq: number, applied: Applied, t0: number, cacheSize: nu
   );
 }
 
-async function close(): Promise<void> {
-  await applying.catch(() => undefined);
-  await ledger?.close();
-  ledger = undefined;
-  reply({ type: 'closed' });
+async function close(id: number): Promise<void> {
+  const r = runOf(id);
+  await r.applying.catch(() => undefined);
+  await r.ledger?.close();
+  runs.delete(id);
+  reply({ type: 'closed', ledger: id });
 }
