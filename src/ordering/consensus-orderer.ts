@@ -17,7 +17,6 @@ import {
   maxMessageBytes,
   wireLimits,
   type Block,
-  type CommittedBlock,
   type ConsensusOutput,
   type ConsensusStatusView,
   type WireLimits,
@@ -37,7 +36,8 @@ import { BatchServer } from './batch-server.js';
 import { HeldBatches } from './held-batches.js';
 import { PeerBatchIntake, type IntakeDrop } from './peer-batch-intake.js';
 import { FollowerFeed } from './follower-feed.js';
-import { MAX_BATCHES_PER_REQUEST, parsePeerMessage, type PeerMessage, type PeerWireLimits } from './peer-wire.js';
+import { parsePeerMessage, type PeerMessage, type PeerWireLimits } from './peer-wire.js';
+import { ValidatorPayloads, type PayloadOutput } from './validator-payloads.js';
 
 const SAFETY_KEY = 'consensus/safety';
 const BLOCKS_KEY = 'consensus/blocks';
@@ -90,16 +90,13 @@ export class ConsensusOrderer implements Orderer {
   private deliver: ((block: OrderedBlock) => void) | undefined;
   /** Batches by digest hex, local or received, until their block is applied. */
   private readonly payloads = new HeldBatches();
-  private readonly commitQueue: CommittedBlock[] = [];
   private readonly uncommitted = new Map<string, Block>();
   /**
-   * Committed blocks with payload whose round is above the ledger's, oldest first. The core's
-   * root (ROOT_KEY) is written as soon as blocks commit, before the ledger applies them; a crash
-   * in between would leave blocks below the restarted core's root that the ledger never got, and
-   * the core never commits them again. So they are written in the same durable put as the root,
-   * and on restart the ones above the ledger's round go back to the head of the commit queue.
+   * Commit queue, in-order delivery, batch fetching and the committed-but-unapplied list
+   * (UNAPPLIED_KEY): the sans-I/O part the simulator runs too. This class only does its I/O.
    */
-  private readonly unapplied: CommittedBlock[] = [];
+  private readonly payloadSide: ValidatorPayloads;
+  private payloadTimer: { at: number; handle: NodeJS.Timeout } | undefined;
   private outputs: Promise<void> = Promise.resolve();
   /**
    * Per peer, the batch it sent last: each batch is offered to consensus only after the previous
@@ -109,24 +106,16 @@ export class ConsensusOrderer implements Orderer {
   private readonly arrivals = new Map<number, Promise<void>>();
   /** Peers' batches: verified once, dropped whole if one tx is invalid, bounded per origin. */
   private readonly intake: PeerBatchIntake;
-  /** Digests asked for with `bq`, until when: a `br` with anything else is unsolicited. */
-  private readonly requested = new Map<string, number>();
   private readonly requestLimiter: KeyedLimiter<number>;
   private readonly messageLimiter: KeyedLimiter<number>;
   private readonly wire: WireLimits;
   private readonly peerLimits: PeerWireLimits;
   /** When each peer's last drop was logged: a flood is counted in full but logged once a second. */
   private readonly dropLogged = new Map<number, number>();
-  /** Rotates batch requests over peers: one answer per request, not one per validator. */
-  private nextPeer = 0;
   private timer: NodeJS.Timeout | undefined;
-  private refetch: NodeJS.Timeout | undefined;
-  private appliedRound: number;
   private stopped = false;
   equivocations = 0;
   viewChanges = 0;
-  /** Since when the head of the commit queue has been waiting for batches (0: not waiting). */
-  private waitingSince = 0;
   private batchResponses = 0;
   /** Peers' batches back in their seal order (a batch lost on a dropped connection is asked for again). */
   private readonly sequencer: BatchSequencer<Promise<VerifiedBatch | undefined>>;
@@ -178,12 +167,13 @@ export class ConsensusOrderer implements Orderer {
       onDrop: (from, reason, detail) => this.dropped(from, reason, detail),
     });
     this.stages = o.observe && new ConsensusStageTimer(o.observe);
-    this.appliedRound = o.appliedRound;
-    for (const bytes of get<Uint8Array[]>(UNAPPLIED_KEY) ?? []) {
-      const c = decodeCommittedBlock(bytes);
-      if (c.block.round > this.appliedRound) this.unapplied.push(c);
-    }
-    this.commitQueue.push(...this.unapplied);
+    this.payloadSide = new ValidatorPayloads({
+      self: ids.index,
+      timeoutMs: o.timeoutMs,
+      appliedRound: o.appliedRound,
+      unapplied: (get<Uint8Array[]>(UNAPPLIED_KEY) ?? []).map((b) => decodeCommittedBlock(b)),
+      verifying: (key) => this.intake.isVerifying(key),
+    });
     // Committed blocks beyond the core's memory, for peers' forward sync. A record that does not
     // decode is served as missing: the asking peer moves on to another validator.
     const committedChain = {
@@ -220,7 +210,12 @@ export class ConsensusOrderer implements Orderer {
   start(deliver: (block: OrderedBlock) => void): void {
     this.deliver = deliver;
     this.o.transport.onMessage((from, msg) => this.onPeer(from, msg));
-    this.o.transport.onPeerDown((member) => this.feed.drop(member));
+    this.o.transport.onPeerUp((member) => this.isValidator(member) && this.onPayload(this.payloadSide.peerUp(member, Date.now())));
+    this.o.transport.onPeerDown((member) => {
+      this.feed.drop(member);
+      if (this.isValidator(member)) this.onPayload(this.payloadSide.peerDown(member, Date.now()));
+    });
+    for (const v of this.o.transport.connectedPeers(this.isValidator)) this.onPayload(this.payloadSide.peerUp(v, Date.now()));
     this.sequencerTimer = setInterval(() => this.sequencerTick(), Math.max(50, Math.floor(this.o.timeoutMs / 4)));
     this.sequencerTimer.unref();
     this.handle(this.core.start(Date.now()));
@@ -234,14 +229,12 @@ export class ConsensusOrderer implements Orderer {
     // Encoded (copied) now: the batch buffer is transferred to the ledger thread once ordered.
     this.server.broadcast(digest, vb.batch.txs.subarray(0, vb.batch.count * TX_SIZE));
     this.handle(this.core.onPayloadAvailable(digest, Date.now()));
+    this.onPayload(this.payloadSide.batchAvailable(digest, Date.now()));
   }
 
   applied(stateRoot: Uint8Array, round: number): void {
     this.core.setStateRoot(stateRoot);
-    if (round > this.appliedRound) this.appliedRound = round;
-    // Only in memory: the next commit's durable put carries the shorter list, and a restart
-    // drops entries at or below the ledger's own round anyway.
-    while (this.unapplied.length > 0 && this.unapplied[0]!.block.round <= round) this.unapplied.shift();
+    this.onPayload(this.payloadSide.applied(round, Date.now()));
   }
 
   status(): ConsensusStatusView {
@@ -252,7 +245,7 @@ export class ConsensusOrderer implements Orderer {
     this.stopped = true;
     this.deliver = undefined;
     if (this.timer) clearTimeout(this.timer);
-    if (this.refetch) clearTimeout(this.refetch);
+    if (this.payloadTimer) clearTimeout(this.payloadTimer.handle);
     if (this.sequencerTimer) clearInterval(this.sequencerTimer);
   }
 
@@ -313,7 +306,7 @@ export class ConsensusOrderer implements Orderer {
             const txs = Buffer.from(t);
             const known = PeerBatchIntake.identify(txs);
             const key = hex(known.digest);
-            if (!this.requested.has(key)) {
+            if (!this.payloadSide.wanted(known.digest)) {
               this.dropped(from, 'unsolicited', key);
               continue;
             }
@@ -375,10 +368,9 @@ export class ConsensusOrderer implements Orderer {
     if (!vb) return;
     const key = hex(vb.digest!);
     if (this.stopped || this.payloads.has(key)) return;
-    this.requested.delete(key);
     this.payloads.set(key, vb);
     this.handle(this.core.onPayloadAvailable(vb.digest!, Date.now()));
-    this.pump();
+    this.onPayload(this.payloadSide.batchAvailable(vb.digest!, Date.now()));
   }
 
   /** A send that fails (frame too large, link closed) is logged and counted, never swallowed or thrown into a caller. */
@@ -424,10 +416,9 @@ export class ConsensusOrderer implements Orderer {
           const m: PeerMessage = { k: 'c', m: encodeMessage(s.msg) };
           this.sendTo(s.to, m);
         }
-        for (const f of out.fetchPayload) this.fetch(f.digests, f.from);
+        for (const f of out.fetchPayload) this.onPayload(this.payloadSide.fetch(f.digests, f.from, Date.now()));
         if (out.commits.length > 0) {
-          this.commitQueue.push(...out.commits);
-          for (const c of out.commits) if (c.block.payload.length > 0 && c.block.round > this.appliedRound) this.unapplied.push(c);
+          const delivery = this.payloadSide.committed(out.commits, Date.now());
           const last = out.commits[out.commits.length - 1]!;
           for (const [k, b] of this.uncommitted) if (b.height <= last.block.height) this.uncommitted.delete(k);
           // Not awaited: either order against the ledger's write is safe. Root ahead of the ledger:
@@ -444,84 +435,56 @@ export class ConsensusOrderer implements Orderer {
               {
                 [ROOT_KEY]: encodeCommittedBlock(last),
                 [BLOCKS_KEY]: [...this.uncommitted.values()].map(encodeBlock),
-                [UNAPPLIED_KEY]: this.unapplied.map(encodeCommittedBlock),
+                [UNAPPLIED_KEY]: (delivery.persistUnapplied ?? []).map(encodeCommittedBlock),
               },
               records,
             )
             .catch((e: unknown) => this.o.logger.error({ err: e }, 'could not persist the committed root'));
-          this.pump();
+          this.onPayload(delivery);
         }
       })
       .catch((e: unknown) => this.o.logger.error({ err: e }, 'consensus output failed'));
   }
 
-  private fetch(digests: Uint8Array[], from: number): void {
-    const missing = digests.filter((d) => !this.payloads.has(hex(d)) && !this.intake.isVerifying(hex(d)));
-    if (missing.length === 0) return;
-    const until = Date.now() + 4 * this.o.timeoutMs;
-    for (const d of missing) this.requested.set(hex(d), until);
-    // Bounded: forget requests nobody answered.
-    if (this.requested.size > 4 * MAX_BATCHES_PER_REQUEST) {
-      const now = Date.now();
-      for (const [k, t] of this.requested) if (t < now) this.requested.delete(k);
-      // Still many: forget the oldest (a request asked again is simply re-added).
-      for (const k of this.requested.keys()) {
-        if (this.requested.size <= 16 * MAX_BATCHES_PER_REQUEST) break;
-        this.requested.delete(k);
-      }
+  /** The payload side's output: batch requests out, blocks to the ledger in order, released batches dropped. */
+  private onPayload(out: PayloadOutput): void {
+    if (this.stopped) return;
+    for (const r of out.requests) this.sendTo(r.to, { k: 'bq', d: r.digests });
+    for (const e of out.events) {
+      this.o.logger.warn(
+        { round: e.round, height: e.height, missing: e.missing.map(hex), waitingMs: e.waitingMs, askedOf: e.askedOf, batchResponses: this.batchResponses },
+        'committed block waits for batches',
+      );
     }
-    // The proposer first; on retries, the next connected peer in turn.
-    let to = from;
-    if (to < 0 || to === this.o.identity.index || !this.o.transport.isConnected(to)) {
-      const peers = this.o.transport.connectedPeers(this.isValidator);
-      if (peers.length === 0) return;
-      to = peers[this.nextPeer++ % peers.length]!;
-    }
-    for (let i = 0; i < missing.length; i += MAX_BATCHES_PER_REQUEST) this.sendTo(to, { k: 'bq', d: missing.slice(i, i + MAX_BATCHES_PER_REQUEST) });
-  }
-
-  /** Delivers committed blocks in order, each once all of its batches are here. */
-  private pump(): void {
-    while (this.commitQueue.length > 0 && this.deliver) {
-      const { block } = this.commitQueue[0]!;
-      if (block.round <= this.appliedRound || block.payload.length === 0) {
-        // Already applied (a commit seen again after a restart): its batches are not needed.
-        for (const d of block.payload) this.payloads.delete(hex(d));
-        this.commitQueue.shift();
-        continue;
-      }
-      const batches = block.payload.map((d) => this.payloads.get(hex(d)));
+    // Read before the release below: a delivered block's batches are among the released ones.
+    const blocks: OrderedBlock[] = [];
+    for (const { block, digests } of out.deliver) {
+      const batches = digests.map((d) => this.payloads.get(hex(d)));
       if (batches.some((b) => b === undefined)) {
-        const missing = block.payload.filter((d) => !this.payloads.has(hex(d)));
-        const now = Date.now();
-        if (this.waitingSince === 0) this.waitingSince = now;
-        else if (now - this.waitingSince > 2 * this.o.timeoutMs) {
-          this.o.logger.warn(
-            { round: block.round, height: block.height, missing: missing.map(hex), waitingMs: now - this.waitingSince, batchResponses: this.batchResponses },
-            'committed block waits for batches',
-          );
-        }
-        this.fetch(missing, -1);
-        this.scheduleRefetch();
-        return;
+        // Cannot happen: a batch is reported available only once held, and released only here.
+        this.o.logger.fatal({ round: block.round, height: block.height }, 'a block to deliver lacks a held batch');
+        break;
       }
-      this.waitingSince = 0;
-      this.commitQueue.shift();
-      for (const d of block.payload) this.payloads.delete(hex(d));
-      this.appliedRound = block.round;
-      this.deliver({ batches: batches as VerifiedBatch[], round: block.round, timestamp: block.timestampMs });
+      blocks.push({ batches: batches as VerifiedBatch[], round: block.round, timestamp: block.timestampMs });
     }
+    for (const d of out.release) this.payloads.delete(hex(d));
+    for (const b of blocks) this.deliver?.(b);
+    this.armPayload(out.timer);
   }
 
-  private scheduleRefetch(): void {
-    if (this.refetch || this.stopped) return;
-    this.refetch = setTimeout(
+  private armPayload(timer: { at: number } | null): void {
+    if (this.payloadTimer && this.payloadTimer.at === timer?.at) return;
+    if (this.payloadTimer) clearTimeout(this.payloadTimer.handle);
+    this.payloadTimer = undefined;
+    if (!timer || this.stopped) return;
+    const handle = setTimeout(
       () => {
-        this.refetch = undefined;
-        this.pump();
+        this.payloadTimer = undefined;
+        this.onPayload(this.payloadSide.onTick(Date.now()));
       },
-      Math.max(50, this.o.timeoutMs / 2),
+      Math.max(0, timer.at - Date.now()),
     );
+    this.payloadTimer = { at: timer.at, handle };
   }
 
   private arm(at: number): void {
