@@ -5,7 +5,7 @@ import { stringify } from 'yaml';
 import type { ClusterProcessSpec, TopologyPreset } from '../cluster/topology.js';
 import { faultTolerance } from '../consensus/types.js';
 import { CONTAINER_CONFIG_DIR, CONTAINER_DATA_DIR, type Deployment, K8S_PEER_SERVICE, nodesOf, planDeployment, processArgs, writeDeploymentConfig } from './deployment.js';
-import { GENERATED_HEADER } from './prometheus.js';
+import { GENERATED_HEADER, prometheusConfig, yamlText } from './prometheus.js';
 import { processResources } from './sizing.js';
 
 export const K8S_IMAGE = 'hotledger:production';
@@ -91,7 +91,7 @@ export function k8sObjects(preset: TopologyPreset): Record<string, unknown>[] {
           template: {
             metadata: {
               labels: labels(p),
-              // One port per pod can be annotated: the first node's. deploy/prometheus/<preset>-k8s scrapes every node.
+              // One port per pod can be annotated: the first node's. k8sPrometheusText (<preset>-prometheus.yml) scrapes every node.
               annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(nodes[0]!.apiPort), 'prometheus.io/path': '/q/metrics' },
             },
             spec: {
@@ -158,4 +158,12 @@ export function k8sText(preset: TopologyPreset): string {
       .map((o) => stringify(o, { lineWidth: 0 }))
       .join('---\n')
   );
+}
+
+/**
+ * prometheus.yml for a Prometheus inside the cluster's namespace: every logical node by its pod's
+ * stable name (the annotations above can name only one port per pod).
+ */
+export function k8sPrometheusText(preset: TopologyPreset): string {
+  return yamlText(prometheusConfig(planDeployment({ topology: preset, target: 'k8s' }).topology), k8sCommand(preset));
 }

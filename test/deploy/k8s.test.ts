@@ -4,7 +4,8 @@ import { StatefulSet } from 'kubernetes-models/apps/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { TOPOLOGY_PRESET_NAMES, TOPOLOGY_PRESETS } from '../../src/cluster/topology.js';
 import { faultTolerance } from '../../src/consensus/types.js';
-import { k8sObjects, validatorMaxUnavailable } from '../../src/deploy/k8s.js';
+import { parse } from 'yaml';
+import { k8sObjects, k8sPrometheusText, validatorMaxUnavailable } from '../../src/deploy/k8s.js';
 
 const MODELS: Record<string, new (o: never) => { validate(): void }> = {
   Service,
@@ -76,5 +77,14 @@ describe.each(TOPOLOGY_PRESET_NAMES)('Kubernetes objects of %s', (preset) => {
     expect(pdb.spec!.selector!.matchLabels!['hotledger.io/role']).toBe('validator');
     const peers = objects.find((o) => o.kind === 'Service')!;
     expect(peers.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
+  });
+
+  it("its prometheus.yml scrapes every logical node at its pod's stable name", () => {
+    const cfg = parse(k8sPrometheusText(preset)) as { scrape_configs: { static_configs: { targets: string[] }[] }[] };
+    const targets = cfg.scrape_configs[0]!.static_configs.flatMap((s) => s.targets);
+    const g = TOPOLOGY_PRESETS[preset];
+    expect(targets.length).toBe([...g.validator, ...g.business, ...g.slim].reduce((a, b) => a + b, 0));
+    expect(targets[0]).toBe('pv0-0.hotledger-peers:9003');
+    expect(new Set(targets).size).toBe(targets.length);
   });
 });
