@@ -445,7 +445,13 @@ async function main(): Promise<void> {
       rssMbPerNode,
       rssMbPerProcess: rssPerProcess,
       verifiesPerTx,
-      verifications: { perProcess: verifiedPerProcessDelta, committedTxs: committedDuringRun, span: 'saturation start -> drained' },
+      verifications: {
+        perProcess: verifiedPerProcessDelta,
+        committedTxs: committedDuringRun,
+        // Accepted transactions that execution rejected were verified too: per accepted tx, the cost per admission.
+        perAcceptedTx: Number((verifiedPerProcessDelta.reduce((a, b) => a + b, 0) / Math.max(1, accepted)).toFixed(2)),
+        span: 'saturation start -> drained',
+      },
       targets,
       validators: N,
       threadsPerValidator: threads,
