@@ -72,6 +72,8 @@ export interface ProcessLoss {
   f: number;
   quorum: number;
   tolerated: boolean;
+  /** Validators that may still fail after this loss with a quorum left (negative: none, short by that many). */
+  spare: number;
 }
 
 export function processLoss(t: Topology, processId: string): ProcessLoss {
@@ -80,7 +82,16 @@ export function processLoss(t: Topology, processId: string): ProcessLoss {
   const validators = t.validators.length;
   const { f, quorum } = faultTolerance(validators);
   const validatorsLost = nodes.filter((n) => n.role === 'validator').length;
-  return { process: processId, nodes: nodes.map((n) => n.id), validatorsLost, validators, f, quorum, tolerated: validators - validatorsLost >= quorum };
+  return {
+    process: processId,
+    nodes: nodes.map((n) => n.id),
+    validatorsLost,
+    validators,
+    f,
+    quorum,
+    tolerated: validators - validatorsLost >= quorum,
+    spare: validators - validatorsLost - quorum,
+  };
 }
 
 /** A committed transfer as the client acknowledged it. */

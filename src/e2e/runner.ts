@@ -352,7 +352,7 @@ export async function runE2e(o: E2eOptions): Promise<E2eReport> {
         if (!leader) throw new Error(`consensus/status of ${probe.id} names leader ${JSON.stringify(leaderId)}, which is no node of the topology`);
         const loss = processLoss(topo, leader.process);
         r.details = { leader: leaderId, ...loss };
-        const lossText = `${loss.process} (${loss.nodes.join(',')}): ${loss.validatorsLost}/${loss.validators} validators, f=${loss.f}, quorum ${loss.quorum}`;
+        const lossText = `${loss.process} (${loss.nodes.join(',')}): ${loss.validatorsLost}/${loss.validators} validators, f=${loss.f}, quorum ${loss.quorum}, then tolerates ${Math.max(0, loss.spare)} more`;
         if (!loss.tolerated) {
           r.figure = `leader ${leaderId}'s process ${lossText}: not tolerated`;
           r.failures.push(`killing ${lossText} leaves ${loss.validators - loss.validatorsLost} validators, below the quorum: this topology cannot survive it`);

@@ -28,14 +28,14 @@ describe('e2e consistency: compareAtHeight', () => {
 describe('e2e failover: processLoss', () => {
   it('option-b loses 5 of 20 validators with one process and survives (f = 6, quorum 14)', () => {
     const t = layoutTopology({ topology: 'option-b', dir: '/nonexistent/e2e' });
-    expect(processLoss(t, 'pv1')).toMatchObject({ validatorsLost: 5, validators: 20, f: 6, quorum: 14, tolerated: true });
+    expect(processLoss(t, 'pv1')).toMatchObject({ validatorsLost: 5, validators: 20, f: 6, quorum: 14, tolerated: true, spare: 1 });
     expect(processLoss(t, 'pv1').nodes).toEqual(['v5', 'v6', 'v7', 'v8', 'v9']);
     const c = layoutTopology({ topology: 'option-c', dir: '/nonexistent/e2e' });
-    expect(processLoss(c, 'pv0')).toMatchObject({ validatorsLost: 6, validators: 30, f: 9, quorum: 21, tolerated: true });
+    expect(processLoss(c, 'pv0')).toMatchObject({ validatorsLost: 6, validators: 30, f: 9, quorum: 21, tolerated: true, spare: 3 });
   });
   it('4 validators by 2 per process cannot lose a process; a business process costs no validator', () => {
     const t = layoutTopology({ validators: 4, business: 1, slim: 1, perProcess: 2, dir: '/nonexistent/e2e' });
-    expect(processLoss(t, 'pv0')).toMatchObject({ validatorsLost: 2, validators: 4, f: 1, quorum: 3, tolerated: false });
+    expect(processLoss(t, 'pv0')).toMatchObject({ validatorsLost: 2, validators: 4, f: 1, quorum: 3, tolerated: false, spare: -1 });
     expect(processLoss(t, 'b0')).toMatchObject({ validatorsLost: 0, tolerated: true });
   });
 });
