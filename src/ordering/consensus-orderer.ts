@@ -369,7 +369,11 @@ export class ConsensusOrderer implements Orderer {
     const key = hex(vb.digest!);
     if (this.stopped || this.payloads.has(key)) return;
     this.payloads.set(key, vb);
-    this.handle(this.core.onPayloadAvailable(vb.digest!, Date.now()));
+    // A batch of a block committed already (fetched for a block re-queued after a restart, or a
+    // late copy) is for delivery only: offered to a restarted core, which no longer knows it was
+    // ordered, it would be proposed again and every round this node leads would fail.
+    const ordered = this.payloadSide.ordered(vb.digest!) || this.o.store.getBatchLocation(vb.digest!) !== undefined;
+    if (!ordered) this.handle(this.core.onPayloadAvailable(vb.digest!, Date.now()));
     this.onPayload(this.payloadSide.batchAvailable(vb.digest!, Date.now()));
   }
 

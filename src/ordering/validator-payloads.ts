@@ -2,6 +2,8 @@ import { hex, type Block, type CommittedBlock, type Hash } from '../consensus/ty
 
 /** Digests per batch request (peer-wire's MAX_BATCHES_PER_REQUEST). */
 export const MAX_DIGESTS_PER_REQUEST = 64;
+/** Digests of committed blocks remembered (queued, and recently delivered until the ledger has them). */
+const ORDERED_MEMORY = 16_384;
 
 export interface ValidatorPayloadsConfig {
   /** This validator's index: never asked for batches. */
@@ -88,6 +90,8 @@ export class ValidatorPayloads {
   /** Digests asked for, in the order first asked: an answer with anything else is unsolicited. */
   private readonly requested = new Map<string, Request>();
   private readonly connected = new Set<number>();
+  /** Batches of blocks committed (queued or recently delivered), oldest first: see `ordered`. */
+  private readonly orderedDigests = new Set<string>();
   /** Rotates batch requests over validators: one answer per request, not one per validator. */
   private cursor = 0;
   /** Round of the last block delivered or applied: commits at or below it are not delivered again. */
@@ -102,6 +106,7 @@ export class ValidatorPayloads {
     this.appliedRound = cfg.appliedRound;
     for (const c of cfg.unapplied ?? []) if (c.block.round > this.appliedRound) this.unapplied.push(c);
     this.commitQueue.push(...this.unapplied);
+    for (const c of this.unapplied) this.remember(c.block.payload);
   }
 
   /** Committed blocks not yet delivered (empty ones and already applied ones included until skipped). */
@@ -127,6 +132,7 @@ export class ValidatorPayloads {
     this.begin(now);
     if (commits.length === 0) return this.finish();
     this.commitQueue.push(...commits);
+    for (const c of commits) this.remember(c.block.payload);
     for (const c of commits) if (c.block.payload.length > 0 && c.block.round > this.appliedRound) this.unapplied.push(c);
     this.out.persistUnapplied = [...this.unapplied];
     this.pump();
@@ -155,6 +161,17 @@ export class ValidatorPayloads {
   /** Whether this batch is here already. */
   has(digest: Hash): boolean {
     return this.available.has(hex(digest));
+  }
+
+  /**
+   * Whether this batch belongs to a block already committed (waiting for delivery, or delivered
+   * recently). Such a batch arriving must not be offered to the core as new: a core restarted
+   * since that commit does not know it was ordered, would propose it again, and every honest
+   * validator refuses to vote for a block re-proposing an ordered batch, so each round this node
+   * leads would fail. (Batches the ledger applied long ago: ask the ledger.)
+   */
+  ordered(digest: Hash): boolean {
+    return this.orderedDigests.has(hex(digest));
   }
 
   /** Whether a batch with this digest was asked for (an answer with anything else is unsolicited). */
@@ -258,6 +275,14 @@ export class ValidatorPayloads {
     if (this.cfg.unsafeNoRotation) return list[0]!;
     if (preferred !== this.cfg.self && this.connected.has(preferred)) return preferred;
     return list[this.cursor++ % list.length]!;
+  }
+
+  private remember(digests: readonly Hash[]): void {
+    for (const d of digests) this.orderedDigests.add(hex(d));
+    for (const k of this.orderedDigests) {
+      if (this.orderedDigests.size <= ORDERED_MEMORY) break;
+      this.orderedDigests.delete(k);
+    }
   }
 
   private releaseAll(digests: readonly Hash[]): void {

@@ -11,6 +11,7 @@ import { Prng } from './prng.js';
 import { ed25519CryptoSet, idealCryptoSet } from './sim-crypto.js';
 import { SimFollowers, type FollowerEv } from './sim-followers.js';
 import { genesisBlock, genesisQc } from '../consensus/types.js';
+import { ValidatorPayloads, type PayloadOutput } from '../ordering/validator-payloads.js';
 
 export interface SimOptions {
   validators?: number;
@@ -58,6 +59,10 @@ export interface SimOptions {
   followers?: number;
   /** Test-only: followers take every certificate for valid (a follower that trusts one validator's word). */
   brokenFollowerCheck?: boolean;
+  /** Test-only: honest validators deliver a committed block to the ledger before all its batches are here. */
+  brokenDelivery?: boolean;
+  /** Test-only: honest validators always ask the same validator for missing batches (no proposer first, no rotation). */
+  brokenFetchRotation?: boolean;
   /** Log each crash, partition and commit height to this function. */
   log?: (line: string) => void;
 }
@@ -88,6 +93,11 @@ export interface SeedResult {
   /** Runs Byzantine validators forged for followers, and runs followers refused as invalid. */
   forgedRuns: number;
   refusedRuns: number;
+  /** Batch requests honest validators sent (ValidatorPayloads), and batches their answers brought. */
+  batchRequests: number;
+  batchesFetched: number;
+  /** Committed blocks an honest validator's ledger had not applied when it crashed, re-queued on restart. */
+  requeued: number;
 }
 
 type Ev =
@@ -100,7 +110,13 @@ type Ev =
   | { kind: 'partition'; groups: number[] }
   | { kind: 'heal' }
   | { kind: 'mark'; rounds: Map<number, number> }
-  | { kind: 'follower'; ev: FollowerEv };
+  | { kind: 'follower'; ev: FollowerEv }
+  /** A batch request (`bq`) and its answer (`br`) between validators, over the same lossy network. */
+  | { kind: 'bq'; from: number; to: number; digests: Uint8Array[] }
+  | { kind: 'br'; from: number; to: number; digests: Uint8Array[] }
+  /** The ledger applies a delivered block (lost if the node crashed since: `boot` differs). */
+  | { kind: 'ledger'; node: number; boot: number; block: Block }
+  | { kind: 'payload-tick'; node: number; version: number };
 
 interface SimNode {
   index: number;
@@ -119,6 +135,20 @@ interface SimNode {
   chain: Map<number, Block>;
   timerVersion: number;
   crashAfterPersist: boolean;
+  /** The production payload side (ValidatorPayloads): commit queue, batch fetch, in-order delivery. */
+  payloads: ValidatorPayloads | null;
+  /** Batches this run of the node holds in memory (HeldBatches): lost on a crash, unlike `store`. */
+  held: Set<string>;
+  /** Written with the core's root: committed blocks the ledger may not have applied. */
+  unapplied: CommittedBlock[];
+  /** The ledger's durable progress: round and height of its last block, and every batch it applied. */
+  ledgerRound: number;
+  ledgerHeight: number;
+  ledgerDigests: Set<string>;
+  /** The ledger applies delivered blocks one after another: when it is free. */
+  ledgerFreeAt: number;
+  boots: number;
+  payloadTimerVersion: number;
 }
 
 const CHAIN_ID = 7;
@@ -171,7 +201,20 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     chain: new Map(),
     timerVersion: 0,
     crashAfterPersist: false,
+    payloads: null,
+    held: new Set(),
+    unapplied: [],
+    ledgerRound: 0,
+    ledgerHeight: 0,
+    ledgerDigests: new Set(),
+    ledgerFreeAt: 0,
+    boots: 0,
+    payloadTimerVersion: 0,
   }));
+  // Batch fetch traffic and ledger timing draw from a stream of their own.
+  const brng = new Prng(seed ^ 0x0ba7_c4ed);
+  /** The committed chain (as honest nodes committed it), to check each ledger's order against. */
+  const canonical = new Map<number, Block>();
   const honest = nodes.filter((x) => x.byzantine === null);
   const frng = new Prng(seed ^ 0x0f01_10e5);
   const verifyOnly: ConsensusCrypto = {
@@ -254,6 +297,60 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     if (!healed && rng.chance(dupP)) q.push(now + rng.int(1, maxDelay), { kind: 'deliver', from, to, msg: wire });
   };
 
+  let batchRequests = 0;
+  let batchesFetched = 0;
+  let requeued = 0;
+  const transmitBatches = (kind: 'bq' | 'br', from: number, to: number, digests: Uint8Array[]): void => {
+    if (kind === 'bq' && nodes[from]!.byzantine === null) batchRequests++;
+    if (!healed) {
+      if (groupOf !== null && groupOf[from] !== groupOf[to]) return;
+      if (brng.chance(dropP)) return;
+    }
+    const ev: Ev = { kind, from, to, digests };
+    q.push(now + (healed ? brng.int(1, 10) : brng.int(1, maxDelay)), ev);
+    if (!healed && brng.chance(dupP)) q.push(now + brng.int(1, maxDelay), ev);
+  };
+
+  /** The ledger's order: each block once, in commit order, none with payload skipped, all its batches held. */
+  const checkLedger = (x: SimNode, b: Block): void => {
+    const canon = canonical.get(b.height);
+    if (canon === undefined || hex(canon.hash) !== hex(b.hash)) checker.onAlarm(x.index, `ledger applied a block at height ${b.height} that is not the committed one`);
+    if (b.round <= x.ledgerRound || b.height <= x.ledgerHeight) {
+      checker.onAlarm(x.index, `ledger applied height ${b.height} (round ${b.round}) again or out of order (ledger at height ${x.ledgerHeight}, round ${x.ledgerRound})`);
+      return;
+    }
+    for (let h = x.ledgerHeight + 1; h < b.height; h++) {
+      const skipped = canonical.get(h);
+      if (skipped === undefined || skipped.payload.length > 0) checker.onAlarm(x.index, `ledger skipped committed height ${h} (applied ${b.height} after ${x.ledgerHeight})`);
+    }
+  };
+
+  const payloadOut = (x: SimNode, out: PayloadOutput): void => {
+    for (const r of out.requests) transmitBatches('bq', x.index, r.to, r.digests);
+    if (out.persistUnapplied !== undefined) x.unapplied = out.persistUnapplied;
+    for (const d of out.deliver) {
+      const lacking = d.digests.filter((g) => !x.held.has(hex(g))).length;
+      if (lacking > 0 && x.byzantine === null) checker.onAlarm(x.index, `delivered height ${d.block.height} to the ledger without ${lacking}/${d.digests.length} of its batches`);
+      x.ledgerFreeAt = Math.max(x.ledgerFreeAt, now + brng.int(0, maxDelay));
+      q.push(x.ledgerFreeAt, { kind: 'ledger', node: x.index, boot: x.boots, block: d.block });
+    }
+    if (out.timer !== null) {
+      x.payloadTimerVersion++;
+      q.push(Math.max(out.timer.at, now), { kind: 'payload-tick', node: x.index, version: x.payloadTimerVersion });
+    }
+  };
+
+  /** A batch is here (a peer's broadcast or an answer to a request): to the core and the payload side. */
+  const batchArrived = (x: SimNode, d: Uint8Array): void => {
+    const k = hex(d);
+    x.store.set(k, d);
+    if (x.core === null || x.payloads === null || x.held.has(k)) return;
+    x.held.add(k);
+    // As ConsensusOrderer.offer: a batch of a committed block (queued, or in the ledger) is not offered to the core.
+    if (!x.payloads.ordered(d) && !x.ledgerDigests.has(k)) apply(x, x.core.onPayloadAvailable(d, now));
+    if (x.payloads !== null) payloadOut(x, x.payloads.batchAvailable(d, now));
+  };
+
   const apply = (x: SimNode, out: ConsensusOutput): void => {
     // Persist first: a crash after this point loses the sends but never the safety data.
     if (out.persist !== undefined) x.persisted = out.persist;
@@ -272,6 +369,8 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
         else transmit(x.index, s.to, s.msg);
       }
     }
+    // Before the commits, as in ConsensusOrderer: a block's fetch precedes its delivery.
+    for (const fp of out.fetchPayload) if (x.payloads !== null) payloadOut(x, x.payloads.fetch(fp.digests, fp.from, now));
     for (const c of out.commits) {
       if (x.byzantine === null && now >= idleFrom && now < idleTo && c.block.payload.length === 0) idleEmpty.set(x.index, (idleEmpty.get(x.index) ?? 0) + 1);
       if (x.byzantine === null) for (const d of c.block.payload) lateCommit(hex(d), x.index);
@@ -279,8 +378,13 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
       x.chain.set(c.block.height, c.block);
       for (const [k, b] of x.blocks) if (b.height <= c.block.height) x.blocks.delete(k);
       for (const d of c.block.payload) x.committedDigests.add(hex(d));
-      if (x.byzantine === null) checker.onCommit(x.index, c.block);
+      if (x.byzantine === null) {
+        checker.onCommit(x.index, c.block);
+        if (!canonical.has(c.block.height)) canonical.set(c.block.height, c.block);
+      }
     }
+    // Written with the root (x.committed): the unapplied list comes out of the same call.
+    if (out.commits.length > 0 && x.payloads !== null) payloadOut(x, x.payloads.committed(out.commits, now));
     if (out.commits.length > 0) followers.committed(x.index, out.commits, out.commitProof, now, healed, dropP);
     for (const e of out.events) {
       if (e.type === 'equivocation') {
@@ -288,10 +392,6 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
         if (nodes[e.validator]?.byzantine === null) checker.onAlarm(x.index, `honest validator ${e.validator} equivocated (${e.kind}, round ${e.round})`);
       }
       if (e.type === 'conflicting-commit' && x.byzantine === null) checker.onAlarm(x.index, `conflicting commit ${e.blockHash.slice(0, 12)}`);
-    }
-    for (const fp of out.fetchPayload) {
-      // Batch fetch is the node's own retrying protocol: modelled as reliable but delayed.
-      for (const d of fp.digests) if (allDigests.has(hex(d))) q.push(now + rng.int(1, 2 * maxDelay), { kind: 'payload', node: x.index, digest: d });
     }
     if (out.timer !== null) {
       x.timerVersion++;
@@ -301,7 +401,13 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
 
   const crash = (x: SimNode): void => {
     x.core = null;
+    x.payloads = null;
+    x.held.clear();
     x.timerVersion++;
+    x.payloadTimerVersion++;
+    // Blocks handed to the ledger but not yet applied are lost with the process.
+    x.boots++;
+    for (const y of nodes) if (y !== x && y.payloads !== null) payloadOut(y, y.payloads.peerDown(x.index, now));
     crashes++;
     followers.validatorCrashed(x.index, now);
     log?.(`${now}ms: node ${x.index} crashed (committed height ${x.committed?.block.height ?? 0})`);
@@ -310,9 +416,31 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
   const boot = (x: SimNode): void => {
     if (x.byzantine === null) maxRestartLag = Math.max(maxRestartLag, Math.max(...honest.map((y) => checker.heightOf(y.index))) - checker.heightOf(x.index));
     x.core = makeCore(x);
+    if (x.byzantine === null) requeued += x.unapplied.filter((c) => c.block.round > x.ledgerRound).length;
+    x.payloads = new ValidatorPayloads({
+      self: x.index,
+      timeoutMs,
+      appliedRound: x.ledgerRound,
+      unapplied: x.unapplied,
+      unsafeDeliverIncomplete: x.byzantine === null && options.brokenDelivery === true,
+      unsafeNoRotation: x.byzantine === null && options.brokenFetchRotation === true,
+    });
+    x.ledgerFreeAt = now;
+    for (const y of nodes) {
+      if (y === x || y.core === null || y.payloads === null) continue;
+      payloadOut(x, x.payloads.peerUp(y.index, now));
+      payloadOut(y, y.payloads.peerUp(x.index, now));
+    }
     followers.validatorBooted(x.index, x.committed?.block.height ?? 0, now);
     apply(x, x.core.start(now));
-    for (const [k, d] of x.store) if (!x.committedDigests.has(k) && x.core !== null) apply(x, x.core.onPayloadAvailable(d, now));
+    // Uncommitted batches are announced again; those of committed-but-unapplied blocks are not
+    // (a restarted node holds none in memory): they must be fetched from peers.
+    for (const [k, d] of x.store) {
+      if (x.committedDigests.has(k) || x.core === null || x.payloads === null) continue;
+      x.held.add(k);
+      apply(x, x.core.onPayloadAvailable(d, now));
+      if (x.payloads !== null) payloadOut(x, x.payloads.batchAvailable(d, now));
+    }
   };
 
   const allDigests = new Map<string, Uint8Array>();
@@ -379,10 +507,40 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
         if (x.core !== null && ev.version === x.timerVersion) apply(x, x.core.onTick(now));
         break;
       }
-      case 'payload': {
+      case 'payload':
+        batchArrived(nodes[ev.node]!, ev.digest);
+        break;
+      case 'bq': {
+        // Byzantine validators never serve batches: the asker must move on to another.
+        const y = nodes[ev.to]!;
+        if (y.core === null || y.byzantine !== null) break;
+        const held = ev.digests.filter((d) => y.store.has(hex(d)));
+        if (held.length > 0) transmitBatches('br', y.index, ev.from, held);
+        break;
+      }
+      case 'br': {
+        const x = nodes[ev.to]!;
+        for (const d of ev.digests) {
+          // Unsolicited answers are dropped, as in ConsensusOrderer.
+          if (x.payloads === null || !allDigests.has(hex(d)) || !x.payloads.wanted(d)) continue;
+          if (x.byzantine === null && !x.held.has(hex(d))) batchesFetched++;
+          batchArrived(x, d);
+        }
+        break;
+      }
+      case 'ledger': {
         const x = nodes[ev.node]!;
-        x.store.set(hex(ev.digest), ev.digest);
-        if (x.core !== null) apply(x, x.core.onPayloadAvailable(ev.digest, now));
+        if (ev.boot !== x.boots) break;
+        if (x.byzantine === null) checkLedger(x, ev.block);
+        x.ledgerRound = Math.max(x.ledgerRound, ev.block.round);
+        x.ledgerHeight = Math.max(x.ledgerHeight, ev.block.height);
+        for (const d of ev.block.payload) x.ledgerDigests.add(hex(d));
+        if (x.payloads !== null) payloadOut(x, x.payloads.applied(ev.block.round, now));
+        break;
+      }
+      case 'payload-tick': {
+        const x = nodes[ev.node]!;
+        if (x.payloads !== null && ev.version === x.payloadTimerVersion) payloadOut(x, x.payloads.onTick(now));
         break;
       }
       case 'inject':
@@ -439,6 +597,13 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
   for (const x of honest) {
     const lost = lateDigests.filter((d) => !x.committedDigests.has(hex(d))).length;
     if (lost > 0) missing.push(`node ${x.index} lacks ${lost}/${lateDigests.length} post-heal batches (height ${checker.heightOf(x.index)})`);
+    else {
+      const unapplied = lateDigests.filter((d) => !x.ledgerDigests.has(hex(d))).length;
+      if (unapplied > 0)
+        missing.push(
+          `node ${x.index} committed but never applied ${unapplied}/${lateDigests.length} post-heal batches (ledger height ${x.ledgerHeight}, ${x.payloads?.queued ?? 0} blocks queued)`,
+        );
+    }
   }
   missing.push(...followers.missing(lateDigests));
   for (const x of honest) log?.(`node ${x.index} status ${JSON.stringify(x.core?.status())} persisted lastVoted ${x.persisted?.lastVotedRound}`);
@@ -463,6 +628,9 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     followers: followers.count,
     forgedRuns: followers.forgedRuns,
     refusedRuns: followers.invalidRunsSeen,
+    batchRequests,
+    batchesFetched,
+    requeued,
   };
 }
 
