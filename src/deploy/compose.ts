@@ -56,7 +56,8 @@ function service(d: Deployment, p: ClusterProcessSpec, preset: TopologyPreset): 
       })),
       { type: 'volume', source: `${p.id}-data`, target: CONTAINER_DATA_DIR },
     ],
-    healthcheck: { start_period: '60s' },
+    // 26 nodes of option-b took 65 s to be ready on a loaded 2-core VM (docs/deploy.md): room for that.
+    healthcheck: { start_period: '120s' },
     // The node's own shutdown gives up after 10 s; SIGKILL after that only.
     stop_grace_period: '15s',
     restart: 'unless-stopped',
