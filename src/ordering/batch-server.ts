@@ -34,6 +34,7 @@ export class BatchServer {
   readonly boot = randomInt(1, 2 ** 31);
   private localSeq = 0;
   private readonly sentBySeq = new Map<number, Uint8Array>();
+  private readonly seqByDigest = new Map<string, number>();
 
   constructor(private readonly o: BatchServerOptions) {}
 
@@ -41,8 +42,22 @@ export class BatchServer {
   broadcast(digest: Uint8Array, txs: Uint8Array): void {
     const n = ++this.localSeq;
     this.sentBySeq.set(n, digest);
+    this.seqByDigest.set(hex(digest), n);
+    const old = this.sentBySeq.get(n - RESEND_WINDOW);
+    if (old) this.seqByDigest.delete(hex(old));
     this.sentBySeq.delete(n - RESEND_WINDOW);
     this.o.send('all', { k: 'b', txs, i: this.boot, n });
+  }
+
+  /**
+   * Sends an own batch to every peer again, under its first sequence number (a receiver that has
+   * moved past it takes it as late, not as a gap); unnumbered once out of the resend window.
+   */
+  again(digest: Uint8Array): void {
+    const txs = this.batchBytes(digest);
+    if (!txs) return;
+    const n = this.seqByDigest.get(hex(digest));
+    this.o.send('all', n === undefined ? { k: 'b', txs } : { k: 'b', txs, i: this.boot, n });
   }
 
   /** A peer missed some of our batches: send them again, with their sequence numbers. */

@@ -18,6 +18,8 @@ export interface FollowerConfig {
   retryMs: number;
   /** Validators subscribed at once; default f + 1, so at least one is honest. */
   fanout?: number;
+  /** A business node's own batch not in a committed block after this long is sent again. Default 4 × retryMs. */
+  resendMs?: number;
   /** Restore: the last committed block all of whose payload blocks the ledger applied (default genesis). */
   root: CommittedBlock;
   /** Consensus round of the ledger's last block: blocks at or below it are not delivered again. */
@@ -38,6 +40,8 @@ export interface FollowerOutput {
   deliver: Block[];
   /** Store durably (overwrite): on restart, following resumes above it. */
   persistRoot?: CommittedBlock;
+  /** Own batches (a business node's) to send to the validators again: none of them ordered it yet. */
+  resend: Hash[];
   /** Call onTick at this time (null: nothing is waiting). */
   timer: { at: number } | null;
   events: FollowerEvent[];
@@ -80,6 +84,12 @@ export class FollowerCore {
   private readonly subscribed = new Set<number>();
   private readonly available = new Set<string>();
   private readonly requested = new Map<string, number>();
+  /**
+   * A business node's own batches not yet in a proven block, and when each was last sent. No
+   * validator holds them as its own: if every one dropped a batch (intake full, a gap given up),
+   * nobody would ever propose it, and the transactions the node acknowledged would stay pending.
+   */
+  private readonly own = new Map<string, { digest: Hash; sentAt: number }>();
   /** Rotates requests over validators. */
   private cursor = 0;
   /** Highest height any validator showed us (a push ahead of our tip): we are behind until there. */
@@ -181,6 +191,17 @@ export class FollowerCore {
     return this.finish();
   }
 
+  /** A business node sealed and sent this batch: it is here, and it is sent again until a block holds it. */
+  ownBatch(digest: Hash, now: number): FollowerOutput {
+    this.begin(now);
+    this.own.set(hex(digest), { digest, sentAt: now });
+    const key = hex(digest);
+    this.available.add(key);
+    this.requested.delete(key);
+    this.pump();
+    return this.finish();
+  }
+
   /** Whether a batch with this digest was asked for (an answer with anything else is unsolicited). */
   wanted(digest: Hash): boolean {
     return this.requested.has(hex(digest));
@@ -201,6 +222,12 @@ export class FollowerCore {
     if (this.seenHeight > this.tip.height && this.now - Math.max(this.lastProgress, this.lastAsk) >= this.cfg.retryMs) {
       this.askFrom(this.pick(-1), true);
     }
+    const resendMs = this.cfg.resendMs ?? 4 * this.cfg.retryMs;
+    for (const o of this.own.values()) {
+      if (this.now - o.sentAt < resendMs) continue;
+      o.sentAt = this.now;
+      this.out.resend.push(o.digest);
+    }
     this.pump();
     return this.finish();
   }
@@ -212,6 +239,7 @@ export class FollowerCore {
   private accept(r: CommittedBlock): void {
     this.proven.push(r.block);
     this.out.committed.push(r.block);
+    for (const d of r.block.payload) this.own.delete(hex(d));
     this.records.set(hex(r.block.hash), r);
     this.tip = { height: r.block.height, round: r.block.round, hash: r.block.hash };
   }
@@ -310,12 +338,13 @@ export class FollowerCore {
   }
 
   private finish(): FollowerOutput {
-    const waiting = this.nextDeliver < this.proven.length || this.seenHeight > this.tip.height || this.subscribed.size < Math.min(this.fanout, this.connected.size);
+    const waiting =
+      this.own.size > 0 || this.nextDeliver < this.proven.length || this.seenHeight > this.tip.height || this.subscribed.size < Math.min(this.fanout, this.connected.size);
     this.out.timer = waiting ? { at: this.now + Math.max(1, Math.floor(this.cfg.retryMs / 2)) } : null;
     return this.out;
   }
 }
 
 function emptyOutput(): FollowerOutput {
-  return { send: [], committed: [], deliver: [], timer: null, events: [] };
+  return { send: [], committed: [], deliver: [], resend: [], timer: null, events: [] };
 }

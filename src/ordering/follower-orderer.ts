@@ -64,6 +64,8 @@ export class FollowerOrderer implements Orderer {
   /** Transactions executed here without a signature check of our own (certified by the quorum). */
   certifiedTxs = 0;
   invalidRuns = 0;
+  /** Own batches sent again because no committed block held them yet. */
+  resent = 0;
 
   constructor(private readonly o: FollowerOrdererOptions) {
     const n = o.identity.validators.length;
@@ -109,7 +111,7 @@ export class FollowerOrderer implements Orderer {
     vb.digest = digest;
     this.held.set(hex(digest), vb);
     this.server.broadcast(digest, vb.batch.txs.subarray(0, vb.batch.count * TX_SIZE));
-    this.handle(this.core.batchAvailable(digest, Date.now()));
+    this.handle(this.core.ownBatch(digest, Date.now()));
   }
 
   applied(_stateRoot: Uint8Array, round: number): void {
@@ -182,6 +184,11 @@ export class FollowerOrderer implements Orderer {
     for (const s of out.send) {
       if (s.msg.type === 'subscribe') this.sendTo(s.to, { k: 'fs', h: s.msg.fromHeight, l: s.msg.live });
       else this.sendTo(s.to, { k: 'bq', d: s.msg.digests });
+    }
+    for (const d of out.resend) {
+      this.resent++;
+      this.o.logger.warn({ digest: hex(d) }, 'own batch not ordered yet: sent to the validators again');
+      this.server.again(d);
     }
     for (const b of out.deliver) {
       const batches = b.payload.map((d) => this.held.get(hex(d))!);

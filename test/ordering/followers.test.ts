@@ -58,6 +58,30 @@ describe('4 validators, a business node and a slim node over loopback TCP', () =
     expect((e as HotledgerError).message).toContain('slim');
   });
 
+  it('a business node sends its batch again when no validator got it, and it commits', async () => {
+    const business = cluster!.nodes[4]!;
+    const transport = (business as unknown as { consensus: { transport: { broadcast: (m: unknown, only?: unknown) => number } } }).consensus.transport;
+    const real = transport.broadcast.bind(transport);
+    let dropped = 0;
+    // The link eats the node's next batch: every validator misses it (as if each refused it as full).
+    transport.broadcast = (m: unknown, only?: unknown) => {
+      if (dropped === 0 && (m as { k?: string }).k === 'b') {
+        dropped++;
+        return 0;
+      }
+      return real(m, only);
+    };
+    try {
+      const keys = devnetKeys(CHAIN, 20);
+      const txs = generateTransfers({ chainId: CHAIN, senders: keys.slice(13, 14), recipients: [keys[0]!.publicKey], count: 1 });
+      expect((await business.submit(txs)).every((r) => r.ok)).toBe(true);
+      await waitFor(() => dropped === 1, 5_000, 'the batch dropped on its way out');
+      await waitFor(() => cluster!.nodes.every((n) => n.getTransaction(txId(txs, 0))?.status === 'committed'), 20_000, 'the dropped batch committed on every node');
+    } finally {
+      transport.broadcast = real;
+    }
+  }, 30_000);
+
   it('over HTTP: 403 ROLE_READ_ONLY from the slim node, and a client given both nodes submits through the business node', async () => {
     const [business, slim] = [cluster!.nodes[4]!, cluster!.nodes[5]!];
     const servers = await Promise.all([slim, business].map((n) => startApiServer(n, { ...n.config.api, port: 0 }, pino({ level: 'silent' }))));
