@@ -63,6 +63,8 @@ export interface SimOptions {
   brokenDelivery?: boolean;
   /** Test-only: honest validators always ask the same validator for missing batches (no proposer first, no rotation). */
   brokenFetchRotation?: boolean;
+  /** Test-only: a batch of an already committed block is offered to the core again (ConsensusOrderer before the fix). */
+  brokenReoffer?: boolean;
   /** Log each crash, partition and commit height to this function. */
   log?: (line: string) => void;
 }
@@ -347,7 +349,7 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     if (x.core === null || x.payloads === null || x.held.has(k)) return;
     x.held.add(k);
     // As ConsensusOrderer.offer: a batch of a committed block (queued, or in the ledger) is not offered to the core.
-    if (!x.payloads.ordered(d) && !x.ledgerDigests.has(k)) apply(x, x.core.onPayloadAvailable(d, now));
+    if (options.brokenReoffer === true || (!x.payloads.ordered(d) && !x.ledgerDigests.has(k))) apply(x, x.core.onPayloadAvailable(d, now));
     if (x.payloads !== null) payloadOut(x, x.payloads.batchAvailable(d, now));
   };
 
