@@ -82,6 +82,12 @@ export class Mempool {
   private foreignEpoch = 0;
   private readonly recentIds: Set<string>[] = [];
   private readonly settledNonces = new Map<string, number>();
+  /**
+   * Senders with future nonces waiting and nothing of theirs ready or in flight: only a block from
+   * elsewhere can fill their gap (the missing nonce went to another node, and this node's ledger
+   * read was one block behind when the next one came), so each foreign block looks at them again.
+   */
+  private readonly stalled = new Set<SenderQueue>();
 
   constructor(
     private readonly opts: MempoolOptions,
@@ -118,10 +124,29 @@ export class Mempool {
     return { local: this.localEpoch, foreign: this.foreignEpoch };
   }
 
-  /** A block with another validator's batches committed: the mempool's shortcuts are void. */
+  /**
+   * A block with another node's batches committed: the mempool's shortcuts are void, and a
+   * stalled sender's gap may have been filled there. Call once per such block, after its state is
+   * readable through the CommittedView.
+   */
   noteForeignCommit(): void {
     this.foreignEpoch++;
     this.settledNonces.clear();
+    for (const q of [...this.stalled]) {
+      if (q.active > 0 || q.resync) continue;
+      const c = this.committed.committedNonce(Buffer.from(q.key, 'latin1'));
+      if (c === undefined || c <= q.committedNonce) continue;
+      q.committedNonce = c;
+      if (q.nextReady <= c) q.nextReady = c + 1;
+      // A waiting nonce at or below the committed one lost to another transaction: it can never commit.
+      for (const [n, w] of q.waiting) {
+        if (n > c) continue;
+        this.drop(w, RejectCode.NONCE_TOO_LOW);
+        q.waiting.delete(n);
+      }
+      this.drainWaiting(q);
+      this.settle(q);
+    }
   }
 
   /**
@@ -148,6 +173,7 @@ export class Mempool {
       this.drainWaiting(q);
     } else {
       q.waiting.set(nonce, entry);
+      this.noteStalled(q);
     }
     return { ok: true, id, entry };
   }
@@ -254,6 +280,7 @@ export class Mempool {
     q.resync = true;
     for (const w of q.waiting.values()) this.drop(w, RejectCode.NONCE_GAP);
     q.waiting.clear();
+    this.stalled.delete(q);
   }
 
   /** Only waiting entries are dropped: ready and sealed ones fail in execution with NONCE_GAP. */
@@ -276,6 +303,7 @@ export class Mempool {
         }
       this.drainWaiting(q);
     }
+    this.noteStalled(q);
     if (q.active === 0 && q.waiting.size === 0 && !q.resync) {
       this.senders.delete(q.key);
       this.settledNonces.set(q.key, q.committedNonce);
@@ -294,6 +322,12 @@ export class Mempool {
       q.waiting.delete(w.nonce);
       this.makeReady(w);
     }
+    this.noteStalled(q);
+  }
+
+  private noteStalled(q: SenderQueue): void {
+    if (q.waiting.size > 0 && q.active === 0) this.stalled.add(q);
+    else this.stalled.delete(q);
   }
 }
 

@@ -469,11 +469,12 @@ class HotledgerNode implements RunningNode {
     const now = performance.now();
     const rejectedBy = new Map<number, number>();
     let at = 0;
+    let foreign = false;
     for (const vb of block.batches) {
       const { batch } = vb;
       const own = statuses.subarray(at, at + batch.count);
-      // Foreign batches (another validator's) carry no local mempool entries.
-      if (batch.entries.length === 0) this.mempool.noteForeignCommit();
+      // Foreign batches (another node's) carry no local mempool entries.
+      if (batch.entries.length === 0) foreign = true;
       else {
         this.mempool.onCommitted(batch.entries, own);
         let waited = 0;
@@ -488,6 +489,7 @@ class HotledgerNode implements RunningNode {
       this.m.batchSize.observe(batch.count);
       at += batch.count;
     }
+    if (foreign) this.mempool.noteForeignCommit();
     for (const s of statuses) if (s !== 0) rejectedBy.set(s, (rejectedBy.get(s) ?? 0) + 1);
     for (const [code, n] of rejectedBy) this.m.rejected.inc({ stage: 'execution', reason: rejectName(code) }, n);
     this.height = reply.height;

@@ -49,6 +49,32 @@ describe('Mempool admission', () => {
     expect(mp.size).toBe(1);
   });
 
+  it("a gap filled by another node's block releases the waiting nonces (the client moved to another node)", () => {
+    // Nonce 4 was submitted to another node and committed there; this node's ledger read, at the
+    // time nonce 5 came, was one block behind, so 5 waits for a 4 that will never come here.
+    expect(mp.admit(tx(5)).ok).toBe(true);
+    expect(mp.admit(tx(6)).ok).toBe(true);
+    expect(mp.readyCount).toBe(0);
+    mp.noteForeignCommit(); // a foreign block that did not touch alice: nothing moves
+    expect(mp.readyCount).toBe(0);
+    nonces.set(Buffer.from(alice.publicKey).toString('hex'), 4);
+    mp.noteForeignCommit();
+    expect(mp.takeReady(10).map((e) => e.nonce)).toEqual([5, 6]);
+  });
+
+  it('a waiting nonce another transaction committed elsewhere is dropped as NONCE_TOO_LOW', () => {
+    expect(mp.admit(tx(5)).ok).toBe(true);
+    const six = tx(6);
+    expect(mp.admit(six).ok).toBe(true);
+    nonces.set(Buffer.from(alice.publicKey).toString('hex'), 6); // 4, 5 and another 6 committed elsewhere
+    mp.noteForeignCommit();
+    expect(mp.readyCount).toBe(0);
+    expect(mp.size).toBe(0);
+    expect(mp.droppedReason(txId(six))).toBe('NONCE_TOO_LOW');
+    expect(mp.admit(tx(7)).ok).toBe(true);
+    expect(mp.takeReady(10).map((e) => e.nonce)).toEqual([7]);
+  });
+
   it('holds a future nonce until the gap fills, then releases in nonce order', () => {
     expect(mp.admit(tx(6)).ok).toBe(true);
     expect(mp.admit(tx(5)).ok).toBe(true);

@@ -150,3 +150,28 @@ describe('a slim node that was down catches up from its durable root', () => {
     expect(nodes[4]!.consensusStatus().consensusHeight).toBeGreaterThanOrEqual(90);
   }, 120_000);
 });
+
+describe('one sender through two business nodes, in turn', () => {
+  let c: InProcessCluster | undefined;
+  afterAll(async () => {
+    await c?.close();
+    c?.remove();
+  });
+
+  it('each transfer goes to the other node as soon as the previous one is final: all commit', async () => {
+    c = await startValidators(4, 8, {}, ['business', 'business']);
+    const nodes = c.nodes;
+    await waitFor(() => nodes.every(ready), 20_000, 'all nodes ready');
+    const [b0, b1] = [nodes[4]!, nodes[5]!];
+    const keys = devnetKeys(CHAIN, 8);
+    // The next nonce reaches a node whose ledger may not have the previous one's block yet: it
+    // waits as a future nonce until that node applies the block with the previous one.
+    for (let nonce = 1; nonce <= 24; nonce++) {
+      const at = nonce % 2 === 0 ? b0 : b1;
+      const txs = generateTransfers({ chainId: CHAIN, senders: [keys[0]!], recipients: [keys[1]!.publicKey], count: 1, startNonces: [nonce] });
+      expect((await at.submit(txs)).every((r) => r.ok)).toBe(true);
+      await waitFor(() => at.getTransaction(txId(txs, 0))?.status === 'committed', 15_000, `nonce ${nonce} final on the node it went to`);
+    }
+    await waitFor(() => nodes.every((n) => n.getAccount(Buffer.from(keys[0]!.publicKey))?.nonce === 24), 15_000, 'nonce 24 everywhere');
+  }, 120_000);
+});
