@@ -368,12 +368,13 @@ export class ConsensusOrderer implements Orderer {
     if (!vb) return;
     const key = hex(vb.digest!);
     if (this.stopped || this.payloads.has(key)) return;
+    // In the ledger already (a late copy): needed neither for a proposal nor for a delivery.
+    if (this.o.store.getBatchLocation(vb.digest!) !== undefined) return;
     this.payloads.set(key, vb);
     // A batch of a block committed already (fetched for a block re-queued after a restart, or a
     // late copy) is for delivery only: offered to a restarted core, which no longer knows it was
     // ordered, it would be proposed again and every round this node leads would fail.
-    const ordered = this.payloadSide.ordered(vb.digest!) || this.o.store.getBatchLocation(vb.digest!) !== undefined;
-    if (!ordered) this.handle(this.core.onPayloadAvailable(vb.digest!, Date.now()));
+    if (!this.payloadSide.ordered(vb.digest!)) this.handle(this.core.onPayloadAvailable(vb.digest!, Date.now()));
     this.onPayload(this.payloadSide.batchAvailable(vb.digest!, Date.now()));
   }
 

@@ -347,9 +347,10 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     const k = hex(d);
     x.store.set(k, d);
     if (x.core === null || x.payloads === null || x.held.has(k)) return;
+    // As ConsensusOrderer.offer: a batch in the ledger is dropped, one of a queued committed block is not offered to the core.
+    if (x.ledgerDigests.has(k) && options.brokenReoffer !== true) return;
     x.held.add(k);
-    // As ConsensusOrderer.offer: a batch of a committed block (queued, or in the ledger) is not offered to the core.
-    if (options.brokenReoffer === true || (!x.payloads.ordered(d) && !x.ledgerDigests.has(k))) apply(x, x.core.onPayloadAvailable(d, now));
+    if (options.brokenReoffer === true || !x.payloads.ordered(d)) apply(x, x.core.onPayloadAvailable(d, now));
     if (x.payloads !== null) payloadOut(x, x.payloads.batchAvailable(d, now));
   };
 
