@@ -1,3 +1,4 @@
+import { ClientError, HotledgerClient, type ClientOptions } from '../client/index.js';
 import { HotledgerError, type ErrorCode } from '../errors.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:9003';
@@ -15,71 +16,60 @@ export function nodeUrl(flag: string | undefined): string {
   return raw.replace(/\/+$/, '');
 }
 
-/** An HTTP answer that was not 2xx, carrying the API's stable error code. */
+/** An HTTP answer that was not 2xx, carrying the API's stable error code and its own words. */
 export class ApiResponseError extends HotledgerError {
   constructor(
     readonly status: number,
-    code: ErrorCode,
+    code: string,
     message: string,
     details?: Record<string, unknown>,
   ) {
-    super(code, message, details);
+    // The node's code, which may be newer than this CLI's list: printed as it came.
+    super(code as ErrorCode, message, details);
     this.name = 'ApiResponseError';
   }
 }
 
-/** Small fetch-based client for the node API; every failure becomes a HotledgerError in words. */
-export class ApiClient {
-  constructor(readonly base: string) {}
-
-  async request<T>(path: string, init: RequestInit = {}): Promise<T> {
-    let r: Response | undefined;
-    // A GET is retried once: a pooled keep-alive socket may have been closed by the server's idle timeout.
-    const attempts = (init.method ?? 'GET') === 'GET' ? 2 : 1;
-    for (let i = 1; !r; i++) {
-      try {
-        r = await fetch(this.base + path, { ...init, signal: init.signal ?? AbortSignal.timeout(30_000) });
-      } catch (e) {
-        if (i < attempts && (e as Error).name !== 'TimeoutError') continue;
-        throw new HotledgerError('NOT_READY', `cannot reach the node at ${this.base}: ${describeFetchError(e)}`);
-      }
-    }
-    const text = await r.text();
-    let body: unknown;
-    try {
-      body = text ? JSON.parse(text) : undefined;
-    } catch {
-      body = undefined;
-    }
-    if (!r.ok) {
-      const err = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
-      const { code: _c, message: _m, ...details } = (err ?? {}) as Record<string, unknown>;
-      throw new ApiResponseError(
-        r.status,
-        (err?.code as ErrorCode) ?? 'INTERNAL',
-        err?.message ?? `HTTP ${r.status} from ${path}${text ? `: ${text.slice(0, 200)}` : ''}`,
-        details,
-      );
-    }
-    if (body === undefined && text) throw new HotledgerError('INTERNAL', `the node answered ${path} with something that is not JSON`);
-    return body as T;
-  }
-
-  get<T>(path: string): Promise<T> {
-    return this.request<T>(path);
-  }
-
-  post<T>(path: string, body: string | Buffer, contentType: string): Promise<T> {
-    return this.request<T>(path, { method: 'POST', body, headers: { 'content-type': contentType } });
+/**
+ * Runs a client command against one node through `hotledger/client`, closes the client's
+ * WebSockets (the process would not exit otherwise) and turns its errors into the CLI's words.
+ */
+export async function withNode<T>(flag: string | undefined, body: (client: HotledgerClient, base: string) => Promise<T>, opts: ClientOptions = {}): Promise<T> {
+  const base = nodeUrl(flag);
+  // 30 s per request: the CLI is interactive, one slow answer is better than a retry storm.
+  const client = new HotledgerClient(base, { requestTimeoutMs: 30_000, ...opts });
+  try {
+    return await body(client, base);
+  } catch (e) {
+    throw cliError(e, base);
+  } finally {
+    client.close();
   }
 }
 
+/** A 404 in the words the API uses, for queries the client answers with `undefined`. */
+export function notFound(message: string): ApiResponseError {
+  return new ApiResponseError(404, 'NOT_FOUND', message);
+}
+
+/** Client errors as the CLI prints them: unreachable is NOT_READY in words, API errors keep the node's message and code. */
+export function cliError(e: unknown, base: string): unknown {
+  if (!(e instanceof ClientError)) return e;
+  if (e.code === 'NETWORK' || e.code === 'TIMEOUT')
+    return new HotledgerError('NOT_READY', `cannot reach the node at ${base}: ${describeFetchError(e.code === 'TIMEOUT' ? { name: 'TimeoutError' } : e.cause)}`);
+  if (e.status === undefined) return new HotledgerError('INTERNAL', e.message);
+  const err = (e.body as { error?: { code?: string; message?: string } & Record<string, unknown> } | undefined)?.error;
+  const { code: _c, message: _m, ...details } = err ?? {};
+  const text = typeof e.body === 'string' && e.body ? `: ${e.body.slice(0, 200)}` : '';
+  return new ApiResponseError(e.status, e.code, err?.message ?? `HTTP ${e.status} from ${base}${text}`, details);
+}
+
 export function describeFetchError(e: unknown): string {
-  const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (err.name === 'TimeoutError') return 'no answer within the timeout';
-  const code = err.cause?.code;
+  const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } } | undefined;
+  if (err?.name === 'TimeoutError') return 'no answer within the timeout';
+  const code = err?.cause?.code;
   if (code === 'ECONNREFUSED') return 'connection refused (is the node running? start one with `hotledger start --devnet`)';
   if (code === 'ENOTFOUND') return 'host not found';
-  if (code) return `${code}${err.cause?.message ? ` (${err.cause.message})` : ''}`;
-  return err.cause?.message ?? err.message ?? String(e);
+  if (code) return `${code}${err?.cause?.message ? ` (${err.cause.message})` : ''}`;
+  return err?.cause?.message ?? err?.message ?? String(e);
 }

@@ -59,6 +59,30 @@ export interface BlockHeader {
   [k: string]: unknown;
 }
 
+/** GET /api/v11/info (docs/api.md); the fields a client relies on are typed, the rest passes through. */
+export interface NodeInfo {
+  nodeId: string;
+  role: 'validator' | 'business' | 'slim';
+  chainId: number;
+  version: string;
+  validatorCount: number;
+  [k: string]: unknown;
+}
+
+/** GET /api/v11/stats (docs/api.md). */
+export interface NodeStats {
+  height: number;
+  committedTxs: number;
+  rejectedTxs: number;
+  [k: string]: unknown;
+}
+
+/** GET /q/health: `DOWN` (HTTP 503) is an answer here, not an error. */
+export interface HealthReport {
+  status: 'UP' | 'DOWN';
+  checks: { name: string; status: 'UP' | 'DOWN'; data?: Record<string, string | number | boolean> }[];
+}
+
 export type TransactionStatus =
   | { status: 'pending'; id: string }
   | { status: 'committed'; id: string; height: number; position: number }
@@ -212,6 +236,25 @@ export class HotledgerClient {
     return a.status === 404 ? undefined : (a.body as TransactionStatus);
   }
 
+  /** The node's identity, chain id and configuration. `endpoint` asks that one node only. */
+  async info(opts: { endpoint?: string } = {}): Promise<NodeInfo> {
+    return (await this.http.request('/api/v11/info', {}, only(opts))).body as NodeInfo;
+  }
+
+  async stats(opts: { endpoint?: string } = {}): Promise<NodeStats> {
+    return (await this.http.request('/api/v11/stats', {}, only(opts))).body as NodeStats;
+  }
+
+  /** GET /api/v11/consensus/status as the node answers it (its shape depends on the role). */
+  async consensusStatus(opts: { endpoint?: string } = {}): Promise<Record<string, unknown>> {
+    return (await this.http.request('/api/v11/consensus/status', {}, only(opts))).body as Record<string, unknown>;
+  }
+
+  /** The health report, UP or DOWN; a DOWN node's 503 is returned at once, not retried. */
+  async health(opts: { endpoint?: string } = {}): Promise<HealthReport> {
+    return (await this.http.request('/q/health', {}, { ...only(opts), accept: [503] })).body as HealthReport;
+  }
+
   /**
    * Committed blocks as they come, from one endpoint's WebSocket (`subscribe`). Leaving the
    * `for await` loop closes the socket; a closed socket ends the iteration with an error.
@@ -258,6 +301,8 @@ export class HotledgerClient {
   }
 }
 
+const only = (opts: { endpoint?: string }) => (opts.endpoint !== undefined ? { only: opts.endpoint } : {});
+
 function withTransaction(e: ClientError, tx: SignedTransaction): ClientError {
   return new ClientError(e.code, `${e.message} (transaction ${tx.id} may have been delivered: resend err.transaction, do not sign a new one)`, {
     ...(e.status !== undefined && { status: e.status }),
@@ -265,6 +310,7 @@ function withTransaction(e: ClientError, tx: SignedTransaction): ClientError {
     retrySafe: false,
     body: e.body,
     transaction: tx,
+    ...(e.cause !== undefined && { cause: e.cause }),
   });
 }
 

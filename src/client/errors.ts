@@ -35,9 +35,10 @@ export class ClientError extends Error {
   constructor(
     code: ClientErrorCode,
     message: string,
-    opts: { status?: number; retrySafe: boolean; retryAfterMs?: number; body?: unknown; transaction?: { bytes: Uint8Array; id: string } },
+    opts: { status?: number; retrySafe: boolean; retryAfterMs?: number; body?: unknown; transaction?: { bytes: Uint8Array; id: string }; cause?: unknown },
   ) {
-    super(message);
+    // `cause`: for NETWORK and TIMEOUT, the fetch error (its own `cause.code`, e.g. ECONNREFUSED, says why).
+    super(message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
     this.name = 'ClientError';
     this.code = code;
     this.status = opts.status;

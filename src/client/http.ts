@@ -45,7 +45,7 @@ export class Endpoints {
   async request(
     path: string,
     init: { method?: string; body?: Uint8Array; contentType?: string } = {},
-    opts: { start?: number; only?: string; allow404?: boolean } = {},
+    opts: { start?: number; only?: string; allow404?: boolean; accept?: readonly number[] } = {},
   ): Promise<Answer> {
     const order = opts.only !== undefined ? [opts.only] : this.rotation(opts.start ?? this.pick());
     let last: ClientError | undefined;
@@ -54,7 +54,8 @@ export class Endpoints {
       const base = order[i % order.length]!;
       try {
         const a = await this.once(base, path, init);
-        if (a.status < 400 || (opts.allow404 && a.status === 404)) return a;
+        // `accept`: statuses that are an answer, not a failure (a health report is 503 when DOWN).
+        if (a.status < 400 || (opts.allow404 && a.status === 404) || opts.accept?.includes(a.status)) return a;
         const err = answerError(a);
         if ((a.status === 429 || a.status === 503) && retries < this.opts.maxRetries) {
           retries++;
@@ -89,8 +90,8 @@ export class Endpoints {
     } catch (e) {
       const name = (e as Error).name;
       if (name === 'TimeoutError' || name === 'AbortError')
-        throw new ClientError('TIMEOUT', `${base}${path}: no answer within ${this.opts.requestTimeoutMs} ms`, { retrySafe: true });
-      throw new ClientError('NETWORK', `${base}${path}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`, { retrySafe: true });
+        throw new ClientError('TIMEOUT', `${base}${path}: no answer within ${this.opts.requestTimeoutMs} ms`, { retrySafe: true, cause: e });
+      throw new ClientError('NETWORK', `${base}${path}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`, { retrySafe: true, cause: e });
     }
     const text = await r.text();
     let body: unknown;

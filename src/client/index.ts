@@ -12,6 +12,9 @@ export {
   type Account,
   type BlockHeader,
   type TransactionStatus,
+  type NodeInfo,
+  type NodeStats,
+  type HealthReport,
 } from './client.js';
 export { Keypair } from './keypair.js';
 export { ClientError, TransactionRejectedError, type ClientErrorCode } from './errors.js';

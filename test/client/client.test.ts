@@ -180,6 +180,46 @@ describe('HotledgerClient against a real node', () => {
     expect(e).toBeInstanceOf(ClientError);
     expect((e as ClientError).code).toBe('NETWORK');
     expect((e as ClientError).retrySafe).toBe(true);
+    // The fetch failure stays attached: callers (the CLI) can say "connection refused" in words.
+    const free: Server = createServer();
+    await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
+    const port = (free.address() as { port: number }).port;
+    await new Promise((r) => free.close(r));
+    const refused = await new HotledgerClient(`http://127.0.0.1:${port}`, { chainId: 1 }).info().catch((x: unknown) => x);
+    expect(refused).toMatchObject({ code: 'NETWORK' });
+    expect(((refused as ClientError).cause as { cause?: { code?: string } }).cause?.code).toBe('ECONNREFUSED');
+  });
+
+  test('info, stats, consensus status and health of the node', async () => {
+    const info = await client.info();
+    expect(info).toMatchObject({ chainId: h.tn.chainId, role: expect.any(String), nodeId: expect.any(String) });
+    expect(info.config).toBeDefined();
+    expect(await client.stats({ endpoint: h.base })).toMatchObject({ height: expect.any(Number), committedTxs: expect.any(Number) });
+    expect(await client.consensusStatus()).toBeTypeOf('object');
+    const health = await client.health();
+    expect(health.status).toBe('UP');
+    expect(health.checks.length).toBeGreaterThan(0);
+  });
+
+  test('a DOWN health report (503) is returned at once, not retried as overload', async () => {
+    let asked = 0;
+    const down: Server = createServer((_req, res) => {
+      asked++;
+      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end(JSON.stringify({ status: 'DOWN', checks: [{ name: 'api', status: 'DOWN' }] }));
+    });
+    await new Promise<void>((r) => down.listen(0, '127.0.0.1', r));
+    try {
+      const c = new HotledgerClient(`http://127.0.0.1:${(down.address() as { port: number }).port}`, { chainId: 1 });
+      expect(await c.health()).toEqual({ status: 'DOWN', checks: [{ name: 'api', status: 'DOWN' }] });
+      expect(asked).toBe(1);
+      // Any other endpoint's 503 is still overload: waited for and retried.
+      const e = await new HotledgerClient(c.endpoints[0]!, { chainId: 1, maxRetries: 1, maxBackoffMs: 10 }).stats().catch((x: unknown) => x);
+      expect(e).toMatchObject({ status: 503 });
+      expect(asked).toBe(3);
+    } finally {
+      down.closeAllConnections();
+      await new Promise((r) => down.close(r));
+    }
   });
 });
 

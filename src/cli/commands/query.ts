@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { HotledgerError } from '../../errors.js';
-import { ApiClient, nodeUrl } from '../client.js';
+import { cliError, notFound, withNode } from '../client.js';
 import { print, run } from '../output.js';
 
 const HEX64 = /^[0-9a-fA-F]{64}$/;
@@ -14,7 +14,10 @@ export function registerQueries(program: Command): void {
     .action((pk: string, o: { url?: string }) =>
       run(async () => {
         if (!HEX64.test(pk)) throw new HotledgerError('BAD_REQUEST', `public key must be 64 hex digits (got ${JSON.stringify(pk)})`);
-        print(await new ApiClient(nodeUrl(o.url)).get(`/api/v11/accounts/${pk.toLowerCase()}`));
+        const key = pk.toLowerCase();
+        const a = await withNode(o.url, (c) => c.account(key));
+        if (!a) throw notFound(`account ${key} does not exist`);
+        print({ ...a, balance: a.balance.toString() });
       }),
     );
 
@@ -25,9 +28,11 @@ export function registerQueries(program: Command): void {
     .option('--url <url>', 'node API URL')
     .action((height: string, o: { url?: string }) =>
       run(async () => {
-        if (height !== 'latest' && !/^\d+$/.test(height))
+        if (height !== 'latest' && (!/^\d+$/.test(height) || !Number.isSafeInteger(Number(height))))
           throw new HotledgerError('BAD_REQUEST', `height must be a non-negative integer or "latest" (got ${JSON.stringify(height)})`);
-        print(await new ApiClient(nodeUrl(o.url)).get(`/api/v11/blocks/${height}`));
+        const b = await withNode(o.url, (c) => c.block(height === 'latest' ? 'latest' : Number(height)));
+        if (!b) throw notFound(height === 'latest' ? 'no block has been committed yet' : `no block at height ${Number(height)}`);
+        print(b);
       }),
     );
 
@@ -39,7 +44,9 @@ export function registerQueries(program: Command): void {
     .action((id: string, o: { url?: string }) =>
       run(async () => {
         if (!HEX64.test(id)) throw new HotledgerError('BAD_REQUEST', `transaction id must be 64 hex digits (got ${JSON.stringify(id)})`);
-        print(await new ApiClient(nodeUrl(o.url)).get(`/api/v11/transactions/${id.toLowerCase()}`));
+        const tx = await withNode(o.url, (c) => c.transaction(id.toLowerCase()));
+        if (!tx) throw notFound(`transaction ${id.toLowerCase()} is not known to this node`);
+        print(tx);
       }),
     );
 
@@ -49,15 +56,18 @@ export function registerQueries(program: Command): void {
     .option('--url <url>', 'node API URL')
     .action((o: { url?: string }) =>
       run(async () => {
-        const c = new ApiClient(nodeUrl(o.url));
-        const [info, stats, consensus] = await Promise.all([c.get('/api/v11/info'), c.get('/api/v11/stats'), c.get('/api/v11/consensus/status')]);
-        let health: unknown;
-        try {
-          health = await c.get('/q/health');
-        } catch (e) {
-          health = { status: 'DOWN', error: (e as Error).message };
-        }
-        print({ url: c.base, info, stats, consensus, health });
+        print(
+          await withNode(o.url, async (c, url) => {
+            const [info, stats, consensus] = await Promise.all([c.info(), c.stats(), c.consensusStatus()]);
+            let health: unknown;
+            try {
+              health = await c.health();
+            } catch (e) {
+              health = { status: 'DOWN', error: (cliError(e, url) as Error).message };
+            }
+            return { url, info, stats, consensus, health };
+          }),
+        );
       }),
     );
 }
