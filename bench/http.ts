@@ -3,6 +3,12 @@
  * against a node started as a child process (or an existing one with --url). Loopback only.
  *
  *   npm run bench:http -- [--duration S] [--connections C] [--batch-size N] [--batches N] [--json FILE] [--url U]
+ *                         [--client-rounds R] [--client-batches N] [--client-connections C]
+ *
+ * The client arm: more of the same pre-signed batches, submitted through `HotledgerClient.submit()`
+ * and as raw `fetch` POSTs, alternating arms round by round (ABBA) against the same node, so drift
+ * on a noisy machine falls on both, each segment started on a drained mempool; prints the client's
+ * cost against raw requests (admission rate, accepted tx/s).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +23,7 @@ import { measureVerifyCeiling } from './ceiling.js';
 import { signedRun } from './engine-runs.js';
 import type { NodeInfo, NodeStats } from '../src/node/node-api.js';
 import { intArg } from './args.js';
+import { HotledgerClient, transactionId, type Submittable } from '../src/client/index.js';
 
 interface Row {
   name: string;
@@ -34,6 +41,9 @@ const { values: args } = parseArgs({
     'batch-size': { type: 'string', default: '1000' },
     batches: { type: 'string', default: '200' },
     senders: { type: 'string', default: '64' },
+    'client-rounds': { type: 'string', default: '10' },
+    'client-batches': { type: 'string', default: '10' },
+    'client-connections': { type: 'string', default: '4' },
     json: { type: 'string' },
     url: { type: 'string' },
   },
@@ -45,6 +55,9 @@ const connections = intArg(args, 'connections', 1, 1000);
 const batchSize = intArg(args, 'batch-size', 1, 100_000);
 const batchCount = intArg(args, 'batches', 1, 100_000);
 const senderCount = intArg(args, 'senders', 1, 10_000);
+const clientRounds = intArg(args, 'client-rounds', 0, 1000);
+const clientBatches = intArg(args, 'client-batches', 1, 10_000);
+const clientConnections = intArg(args, 'client-connections', 1, 256);
 
 /** Starts a child and resolves with the first stdout match of `re`. */
 const childErrors = new Map<ChildProcess, () => string>();
@@ -148,7 +161,9 @@ async function main(): Promise<void> {
     rows.push(row('GET /api/v11/stats', st));
 
     // Pre-signed, distinct batches: senders round-robin with consecutive nonces, each body sent once.
-    process.stderr.write(`signing ${batchCount} batches of ${batchSize} transfers (libsodium)...\n`);
+    // The client arm's batches follow the main ones (same senders, next nonces), one set per arm and round.
+    const armBatches = clientRounds > 0 ? clientRounds * 2 * clientBatches + 2 : 0; // + one warm-up batch per arm
+    process.stderr.write(`signing ${batchCount} + ${armBatches} (client arm) batches of ${batchSize} transfers (libsodium)...\n`);
     const senders = Array.from({ length: senderCount }, (_, i) => devnetKeyPair(info.chainId, i));
     const startNonces: number[] = [];
     for (const s of senders) {
@@ -156,7 +171,9 @@ async function main(): Promise<void> {
       startNonces.push(r.ok ? ((await r.json()) as { nonce: number }).nonce + 1 : 1);
     }
     const recipients = Array.from({ length: 256 }, (_, i) => devnetKeyPair(info.chainId, 1_000_000 + i).publicKey);
-    const all = generateTransfers({ chainId: info.chainId, senders, recipients, count: batchCount * batchSize, startNonces });
+    const signed = generateTransfers({ chainId: info.chainId, senders, recipients, count: (batchCount + armBatches) * batchSize, startNonces });
+    const all = signed.subarray(0, batchCount * batchSize * TX_SIZE);
+    const armBodies = Array.from({ length: armBatches }, (_, i) => signed.subarray((batchCount + i) * batchSize * TX_SIZE, (batchCount + i + 1) * batchSize * TX_SIZE));
     const bodies = Array.from({ length: batchCount }, (_, i) => all.subarray(i * batchSize * TX_SIZE, (i + 1) * batchSize * TX_SIZE));
     const threads = info.config.threads;
     const ceiling = Math.round(await measureVerifyCeiling(all, Math.min(all.length / TX_SIZE, 50_000 * threads), threads));
@@ -206,6 +223,7 @@ async function main(): Promise<void> {
     const commitSec = (performance.now() - t0) / 1000;
 
     const committedTps = (after.committedTxs - before.committedTxs) / commitSec;
+    const clientArm = clientRounds > 0 ? await runClientArm(base, info.chainId, armBodies) : undefined;
     const ratio = rows[1]!.reqPerSec / Math.max(1, rows[0]!.reqPerSec);
     const result = {
       when: new Date().toISOString(),
@@ -230,6 +248,7 @@ async function main(): Promise<void> {
         engineTps: Math.round(engine.tps),
         apiVsEngine: 0,
       },
+      clientArm,
     };
     result.batch.apiVsEngine = Number((committedTps / engine.tps).toFixed(3));
 
@@ -246,6 +265,14 @@ async function main(): Promise<void> {
       `engine, same txs, in-process: ${result.batch.engineTps} tx/s -> API / engine = ${(result.batch.apiVsEngine * 100).toFixed(1)} %`,
       `verify ceiling (libsodium, ${threads} threads, same run): ${ceiling} tx/s -> API = ${((committedTps / ceiling) * 100).toFixed(1)} % of ceiling`,
     ];
+    if (clientArm) {
+      lines.push(
+        `client arm: ${clientArm.rounds} rounds x ${clientArm.batchesPerArmPerRound} batches of ${batchSize} tx per arm, ABBA order, ${clientArm.inFlight} in flight:`,
+        `  raw fetch POST:           ${clientArm.raw.txPerSec} tx/s (${clientArm.raw.acceptedTxs} accepted in ${clientArm.raw.seconds} s, ${clientArm.raw.failedRequests} failed requests)`,
+        `  HotledgerClient.submit(): ${clientArm.client.txPerSec} tx/s (${clientArm.client.acceptedTxs} accepted in ${clientArm.client.seconds} s, ${clientArm.client.failedRequests} failed requests)`,
+        `  client cost vs raw: ${clientArm.clientCostPct.toFixed(1)} % overall, median of rounds ${clientArm.medianRoundCostPct.toFixed(1)} % (per round: ${clientArm.roundCostPct.map((c) => c.toFixed(1)).join(', ')})`,
+      );
+    }
     process.stdout.write(`${lines.join('\n')}\n`);
     if (args.json) {
       writeFileSync(args.json, `${JSON.stringify(result, null, 2)}\n`);
@@ -262,6 +289,94 @@ async function main(): Promise<void> {
     await Promise.all([stop(helloChild), stop(nodeChild)]);
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+interface ArmTotals {
+  seconds: number;
+  acceptedTxs: number;
+  failedRequests: number;
+  txPerSec: number;
+}
+
+/**
+ * Raw `fetch` POSTs vs `HotledgerClient.submit()` of distinct batches, `clientConnections` in flight.
+ * Both post to the same path with the same default results mode, so the node does the same work;
+ * the difference is the client: building the body from signed transactions, its request policy and
+ * its per-transaction answer. Ids are computed before timing, as a client holds them from signing.
+ */
+async function runClientArm(base: string, chainId: number, bodies: Buffer[]) {
+  const client = new HotledgerClient(base, { chainId, requestTimeoutMs: 60_000 });
+  const lists: Submittable[][] = bodies.map((b) =>
+    Array.from({ length: b.length / TX_SIZE }, (_, i) => {
+      const bytes = b.subarray(i * TX_SIZE, (i + 1) * TX_SIZE);
+      return { bytes, id: transactionId(bytes) };
+    }),
+  );
+  const submitRaw = async (i: number): Promise<number> => {
+    const r = await fetch(`${base}/api/v11/transactions`, { method: 'POST', body: bodies[i], headers: { 'content-type': 'application/octet-stream' } });
+    const j = (await r.json()) as { accepted?: number };
+    if (r.status !== 202) throw new Error(`HTTP ${r.status}`);
+    return j.accepted ?? 0;
+  };
+  const submitClient = async (i: number): Promise<number> => (await client.submit(lists[i]!)).accepted;
+  const totals = { raw: { seconds: 0, acceptedTxs: 0, failedRequests: 0 }, client: { seconds: 0, acceptedTxs: 0, failedRequests: 0 } };
+  const roundCostPct: number[] = [];
+  let next = 0;
+  const segment = async (arm: 'raw' | 'client'): Promise<number> => {
+    // Each segment starts on an idle node: otherwise the second arm of a round pays for committing the first one's transactions.
+    for (const until = Date.now() + 30_000; Date.now() < until; await new Promise((r) => setTimeout(r, 20))) {
+      if ((await getJson<NodeStats>(`${base}/api/v11/stats`)).mempool.size === 0) break;
+    }
+    const submit = arm === 'raw' ? submitRaw : submitClient;
+    const ids = Array.from({ length: clientBatches }, () => next++);
+    let accepted = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: Math.min(clientConnections, ids.length) }, async () => {
+        for (let i = ids.shift(); i !== undefined; i = ids.shift()) {
+          try {
+            // Not `accepted += await ...`: that reads `accepted` before the await and loses the other workers' counts.
+            const n = await submit(i);
+            accepted += n;
+          } catch {
+            totals[arm].failedRequests++;
+          }
+        }
+      }),
+    );
+    const sec = (performance.now() - t0) / 1000;
+    totals[arm].seconds += sec;
+    totals[arm].acceptedTxs += accepted;
+    return accepted / sec;
+  };
+  process.stderr.write(`client arm: ${clientRounds} rounds, raw fetch vs HotledgerClient.submit()...\n`);
+  try {
+    // Untimed: the first request of each arm pays for the connection and the JIT.
+    await submitRaw(next++);
+    await submitClient(next++);
+    for (let r = 0; r < clientRounds; r++) {
+      const order: Array<'raw' | 'client'> = r % 2 === 0 ? ['raw', 'client'] : ['client', 'raw'];
+      const rate: Record<string, number> = {};
+      for (const arm of order) rate[arm] = await segment(arm);
+      roundCostPct.push((1 - rate.client! / rate.raw!) * 100);
+    }
+  } finally {
+    client.close();
+  }
+  const rate = (t: { seconds: number; acceptedTxs: number }) => t.acceptedTxs / t.seconds;
+  const finish = (t: typeof totals.raw): ArmTotals => ({ ...t, seconds: Number(t.seconds.toFixed(3)), txPerSec: Math.round(rate(t)) });
+  const sorted = [...roundCostPct].sort((a, b) => a - b);
+  const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+  return {
+    rounds: clientRounds,
+    batchesPerArmPerRound: clientBatches,
+    inFlight: clientConnections,
+    raw: finish(totals.raw),
+    client: finish(totals.client),
+    clientCostPct: Number(((1 - rate(totals.client) / rate(totals.raw)) * 100).toFixed(2)),
+    medianRoundCostPct: Number(median.toFixed(2)),
+    roundCostPct: roundCostPct.map((c) => Number(c.toFixed(2))),
+  };
 }
 
 main().catch((e: unknown) => {
