@@ -20,6 +20,8 @@ export interface RequestContext {
   client: string;
   /** Whether the transactions of this request were already charged to the client's tx budget (from Content-Length). */
   txsCharged: boolean;
+  /** The `If-None-Match` header, read only for `conditional` routes (the dashboard's files). */
+  ifNoneMatch?: string;
 }
 
 export interface Route {
@@ -28,6 +30,8 @@ export interface Route {
   pattern: string;
   /** Media types accepted for the body; a route with `body` reads it before the handler runs. */
   body?: readonly string[];
+  /** The handler answers conditional GETs: the server reads `If-None-Match` for it (and for no other route). */
+  conditional?: boolean;
   handler: (ctx: RequestContext) => Reply | Promise<Reply>;
 }
 

@@ -7,6 +7,7 @@ import { Router, type Reply, type RequestContext } from './router.js';
 import { parseResultsMode, submitBinary, throwIfNoneAccepted, type SubmitOutcome } from './submit.js';
 import type { JsonDecoder } from './json-decoder.js';
 import type { ApiLimits } from './limits.js';
+import { dashboardRoutes } from '../dashboard/assets.js';
 
 export const API_PREFIX = '/api/v11';
 export const JSON_TYPE = 'application/json';
@@ -126,6 +127,8 @@ export function buildRouter({ node, metrics, apiChecks, decoder, limits }: Route
     const text = await node.metrics.metrics();
     return { status: 200, body: text, contentType: node.metrics.contentType };
   });
+  // The dashboard (docs/dashboard.md): static files held in memory, exact paths only.
+  for (const route of dashboardRoutes()) r.add(route);
   return r;
 }
 

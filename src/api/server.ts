@@ -78,6 +78,7 @@ export async function startApiServer(node: NodeApi, cfg: Config['api'], logger: 
       client,
       txsCharged: chargeTxsNow,
     };
+    if (route.conditional) ctx.ifNoneMatch = req.getHeader('if-none-match') || undefined;
     const state: RequestState = { aborted: false, done: false };
     if (route.body) {
       if (!route.body.includes(ctx.contentType)) {

@@ -258,7 +258,7 @@ export function attachWebSocket(app: TemplatedApp, node: NodeApi, cfg: Config['a
       // Every check is made before the upgrade, on what uWS gives synchronously.
       const client = clientKey(res.getRemoteAddressAsText());
       const origin = req.getHeader('origin');
-      if (origin !== '' && !originAllowed(origin, cfg.wsAllowedOrigins)) {
+      if (origin !== '' && !sameOrigin(origin, req.getHeader('host')) && !originAllowed(origin, cfg.wsAllowedOrigins)) {
         metrics.wsRefused.inc({ reason: 'origin' });
         return refuseUpgrade(
           res,
@@ -328,6 +328,15 @@ export function originAllowed(origin: string, allowed: readonly string[]): boole
   if (allowed.includes('*')) return true;
   const o = origin.toLowerCase().replace(/\/+$/, '');
   return allowed.some((a) => a.toLowerCase().replace(/\/+$/, '') === o);
+}
+
+/**
+ * The node's own dashboard (served from this origin) opens its WebSocket with Origin equal to the
+ * address it was loaded from. A page of another site cannot claim that origin, so this admits no
+ * cross-site page that `api.wsAllowedOrigins` would have refused.
+ */
+export function sameOrigin(origin: string, host: string): boolean {
+  return host !== '' && origin.toLowerCase() === `http://${host.toLowerCase()}`;
 }
 
 /** An HTTP error answer to an upgrade request, and the connection closed: no WebSocket is made. */

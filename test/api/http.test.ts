@@ -58,7 +58,8 @@ describe('read routes', () => {
 
   test('unknown route 404, wrong method 405 with Allow', async () => {
     expectError(await getJson(`${h.base}/api/v11/nope`), 404, 'NOT_FOUND');
-    expectError(await getJson(`${h.base}/`), 404, 'NOT_FOUND');
+    // `/` is the dashboard now (test/dashboard); any other unknown path is still a JSON 404.
+    expectError(await getJson(`${h.base}/nope`), 404, 'NOT_FOUND');
     const r = await fetch(`${h.base}/api/v11/info`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
     expect(r.status).toBe(405);
     expect(r.headers.get('allow')).toBe('GET');
