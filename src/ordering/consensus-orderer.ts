@@ -36,7 +36,7 @@ import { BatchServer } from './batch-server.js';
 import { HeldBatches } from './held-batches.js';
 import { PeerBatchIntake, type IntakeDrop } from './peer-batch-intake.js';
 import { FollowerFeed } from './follower-feed.js';
-import { parsePeerMessage, type PeerMessage, type PeerWireLimits } from './peer-wire.js';
+import { parsePeerMessage, sendPeerMessage, type PeerMessage, type PeerWireLimits } from './peer-wire.js';
 import { ValidatorPayloads, type PayloadOutput } from './validator-payloads.js';
 
 const SAFETY_KEY = 'consensus/safety';
@@ -380,13 +380,7 @@ export class ConsensusOrderer implements Orderer {
 
   /** A send that fails (frame too large, link closed) is logged and counted, never swallowed or thrown into a caller. */
   private sendTo(to: number | 'all', m: PeerMessage): void {
-    try {
-      if (to === 'all') this.o.transport.broadcast(m, this.isValidator);
-      else this.o.transport.send(to, m);
-    } catch (e) {
-      this.o.logger.error({ to, kind: m.k, err: (e as Error).message }, 'could not send a peer message');
-      this.o.onPeerDrop?.(to === 'all' ? -1 : to, 'unsendable');
-    }
+    sendPeerMessage(this.o.transport, to, m, { logger: this.o.logger, only: this.isValidator, onFail: (t) => this.o.onPeerDrop?.(t, 'unsendable') });
   }
 
   /** Outputs are processed strictly in order: persist (durably) first, then send. */

@@ -22,7 +22,7 @@ import { FollowerCore, type FollowerOutput } from './follower-core.js';
 import { HeldBatches } from './held-batches.js';
 import type { OrderedBlock, Orderer, VerifiedBatch } from './orderer.js';
 import { PeerBatchIntake } from './peer-batch-intake.js';
-import { parsePeerMessage, type PeerMessage, type PeerWireLimits } from './peer-wire.js';
+import { parsePeerMessage, sendPeerMessage, type PeerMessage, type PeerWireLimits } from './peer-wire.js';
 import { maxMessageBytes } from '../consensus/index.js';
 
 /** The follower's committed root: resumed from on restart. */
@@ -210,13 +210,7 @@ export class FollowerOrderer implements Orderer {
   }
 
   private sendTo(to: number | 'all', m: PeerMessage): void {
-    try {
-      if (to === 'all') this.o.transport.broadcast(m);
-      else this.o.transport.send(to, m);
-    } catch (e) {
-      this.o.logger.error({ to, kind: m.k, err: (e as Error).message }, 'could not send a peer message');
-      this.o.onPeerDrop?.(to === 'all' ? -1 : to, 'unsendable');
-    }
+    sendPeerMessage(this.o.transport, to, m, { logger: this.o.logger, onFail: (t) => this.o.onPeerDrop?.(t, 'unsendable') });
   }
 
   private dropped(from: number, reason: 'malformed' | 'not-for-role' | 'unsolicited', detail?: string): void {

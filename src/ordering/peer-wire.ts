@@ -1,4 +1,6 @@
+import type { Logger } from 'pino';
 import { HotledgerError } from '../errors.js';
+import type { PeerTransport } from '../network/index.js';
 import { TX_SIZE } from '../tx/layout.js';
 
 /**
@@ -108,4 +110,24 @@ function list(v: unknown, what: string): void {
 
 function u32(v: unknown, what: string): void {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) invalid(`${what} is not a u32`);
+}
+
+/**
+ * Sends an ordering-layer message to one member or to all (`only` selects whom, e.g. validators).
+ * A send that fails (frame too large, link closed) is logged and reported, never thrown into the
+ * caller's protocol step or swallowed.
+ */
+export function sendPeerMessage(
+  transport: PeerTransport,
+  to: number | 'all',
+  m: PeerMessage,
+  o: { logger: Logger; only?: (index: number) => boolean; onFail?: (to: number) => void },
+): void {
+  try {
+    if (to === 'all') transport.broadcast(m, o.only);
+    else transport.send(to, m);
+  } catch (e) {
+    o.logger.error({ to, kind: m.k, err: (e as Error).message }, 'could not send a peer message');
+    o.onFail?.(to === 'all' ? -1 : to);
+  }
 }
