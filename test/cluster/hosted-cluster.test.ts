@@ -8,6 +8,7 @@ import { compiledPath } from '../../src/runtime/module-path.js';
 import { txId } from '../../src/tx/codec.js';
 import { devnetKeyPair, generateTransfers } from '../../src/workload/generate.js';
 import { tempDir } from '../support/fixtures.js';
+import { alive, killAll } from '../support/processes.js';
 
 /**
  * `hotledger cluster --validators 4 --per-process 2`, the real CLI (dist/ must be built): two
@@ -23,24 +24,9 @@ let err = '';
 
 afterAll(() => {
   cluster?.kill('SIGKILL');
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone: what the test wants
-    }
-  }
+  killAll(pids);
   dir.remove();
 });
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false> | T | undefined | false): Promise<T> {
   const until = Date.now() + timeoutMs;

@@ -2,30 +2,16 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compiledPath } from '../../src/runtime/module-path.js';
 import { tempDir } from '../support/fixtures.js';
+import { alive, killAll } from '../support/processes.js';
 
 const dir = tempDir('hotledger-supervisor-death-');
 let cluster: ChildProcess | undefined;
 const pids: number[] = [];
 afterAll(() => {
   cluster?.kill('SIGKILL');
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone: what the test wants
-    }
-  }
+  killAll(pids);
   dir.remove();
 });
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('hotledger cluster', () => {
   it('takes its validators with it when it is killed with SIGKILL', async () => {
