@@ -20,6 +20,7 @@ interface ClusterCliOptions {
   timeoutMs: string;
   logLevel: string;
   fresh?: boolean;
+  viewPort?: string;
 }
 
 function intOption(flag: string, raw: string, min: number, max: number): number {
@@ -46,6 +47,7 @@ export function registerCluster(program: Command): void {
     .option('--timeout-ms <ms>', 'consensus round timeout (heartbeat is a quarter of it, at most 250 ms)', '1000')
     .option('--log-level <level>', 'log level of the nodes (logs go to <dir>/<node>/node.log or <dir>/<process>/host.log)', 'info')
     .option('--fresh', 'delete the cluster directory first (default: resume the chain found there)')
+    .option('--view-port <p>', 'port of the cluster view, one page for every node (default: base port + 600, 9603; 0: a free port)')
     .addHelpText(
       'after',
       `
@@ -82,6 +84,7 @@ async function cluster(o: ClusterCliOptions): Promise<void> {
   const threads = intOption('--threads', o.threads, 1, 64);
   const chainId = intOption('--chain-id', o.chainId, 1, 0xffffffff);
   const timeoutMs = intOption('--timeout-ms', o.timeoutMs, 50, 600_000);
+  const viewPort = intOption('--view-port', o.viewPort ?? String(basePort === 0 ? 0 : basePort + 600), 0, 65535);
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   if (!levels.includes(o.logLevel)) throw new HotledgerError('CONFIG_INVALID', `--log-level must be one of ${levels.join(', ')} (got ${JSON.stringify(o.logLevel)})`);
   const dir = o.dir ? resolve(o.dir) : join(projectRoot(), 'data', 'cluster');
@@ -108,6 +111,7 @@ async function cluster(o: ClusterCliOptions): Promise<void> {
   const count = (r: string) => topology.nodes.filter((n) => n.role === r).length;
 
   let stopping = false;
+  let view: import('../../dashboard/cluster-view.js').ClusterView | undefined;
   const stop = (signal: string) => {
     if (stopping) {
       process.stderr.write(`${signal} again: killing every process without a clean shutdown\n`);
@@ -116,6 +120,7 @@ async function cluster(o: ClusterCliOptions): Promise<void> {
     }
     stopping = true;
     process.stderr.write(`${signal}: stopping ${procs} processes (SIGTERM, SIGKILL after 10 s)\n`);
+    void view?.close();
     void sup.stop('SIGTERM').then((reports) => {
       const unclean = reports.filter((r) => r.code !== 0);
       for (const r of unclean) process.stderr.write(`${r.id} ended with ${r.signal ?? `code ${r.code}`}\n`);
@@ -150,6 +155,17 @@ async function cluster(o: ClusterCliOptions): Promise<void> {
   }
   for (const p of topology.processes) {
     print(`process ${p.id.padEnd(5)} pid ${sup.processPid(p.index)} nodes ${p.nodes.map((i) => topology.nodes[i]!.id).join(',')}  ${processCommand(p)}  log ${p.logFile}`);
+  }
+  const { startClusterView } = await import('../../dashboard/cluster-view.js');
+  try {
+    view = await startClusterView(
+      topology.nodes.map((n) => ({ id: n.id, role: n.role, process: n.process, url: sup.url(n.index) })),
+      { port: viewPort },
+    );
+    print(`view      ${view.url}/  (every node: health, height, lag; each node's own dashboard at its API address)`);
+  } catch (e) {
+    // The nodes run without it: a taken port costs the page, not the cluster.
+    process.stderr.write(`warning: ${(e as Error).message}; use --view-port\n`);
   }
   if (accounts > 0) {
     print(`devnet ${accounts} funded accounts; key files (PUBLIC, insecure) in ${topology.nodes[0]!.devnetKeyDir} (same accounts on every node)`);
