@@ -29,13 +29,27 @@ describe('429 Retry-After', () => {
   });
 
   test('the back-off is bounded by maxBackoffMs whatever Retry-After says, then it gives up typed', async () => {
-    const c = new HotledgerClient(h.base, { chainId: h.tn.chainId, maxRetries: 2, maxBackoffMs: 40 });
-    for (let i = 0; i < 4; i++) await c.account(kp(0).publicKey).catch(() => undefined); // empty the bucket
-    const t0 = performance.now();
-    const e = await c.account(kp(0).publicKey).catch((x: unknown) => x);
-    const ms = performance.now() - t0;
-    expect(e).toMatchObject({ code: 'RATE_LIMITED', retrySafe: true });
-    expect(ms).toBeLessThan(600); // two waits of ≤ 44 ms, not two Retry-After seconds
+    // A node of its own with one request per second: its bucket stays empty for the whole
+    // measured call (with 3/s, a loaded machine refilled it between the drain and the call).
+    const slow = await startApi({ overrides: { chain: { genesis: { devnetAccounts: 1 } }, api: { rateLimitPerSec: 1, rateLimitBurst: 1 } } });
+    try {
+      const c = new HotledgerClient(slow.base, { chainId: slow.tn.chainId, maxRetries: 2, maxBackoffMs: 40 });
+      const drain = new HotledgerClient(slow.base, { chainId: slow.tn.chainId, maxRetries: 0 });
+      let refused = false;
+      for (let i = 0; i < 5 && !refused; i++)
+        refused = await drain.account(kp(0).publicKey).then(
+          () => false,
+          (x: unknown) => (x as ClientError).code === 'RATE_LIMITED',
+        );
+      expect(refused).toBe(true);
+      const t0 = performance.now();
+      const e = await c.account(kp(0).publicKey).catch((x: unknown) => x);
+      const ms = performance.now() - t0;
+      expect(e).toMatchObject({ code: 'RATE_LIMITED', retrySafe: true, retryAfterMs: 1000 });
+      expect(ms).toBeLessThan(600); // two waits of ≤ 44 ms, not two Retry-After seconds
+    } finally {
+      await slow.close();
+    }
   });
 
   test('a storm of concurrent transfers through a 3 req/s budget: every one honours Retry-After and commits', async () => {
