@@ -5,6 +5,7 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import WebSocket from 'ws';
 import { startApi, transfer, getJson, postTx, waitFor, type ApiHarness } from '../api/support/api.js';
 import { projectRoot } from '../../src/runtime/module-path.js';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
 // Debian's chromium (.ci/run installs it); CHROMIUM_PATH points elsewhere.
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -14,11 +15,14 @@ const SCREENSHOT = process.env.HOTLEDGER_SCREENSHOTS === '1' ? join(projectRoot(
 let h: ApiHarness;
 let browser: Browser;
 let page: Page;
+let proxy: OutageProxy;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`);
   h = await startApi();
+  proxy = new OutageProxy(h.server.port);
+  await proxy.start(0);
   browser = await puppeteer.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -39,6 +43,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await browser?.close();
+  await proxy?.stop();
   await h?.close();
 });
 
@@ -82,7 +87,8 @@ describe('dashboard files', () => {
 
 describe('dashboard in Chromium', () => {
   test('live figures, blocks arriving, explorer found / not found / error, node unreachable', async () => {
-    await page.goto(`${h.base}/`, { waitUntil: 'load' });
+    // The page goes through a TCP proxy the test can cut, as a network outage would.
+    await page.goto(`${proxy.base}/`, { waitUntil: 'load' });
     await page.waitForFunction(`document.getElementById('conn').dataset.state === 'live'`, { timeout: 10_000 });
     await page.waitForFunction(`document.getElementById('node-id').textContent !== '…'`, { timeout: 5_000 });
     expect(await text(page, '#node-id')).toBe((await getJson(`${h.base}/api/v11/info`)).body.nodeId);
@@ -146,7 +152,26 @@ describe('dashboard in Chromium', () => {
     }
     expect(pageErrors).toEqual([]);
 
-    // The node goes away: the page says so within a few seconds.
+    // The node cannot be reached, then can again: the page says so, reconnects by itself, and the
+    // block feed resumes (a block committed after the outage shows up).
+    await proxy.stop();
+    await page.waitForFunction(`document.getElementById('conn').textContent === 'node unreachable'`, { timeout: 5_000 });
+    await proxy.start(proxy.port);
+    await page.waitForFunction(`document.getElementById('conn').dataset.state === 'live'`, { timeout: 10_000 });
+    const after = await postTx(h.base, transfer(h.tn, 0, 1, 3 * (perRound / 4) + 1, 5), 'application/octet-stream');
+    expect(after.status).toBe(202);
+    const afterTx = await waitFor(
+      async () => {
+        const t = (await getJson(`${h.base}/api/v11/transactions/${after.body.results[0].id}`)).body;
+        return t.status === 'committed' ? t : undefined;
+      },
+      15_000,
+      'transfer after the outage committed',
+    );
+    await page.waitForSelector(`#blocks tr[data-height="${afterTx.height}"]`, { timeout: 10_000 });
+    expect(pageErrors).toEqual([]);
+
+    // The node's API goes away for good: the page says so within a few seconds.
     await h.server.close();
     await page.waitForFunction(`document.getElementById('conn').textContent === 'node unreachable'`, { timeout: 5_000 });
     expect(await page.evaluate(`document.getElementById('unreachable').hidden`)).toBe(false);
@@ -166,4 +191,46 @@ async function searchFor(p: Page, q: string, state: 'found' | 'not-found' | 'err
   await p.type('#search', q);
   await p.click('#search-go');
   await p.waitForFunction(`document.getElementById('result').dataset.state === ${JSON.stringify(state)}`, { timeout: 5_000 });
+}
+
+/** A loopback TCP proxy to the node's API that can be cut (every connection destroyed) and put back on the same port. */
+class OutageProxy {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+  constructor(private readonly target: number) {}
+
+  get base(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  start(port: number): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = createConnection(this.target, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        this.port = (server.address() as { port: number }).port;
+        resolve();
+      });
+    });
+  }
+
+  stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const s of this.sockets) s.destroy();
+    return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  }
 }

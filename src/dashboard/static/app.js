@@ -15,15 +15,27 @@
   };
 
   // ---- reachability -----------------------------------------------------------------------------
+  // The HTTP poll decides whether the node is reachable; a closed WebSocket alone (a proxy that
+  // drops upgrades, a limit) only means the block feed is reconnecting.
   let reachable = null;
+  let feedUp = false;
+  function showConn() {
+    const conn = $('conn');
+    const state = reachable === false ? 'unreachable' : reachable && !feedUp ? 'degraded' : reachable ? 'live' : 'connecting';
+    const label = { unreachable: 'node unreachable', degraded: 'live · block feed reconnecting', live: 'live', connecting: 'connecting…' }[state];
+    if (conn.dataset.state !== state) conn.dataset.state = state;
+    if (conn.textContent !== label) conn.textContent = label;
+  }
   function setReachable(ok) {
     if (ok === reachable) return;
     reachable = ok;
-    const conn = $('conn');
-    conn.dataset.state = ok ? 'live' : 'unreachable';
-    conn.textContent = ok ? 'live' : 'node unreachable';
     $('unreachable').hidden = ok;
+    showConn();
     if (ok) loadInfo();
+  }
+  function setFeed(up) {
+    feedUp = up;
+    showConn();
   }
 
   class HttpError extends Error {
@@ -108,7 +120,8 @@
     text('committed', `${n(s.committedTxs)} committed · ${n(s.rejectedTxs)} rejected`);
     text('tps', n(s.tps.s1));
     text('tps-avg', `10 s ${n(s.tps.s10)} · 60 s ${n(s.tps.s60)}`);
-    text('finality', `${n(s.latencyMs.p50)} / ${n(s.latencyMs.p95)} / ${n(s.latencyMs.p99)}`);
+    const ms = (v) => n(Math.round(v));
+    text('finality', `${ms(s.latencyMs.p50)} / ${ms(s.latencyMs.p95)} / ${ms(s.latencyMs.p99)}`);
     const fill = s.mempool.capacity > 0 ? s.mempool.size / s.mempool.capacity : 0;
     text('mempool', `${n(s.mempool.size)} (${n(fill * 100)} %)`);
     $('mempool-bar').style.width = `${Math.min(100, fill * 100)}%`;
@@ -133,7 +146,8 @@
     if (ready.status === 'fulfilled') {
       const sync = ready.value.checks?.find((k) => k.name === 'sync');
       const peers = sync?.data?.peers;
-      text('peers', typeof peers === 'number' ? (sync.data.needed !== undefined ? `${peers} / ${sync.data.needed} needed` : String(peers)) : '–');
+      const solo = cons.status === 'fulfilled' && cons.value.mode === 'solo';
+      text('peers', typeof peers === 'number' ? (sync.data.needed !== undefined ? `${peers} / ${sync.data.needed} needed` : String(peers)) : solo ? 'none (solo)' : '–');
       const down = (ready.value.checks ?? []).filter((k) => k.status !== 'UP').map((k) => k.name);
       text('ready', ready.value.status === 'UP' ? 'ready' : `not ready: ${down.join(', ')}`);
     }
@@ -185,6 +199,7 @@
     const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${API}/ws`);
     ws.onopen = () => {
       retryMs = 500;
+      setFeed(true);
       ws.send(JSON.stringify({ op: 'subscribe', topic: 'blocks' }));
       backfill();
     };
@@ -198,7 +213,7 @@
       if (m.type === 'block' && m.block) addBlock(m.block, true);
     };
     ws.onclose = () => {
-      setReachable(false);
+      setFeed(false);
       setTimeout(connect, retryMs);
       retryMs = Math.min(5000, retryMs * 2);
     };
