@@ -10,13 +10,10 @@ import { LedgerClient } from '../pipeline/ledger-client.js';
 import type { LedgerThread } from '../pipeline/ledger-thread.js';
 import { Pipeline, type CommittedBlock } from '../pipeline/pipeline.js';
 import { SoloOrderer, type Orderer, type VerifiedBatch } from '../ordering/orderer.js';
-import { PeerTransport } from '../network/index.js';
-import { ConsensusOrderer } from '../ordering/consensus-orderer.js';
-import { FollowerOrderer } from '../ordering/follower-orderer.js';
 import { FOLLOW_CHUNK } from '../ordering/follower-core.js';
+import { createMembership, type Membership } from './membership.js';
 import { peersForQuorum, memberIdentity, type MemberIdentity } from './validator-set.js';
 import { VerifyPool, type SignatureVerifier } from '../pipeline/verify-pool.js';
-import { ConsensusStore } from '../storage/consensus-store.js';
 import { DataDirLock } from '../storage/data-dir-lock.js';
 import { LedgerStore } from '../storage/ledger-store.js';
 import { writeDevnetKeys } from './devnet-keys.js';
@@ -114,10 +111,7 @@ class HotledgerNode implements RunningNode {
   private readonly admission: Admission;
   private readonly pipeline: Pipeline;
   /** A validator's consensus, or a business / slim node's follower; undefined when solo. */
-  private readonly consensus:
-    | { kind: 'validator'; orderer: ConsensusOrderer; transport: PeerTransport; store: ConsensusStore; ids: string[] }
-    | { kind: 'follower'; orderer: FollowerOrderer; transport: PeerTransport; store: ConsensusStore; ids: string[] }
-    | undefined;
+  private readonly consensus: Membership | undefined;
   private readonly listeners = new Set<(b: CommittedBlockEvent) => void>();
   private readonly tps = new TpsWindow();
   private readonly latency = new RecentLatency();
@@ -162,70 +156,17 @@ class HotledgerNode implements RunningNode {
     });
     let orderer: Orderer;
     if (identity) {
-      const me = identity.links.find((p) => p.index === identity.index)!;
-      const validatorIds = config.consensus.validators.map((v) => v.id);
-      const memberIds = [...validatorIds, ...config.consensus.followers.map((v) => v.id)];
-      const transport = new PeerTransport({
-        index: identity.index,
-        seed: identity.key.seed,
-        validators: identity.links,
-        chainId: config.chain.chainId,
-        listenHost: me.host,
-        listenPort: me.port,
-        logger: logger.child({ component: 'transport' }),
-        handshakeTimeoutMs: config.network.handshakeTimeoutMs,
-        maxPendingHandshakes: config.network.maxPendingHandshakes,
-        maxPendingPerAddress: config.network.maxPendingPerAddress,
-        maxFrameBytes: config.network.maxFrameBytes,
+      this.consensus = createMembership({
+        config,
+        identity,
+        logger,
+        store,
+        verifier: this.verifier,
+        appliedRound: store.getHeader(height)?.round ?? 0,
+        onPeerDrop: (peer, reason) => this.m.peerDrops.inc({ peer, reason }),
+        observeStage: (stage, ms) => this.m.stageSeconds.observe({ stage }, ms / 1000),
       });
-      const consensusStore = new ConsensusStore(config.node.dataDir, config.storage.mapSizeMb, {
-        retainBlocks: config.consensus.storeRetainBlocks,
-        onPrunedRead: (height, lowestKept) =>
-          logger.warn(
-            { height, lowestKept, retainBlocks: config.consensus.storeRetainBlocks },
-            'a peer asked for a consensus height this node pruned (consensus.storeRetainBlocks): answered as missing; a node that far behind cannot catch up by sync',
-          ),
-      });
-      const onPeerDrop = (from: number, reason: string) => this.m.peerDrops.inc({ peer: memberIds[from] ?? String(from), reason });
-      if (identity.role !== 'validator') {
-        const follower = new FollowerOrderer({
-          identity,
-          chainId: config.chain.chainId,
-          timeoutMs: config.consensus.timeoutMs,
-          transport,
-          store,
-          consensusStore,
-          logger: logger.child({ component: 'follower' }),
-          appliedRound: store.getHeader(height)?.round ?? 0,
-          maxBatchTxs: config.pipeline.batchSize,
-          onPeerDrop,
-        });
-        this.consensus = { kind: 'follower', orderer: follower, transport, store: consensusStore, ids: validatorIds };
-        orderer = follower;
-      } else {
-        const consensusOrderer = new ConsensusOrderer({
-          identity,
-          chainId: config.chain.chainId,
-          timeoutMs: config.consensus.timeoutMs,
-          heartbeatMs: config.consensus.heartbeatMs,
-          retainCommitted: config.consensus.retainCommitted,
-          transport,
-          verifier: this.verifier,
-          store,
-          consensusStore,
-          logger: logger.child({ component: 'consensus' }),
-          appliedRound: store.getHeader(height)?.round ?? 0,
-          observe: (stage, ms) => this.m.stageSeconds.observe({ stage }, ms / 1000),
-          maxBatchTxs: config.pipeline.batchSize,
-          maxPeerBatches: config.consensus.maxPeerBatches,
-          maxPeerBatchBytes: config.consensus.maxPeerBatchMb * 1024 * 1024,
-          peerRequestsPerSec: config.consensus.peerRequestsPerSec,
-          peerMessagesPerSec: config.consensus.peerMessagesPerSec,
-          onPeerDrop,
-        });
-        this.consensus = { kind: 'validator', orderer: consensusOrderer, transport, store: consensusStore, ids: validatorIds };
-        orderer = consensusOrderer;
-      }
+      orderer = this.consensus.orderer;
     } else {
       orderer = new SoloOrderer();
     }
