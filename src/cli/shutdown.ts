@@ -1,6 +1,27 @@
 import { fail } from './output.js';
 
 /**
+ * Watched from the moment this module loads (the CLI imports it before any command runs): a
+ * supervisor that dies while a node is still starting closes the IPC channel before
+ * `closeOnShutdown` is called, and a listener added then never fires. Seen: host and node
+ * processes of a benchmark whose supervisor died during their start ran on for hours.
+ */
+let supervisorGone = false;
+let onSupervisorGone: (() => void) | undefined;
+// Spawned with an IPC channel (`process.send` exists). A channel that closed before this process
+// bootstrapped is not even set up: `process.channel` is undefined and `connected` false.
+if (typeof process.send === 'function') {
+  if (!process.channel || !process.connected) supervisorGone = true;
+  else {
+    process.channel.unref();
+    process.once('disconnect', () => {
+      supervisorGone = true;
+      onSupervisorGone?.();
+    });
+  }
+}
+
+/**
  * Closes `what` cleanly on SIGINT or SIGTERM and exits 0; a second signal exits at once. Started by
  * a supervisor (hotledger cluster, the fault campaign) with an IPC channel, it also closes when the
  * supervisor is gone, however it died; the channel never keeps the process alive by itself.
@@ -20,8 +41,6 @@ export function closeOnShutdown(what: string, close: () => Promise<unknown>): vo
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-  if (process.channel) {
-    process.channel.unref();
-    process.on('disconnect', () => stop('supervisor gone'));
-  }
+  onSupervisorGone = () => stop('supervisor gone');
+  if (supervisorGone) stop('supervisor gone');
 }
