@@ -70,16 +70,12 @@ export class FollowerCore {
   private readonly verifier: CommitVerifier;
   private readonly fanout: number;
   private tip: ChainTip;
-  /** Proven committed blocks from just above the durable root on (payload or not), in order. */
-  private readonly proven: Block[] = [];
+  /** Proven committed records (block + QC: the last one done is the root to persist) from just above the durable root on, in order. */
+  private readonly proven: CommittedBlock[] = [];
   /** Index into `proven` of the next block to deliver. */
   private nextDeliver = 0;
   private pending: Pending | undefined;
   private appliedRound: number;
-  /** The newest record of `proven` the durable root points at (by hash), to persist. */
-  private durable: CommittedBlock;
-  /** Records by hash for the root we persist (block + QC): only those still in `proven`. */
-  private readonly records = new Map<string, CommittedBlock>();
   private readonly connected = new Set<number>();
   private readonly subscribed = new Set<number>();
   private readonly available = new Set<string>();
@@ -104,7 +100,6 @@ export class FollowerCore {
   constructor(private readonly cfg: FollowerConfig) {
     this.verifier = new CommitVerifier(cfg.chainId, cfg.validators, cfg.crypto);
     this.fanout = Math.max(1, Math.min(cfg.validators, cfg.fanout ?? faultTolerance(cfg.validators).f + 1));
-    this.durable = cfg.root;
     this.tip = { height: cfg.root.block.height, round: cfg.root.block.round, hash: cfg.root.block.hash };
     this.appliedRound = cfg.appliedRound;
   }
@@ -237,17 +232,16 @@ export class FollowerCore {
   }
 
   private accept(r: CommittedBlock): void {
-    this.proven.push(r.block);
+    this.proven.push(r);
     this.out.committed.push(r.block);
     for (const d of r.block.payload) this.own.delete(hex(d));
-    this.records.set(hex(r.block.hash), r);
     this.tip = { height: r.block.height, round: r.block.round, hash: r.block.hash };
   }
 
   /** Delivers proven blocks in order, each once all its batches are here; asks for the missing ones. */
   private pump(): void {
     while (this.nextDeliver < this.proven.length) {
-      const b = this.proven[this.nextDeliver]!;
+      const b = this.proven[this.nextDeliver]!.block;
       if (b.payload.length === 0 || b.round <= this.appliedRound) {
         this.nextDeliver++;
         continue;
@@ -284,17 +278,14 @@ export class FollowerCore {
    */
   private advanceDurable(): void {
     let moved = 0;
-    for (const b of this.proven) {
+    for (const { block: b } of this.proven) {
       if (b.payload.length > 0 && b.round > this.appliedRound) break;
       moved++;
     }
     if (moved === 0) return;
     const done = this.proven.splice(0, moved);
     this.nextDeliver = Math.max(0, this.nextDeliver - moved);
-    const last = done[done.length - 1]!;
-    this.durable = this.records.get(hex(last.hash))!;
-    for (const b of done) this.records.delete(hex(b.hash));
-    this.out.persistRoot = this.durable;
+    this.out.persistRoot = done[done.length - 1]!;
   }
 
   private fillSubscriptions(): void {
