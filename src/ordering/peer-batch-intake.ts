@@ -7,7 +7,7 @@ import type { SignatureVerifier } from '../pipeline/verify-pool.js';
 import { txId } from '../tx/codec.js';
 import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
 import { nonceRejectCode, staticRejectCode } from '../tx/rules.js';
-import type { HeldBatches, OriginLoad } from './held-batches.js';
+import { OriginLoads, type HeldBatches, type OriginLoad } from './held-batches.js';
 
 /** Why a peer's batch was not taken. `static-rule` and `bad-signature` prove the sender faulty. */
 export type IntakeDrop = 'static-rule' | 'bad-signature' | 'quarantined' | 'intake-full' | 'unsolicited';
@@ -43,7 +43,7 @@ export type Intake = { verifying: Promise<VerifiedBatch | undefined> } | { full:
  */
 export class PeerBatchIntake {
   private readonly verifying = new Map<string, Promise<VerifiedBatch | undefined>>();
-  private readonly verifyingLoad = new Map<number, OriginLoad>();
+  private readonly verifyingLoad = new OriginLoads();
   /** Until when a peer proved faulty has its batches dropped unread. */
   private readonly quarantine = new Map<number, number>();
 
@@ -65,7 +65,7 @@ export class PeerBatchIntake {
 
   /** Batches and bytes `origin` costs this node: being verified plus held. */
   loadOf(origin: number): OriginLoad {
-    const v = this.verifyingLoad.get(origin) ?? { batches: 0, bytes: 0 };
+    const v = this.verifyingLoad.get(origin);
     const h = this.o.held.loadOf(origin);
     return { batches: v.batches + h.batches, bytes: v.bytes + h.bytes };
   }
@@ -101,7 +101,7 @@ export class PeerBatchIntake {
       const code = staticRejectCode(txs, i * TX_SIZE, this.o.chainId) || nonceRejectCode(txs, i * TX_SIZE);
       if (code !== 0) return { verifying: Promise.resolve(this.faulty(origin, 'static-rule', `tx ${i}: ${rejectName(code)}`)) };
     }
-    this.charge(origin, 1, txs.length);
+    this.verifyingLoad.charge(origin, 1, txs.length);
     const t0 = performance.now();
     const run = this.o.verifier.verify(txs, count).then((verified): VerifiedBatch | undefined => {
       const bad = verified.findIndex((v) => v !== 0);
@@ -112,7 +112,7 @@ export class PeerBatchIntake {
     void run
       .finally(() => {
         this.verifying.delete(vkey);
-        this.charge(origin, -1, -txs.length);
+        this.verifyingLoad.charge(origin, -1, -txs.length);
       })
       .catch(() => undefined);
     return { verifying: run };
@@ -122,13 +122,5 @@ export class PeerBatchIntake {
     this.quarantine.set(origin, Date.now() + QUARANTINE_MS);
     this.o.onDrop(origin, reason, detail);
     return undefined;
-  }
-
-  private charge(origin: number, batches: number, bytes: number): void {
-    const l = this.verifyingLoad.get(origin) ?? { batches: 0, bytes: 0 };
-    l.batches += batches;
-    l.bytes += bytes;
-    if (l.batches <= 0) this.verifyingLoad.delete(origin);
-    else this.verifyingLoad.set(origin, l);
   }
 }
