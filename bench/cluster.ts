@@ -6,7 +6,7 @@
  *
  *   npm run bench:cluster -- [--topology option-b|option-c | --validators N [--business B] [--slim S] [--per-process P]]
  *                            [--threads T] [--duration S] [--latency-duration S]
- *                            [--warmup S] [--ceiling-txs C] [--senders K] [--batch-size B] [--window W] [--max-batch M] [--timeout-ms MS]
+ *                            [--warmup S] [--ceiling-txs C] [--senders K] [--batch-size B] [--window W] [--max-batch M] [--timeout-ms MS] [--heartbeat-ms MS]
  *                            [--batch-timeout-ms MS] [--max-inflight K] [--latency-rate TPS] [--json FILE] [--keep]
  *
  * 1. verify ceiling: libsodium on P×T plain worker threads (the verify threads of the cluster's P
@@ -36,7 +36,7 @@ import WebSocket from 'ws';
 import { CLUSTER_ROLES, TOPOLOGY_PRESET_NAMES, planTopology, writeTopology, type TopologyPreset } from '../src/cluster/topology.js';
 import { ClusterSupervisor, waitClusterReady } from '../src/cluster/supervisor.js';
 import { getJson, postTxs, viewChangesOf } from '../src/cluster/http.js';
-import type { ConsensusStatus, NodeStats } from '../src/node/node-api.js';
+import type { ConsensusStatus, NodeInfo, NodeStats } from '../src/node/node-api.js';
 import { devnetKeyPair, generateTransfers } from '../src/workload/generate.js';
 import { newLatencyHistogram } from '../src/node/stats.js';
 import { txId } from '../src/tx/codec.js';
@@ -64,6 +64,7 @@ const { values: args } = parseArgs({
     window: { type: 'string' },
     'max-batch': { type: 'string', default: '2000' },
     'timeout-ms': { type: 'string', default: '3000' },
+    'heartbeat-ms': { type: 'string' },
     'batch-timeout-ms': { type: 'string' },
     'max-inflight': { type: 'string' },
     'latency-rate': { type: 'string' },
@@ -96,6 +97,8 @@ const senderCount = intArg(args, 'senders', 1, 10_000);
  */
 const DEFAULT_WINDOW_TOTAL = 16_000;
 const timeoutMs = intArg(args, 'timeout-ms', 50, 60_000);
+/** consensus.heartbeatMs of every node (the topology's default when absent); must stay below the timeout. */
+const heartbeatMs = args['heartbeat-ms'] === undefined ? undefined : intArg(args, 'heartbeat-ms', 10, timeoutMs - 1);
 /** pipeline.batchSize of the validators: every validator verifies a batch before voting on its block. */
 const maxBatch = intArg(args, 'max-batch', 1, 100_000);
 /** pipeline.batchTimeoutMs and pipeline.maxInflightBatches of the validators (node defaults when absent). */
@@ -185,7 +188,7 @@ const verdict = (c: TargetCheck) => (c.met === null ? '' : c.met ? 'met' : 'MISS
 async function main(): Promise<void> {
   const t00 = performance.now();
   const dir = mkdtempSync(join(tmpdir(), 'hotledger-bench-cluster-'));
-  const topo = await planTopology({ ...counts, topology: preset, dir, basePort: 0, chainId: CHAIN, accounts: senderCount, threads, timeoutMs });
+  const topo = await planTopology({ ...counts, topology: preset, dir, basePort: 0, chainId: CHAIN, accounts: senderCount, threads, timeoutMs, heartbeatMs });
   const nodesPerRole = Object.fromEntries(CLUSTER_ROLES.map((r) => [r, topo.nodes.filter((n) => n.role === r).length])) as Record<(typeof CLUSTER_ROLES)[number], number>;
   const N = nodesPerRole.validator;
   /** Where clients submit: business nodes admit and forward; without them, the validators. */
@@ -245,6 +248,8 @@ async function main(): Promise<void> {
     await waitClusterReady(sup, READY_TIMEOUT_MS);
     const readyMs = Math.round(performance.now() - tStart);
     log(`ready in ${readyMs} ms`);
+    // What v0 really runs with (its config file and environment applied): a sweep checks its value took effect.
+    const nodeConfig = (await getJson<NodeInfo>(`${sup.url(0)}/api/v11/info`, 30_000)).config;
     const vcStart = await viewChanges(sup, N);
     const url = (j: number) => sup.url(ingress[j]!);
 
@@ -456,6 +461,9 @@ async function main(): Promise<void> {
       validators: N,
       threadsPerValidator: threads,
       consensusTimeoutMs: timeoutMs,
+      consensusHeartbeatMs: topo.heartbeatMs,
+      perProcess: counts?.perProcess ?? 'preset',
+      nodeConfig,
       maxBatch,
       batchTimeoutMs: batchTimeoutMs ?? 'default',
       maxInflightBatches: maxInflight ?? 'default',

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Histogram } from 'hdr-histogram-js';
 import { loadConfig } from '../src/config/load.js';
+import type { Config } from '../src/config/schema.js';
 import { startNode, type RunningNode } from '../src/node/node.js';
 import { newLatencyHistogram } from '../src/node/stats.js';
 import { LedgerClient } from '../src/pipeline/ledger-client.js';
@@ -35,7 +36,13 @@ export interface PipelineTuning {
   executionShards?: number | undefined;
 }
 
-async function withNode<T>(w: BenchWorkload, threads: number, tuning: PipelineTuning, fn: (node: RunningNode) => Promise<T>): Promise<T> {
+/** The settings a run's node really ran with (profile, HOTLEDGER_* environment and overrides applied). */
+export interface RunSettings {
+  pipeline: Config['pipeline'];
+  storage: Config['storage'];
+}
+
+async function withNode<T>(w: BenchWorkload, threads: number, tuning: PipelineTuning, fn: (node: RunningNode, settings: RunSettings) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'hotledger-bench-'));
   const cfg = loadConfig({
     profile: 'bench',
@@ -43,7 +50,7 @@ async function withNode<T>(w: BenchWorkload, threads: number, tuning: PipelineTu
   });
   const node = await startNode(cfg);
   try {
-    return await fn(node);
+    return await fn(node, { pipeline: cfg.pipeline, storage: cfg.storage });
   } finally {
     await node.close();
     rmSync(dir, { recursive: true, force: true });
@@ -58,6 +65,7 @@ export interface SignedRun {
   /** Offered rate (tx/s) for a fixed-rate run; 0 = as fast as the node admits. */
   offered: number;
   latencyMs: LatencySummary;
+  settings: RunSettings;
 }
 
 /**
@@ -74,7 +82,7 @@ export function signedRun(
   count = w.count,
   label = rate ? 'fixed-rate run' : 'saturation run',
 ): Promise<SignedRun> {
-  return withNode(w, threads, tuning, async (node) => {
+  return withNode(w, threads, tuning, async (node, settings) => {
     const hist = newLatencyHistogram();
     const sentAt = new Map<string, number>();
     // A fixed-rate run records latency only after its first second: a fresh node's cold account
@@ -137,7 +145,7 @@ export function signedRun(
     bar.stop();
     if (refused > 0) process.stderr.write(`warning: ${refused} transactions refused at admission (mempool full?)\n`);
     const seconds = (lastCommit - t0) / 1000;
-    return { committed, rejected, seconds, tps: committed / seconds, offered: rate, latencyMs: summarize(hist) };
+    return { committed, rejected, seconds, tps: committed / seconds, offered: rate, latencyMs: summarize(hist), settings };
   });
 }
 

@@ -119,6 +119,10 @@ if (opts.json) {
     committed: r.saturation.committed,
     rejected: r.saturation.rejected,
     stageTps: r.stageTps,
+    // What the node ran with, HOTLEDGER_* variables included: a sweep checks its value took effect.
+    settings: r.saturation.settings,
+    // The whole process (node, pools, ledger thread) at its peak over every run of this bench.
+    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
     machine,
   });
   const last = toJson(results[results.length - 1]!);
