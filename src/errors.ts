@@ -32,6 +32,27 @@ export const RejectCode = {
   NONCE_GAP: 32,
   /** Evicted from the mempool (node shutdown or re-validation after a reorg of pending state). */
   DROPPED: 40,
+  // Contract transactions (deploy / call, docs/transaction-format.md#contract-transactions).
+  /** A deploy's code is longer than MAX_CODE_SIZE. */
+  CODE_TOO_LARGE: 50,
+  /** Init or call argument bytes are longer than MAX_ARGS_SIZE. */
+  ARGS_TOO_LARGE: 51,
+  /** The method name is empty, too long, not [A-Za-z0-9_], or names a reserved export. */
+  BAD_METHOD: 52,
+  /** The gas limit is 0 or above MAX_TX_GAS. */
+  GAS_LIMIT_INVALID: 53,
+  /** Deploy-time validation refused the module (forbidden import, opcode, limit). */
+  MODULE_INVALID: 54,
+  CONTRACT_NOT_FOUND: 55,
+  METHOD_NOT_FOUND: 56,
+  /** The call ran out of gas: its state changes were reverted, the gas was charged. */
+  OUT_OF_GAS: 57,
+  /** The contract trapped (unreachable, bad memory access, ...): state changes reverted. */
+  CONTRACT_TRAP: 58,
+  /** The contract called abort with a message: state changes reverted. */
+  CONTRACT_ABORT: 59,
+  /** The contract's call depth passed MAX_CALL_DEPTH: state changes reverted. */
+  STACK_OVERFLOW: 60,
 } as const;
 export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 export type RejectName = keyof typeof RejectCode;
@@ -65,6 +86,17 @@ export const rejectMessage: Record<RejectName, string> = {
   NONCE_MISMATCH: 'nonce is not the next nonce of the sender at execution',
   NONCE_GAP: 'an earlier nonce of the same sender was rejected',
   DROPPED: 'transaction was dropped from the mempool before it was ordered',
+  CODE_TOO_LARGE: 'contract code is larger than the maximum code size',
+  ARGS_TOO_LARGE: 'contract arguments are larger than the maximum argument size',
+  BAD_METHOD: 'method name is empty, too long, not [A-Za-z0-9_] or reserved',
+  GAS_LIMIT_INVALID: 'gas limit is zero or above the per-transaction maximum',
+  MODULE_INVALID: 'contract module was refused by deploy-time validation',
+  CONTRACT_NOT_FOUND: 'no contract at this address',
+  METHOD_NOT_FOUND: 'contract has no callable method with this name',
+  OUT_OF_GAS: 'contract ran out of gas; its state changes were reverted',
+  CONTRACT_TRAP: 'contract trapped; its state changes were reverted',
+  CONTRACT_ABORT: 'contract aborted; its state changes were reverted',
+  STACK_OVERFLOW: 'contract call depth exceeded the maximum; its state changes were reverted',
 };
 
 /** Error codes for things that are not a single transaction's fate. */
@@ -83,6 +115,8 @@ export type ErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'INVALID_TRANSACTION'
+  /** A contract module refused at deploy; details.reason is a ModuleRejectReason (src/contracts/limits.ts). */
+  | 'CONTRACT_MODULE_INVALID'
   | 'OVERLOADED'
   /** A client (address) went past its own share: request or transaction rate, connections, bodies. */
   | 'RATE_LIMITED'

@@ -1,0 +1,304 @@
+import { RejectCode } from '../errors.js';
+import { MAX_AMOUNT } from '../tx/layout.js';
+import type { ContractTx } from '../tx/contract-tx.js';
+import { AS_ABORT, HOST_FUNCTIONS, HOST_MODULE } from './host-abi.js';
+import { feeFor, Gas, MAX_CALL_DEPTH } from './limits.js';
+import { codeHash, contractAddress, StateOverlay } from './state.js';
+import { DEPTH_EXPORT, GAS_EXPORT, ModuleRejected, type PreparedModule, prepareModule, START_EXPORT } from './wasm-module.js';
+
+export interface BlockContext {
+  height: number;
+  /** Block timestamp, ms since the Unix epoch, as the block records it (never the local clock). */
+  timeMs: number;
+}
+
+export interface ContractEvent {
+  contract: Buffer;
+  topic: Buffer;
+  data: Buffer;
+}
+
+/** The outcome of one deploy or call. `status` is 0 or a RejectCode (OUT_OF_GAS, CONTRACT_TRAP, ...). */
+export interface ContractResult {
+  status: number;
+  gasUsed: number;
+  /** Burned from the sender: feeFor(gasUsed), also when the call reverted. 0 when refused before running. */
+  fee: number;
+  events: ContractEvent[];
+  output: Buffer;
+  /** The deployed contract's address (deploys that succeeded). */
+  address?: Buffer;
+  /** Abort message, trap text or the module's refusal reason. */
+  message?: string;
+}
+
+/** Thrown by host functions through the WebAssembly frames; caught at the call's boundary. */
+class HostStop extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Compiled {
+  prepared: PreparedModule;
+  module: WebAssembly.Module;
+}
+
+interface Invocation {
+  address: Buffer;
+  caller: Buffer;
+  value: number;
+  input: Uint8Array;
+  gasLimit: number;
+  /** Gas charged in JS before the module runs (instantiation, code storage). */
+  baseGas: number;
+  block: BlockContext;
+}
+
+const utf8 = new TextDecoder('utf-8');
+const utf16 = new TextDecoder('utf-16le');
+
+/**
+ * Runs contract transactions against a state reader. Stateless apart from a cache of compiled
+ * modules by code hash (compilation does not change results, so a cold and a warm runtime agree).
+ * One runtime may serve the whole ledger thread; calls never overlap.
+ */
+export class ContractRuntime {
+  private readonly compiled = new Map<string, Compiled>();
+
+  /**
+   * Executes one contract transaction into `state`: the fee is always applied to `state`, the
+   * call's own changes only if it succeeded. Nonce and signature are the ledger's to check.
+   */
+  execute(state: StateOverlay, tx: ContractTx, block: BlockContext): ContractResult {
+    const amount = tx.kind === 'call' ? tx.amount : 0;
+    if (state.getBalance(tx.sender) < feeFor(tx.gasLimit) + amount) return refused(RejectCode.INSUFFICIENT_FUNDS);
+    const r = tx.kind === 'deploy' ? this.deploy(state, tx.sender, tx.nonce, tx.code, tx.initArgs, tx.gasLimit, block) : this.call(state, tx, block);
+    if (r.gasUsed > 0) {
+      r.fee = feeFor(r.gasUsed);
+      state.setBalance(tx.sender, state.getBalance(tx.sender) - r.fee);
+    }
+    return r;
+  }
+
+  deploy(state: StateOverlay, deployer: Uint8Array, nonce: number, code: Uint8Array, initArgs: Uint8Array, gasLimit: number, block: BlockContext): ContractResult {
+    const baseGas = code.length * Gas.DEPLOY_PER_BYTE;
+    if (baseGas > gasLimit) return { ...refused(RejectCode.OUT_OF_GAS), gasUsed: gasLimit };
+    let compiled: Compiled;
+    try {
+      compiled = this.compile(code);
+    } catch (e) {
+      if (e instanceof ModuleRejected) return { ...refused(RejectCode.MODULE_INVALID), gasUsed: baseGas, message: e.message };
+      throw e;
+    }
+    const address = contractAddress(deployer, nonce);
+    const child = new StateOverlay(state);
+    const h = child.putCode(code);
+    child.putContract(address, { codeHash: h, deployer: Buffer.from(deployer) });
+    let r: ContractResult = { ...refused(0), gasUsed: baseGas };
+    if (compiled.prepared.hasInit || compiled.prepared.hasStart) {
+      r = this.run(child, compiled, compiled.prepared.hasInit ? 'init' : undefined, {
+        address,
+        caller: Buffer.from(deployer),
+        value: 0,
+        input: initArgs,
+        gasLimit,
+        baseGas,
+        block,
+      });
+    }
+    if (r.status === 0) {
+      child.commit();
+      r.address = address;
+    }
+    return r;
+  }
+
+  call(
+    state: StateOverlay,
+    tx: { sender: Uint8Array; contract: Uint8Array; method: string; args: Uint8Array; amount: number; gasLimit: number },
+    block: BlockContext,
+  ): ContractResult {
+    const contract = Buffer.from(tx.contract);
+    const record = state.getContract(contract);
+    if (!record) return refused(RejectCode.CONTRACT_NOT_FOUND);
+    const code = state.getCode(record.codeHash);
+    if (!code) throw new Error(`contract ${contract.toString('hex')} has no code ${record.codeHash.toString('hex')}`);
+    const compiled = this.compile(code);
+    const baseGas = compiled.prepared.codeSize * Gas.PER_CODE_BYTE;
+    if (!compiled.prepared.methods.includes(tx.method)) return { ...refused(RejectCode.METHOD_NOT_FOUND), gasUsed: Math.min(baseGas, tx.gasLimit) };
+    if (baseGas > tx.gasLimit) return { ...refused(RejectCode.OUT_OF_GAS), gasUsed: tx.gasLimit };
+    const child = new StateOverlay(state);
+    if (tx.amount > 0 && !child.move(tx.sender, contract, tx.amount)) return { ...refused(RejectCode.INSUFFICIENT_FUNDS), gasUsed: baseGas };
+    const r = this.run(child, compiled, tx.method, { address: contract, caller: Buffer.from(tx.sender), value: tx.amount, input: tx.args, gasLimit: tx.gasLimit, baseGas, block });
+    if (r.status === 0) child.commit();
+    return r;
+  }
+
+  /** Validates, instruments and compiles once per distinct code (keyed by content). */
+  private compile(code: Uint8Array): Compiled {
+    const key = codeHash(code).toString('hex');
+    let c = this.compiled.get(key);
+    if (!c) {
+      const prepared = prepareModule(code);
+      c = { prepared, module: new WebAssembly.Module(prepared.instrumented) };
+      this.compiled.set(key, c);
+    }
+    return c;
+  }
+
+  private run(state: StateOverlay, compiled: Compiled, method: string | undefined, inv: Invocation): ContractResult {
+    const events: ContractEvent[] = [];
+    let output = Buffer.alloc(0);
+    let exports: WebAssembly.Exports | undefined;
+    let gas: WebAssembly.Global | undefined;
+
+    const charge = (n: number): void => {
+      if (!gas) throw new HostStop(RejectCode.CONTRACT_TRAP, 'host function called during instantiation');
+      const left = (gas.value as bigint) - BigInt(n);
+      gas.value = left;
+      if (left < 0n) throw new HostStop(RejectCode.OUT_OF_GAS, 'out of gas in a host function');
+    };
+    const memory = (): Uint8Array => {
+      const m = exports?.memory as WebAssembly.Memory | undefined;
+      if (!m) throw new HostStop(RejectCode.CONTRACT_TRAP, 'no memory');
+      return new Uint8Array(m.buffer);
+    };
+    const read = (ptr: number, len: number): Uint8Array => {
+      const mem = memory();
+      const p = ptr >>> 0;
+      const l = len >>> 0;
+      if (p + l > mem.length) throw new HostStop(RejectCode.CONTRACT_TRAP, 'host function read out of bounds');
+      return mem.subarray(p, p + l);
+    };
+    const write = (ptr: number, bytes: Uint8Array): void => {
+      const mem = memory();
+      const p = ptr >>> 0;
+      if (p + bytes.length > mem.length) throw new HostStop(RejectCode.CONTRACT_TRAP, 'host function write out of bounds');
+      mem.set(bytes, p);
+    };
+    const base = Gas.HOST_CALL;
+    const host: Record<string, (...args: never[]) => unknown> = {
+      storage_read: (kp: number, kl: number, vp: number, vcap: number): number => {
+        charge(base + Gas.STORAGE_READ + (kl >>> 0) * Gas.HOST_BYTE);
+        const v = state.getStorage(inv.address, read(kp, kl));
+        if (!v) return -1;
+        const n = Math.min(v.length, vcap >>> 0);
+        charge(n * Gas.HOST_BYTE);
+        write(vp, v.subarray(0, n));
+        return v.length;
+      },
+      storage_write: (kp: number, kl: number, vp: number, vl: number): void => {
+        charge(base + Gas.STORAGE_WRITE + ((kl >>> 0) + (vl >>> 0)) * Gas.HOST_BYTE);
+        state.putStorage(inv.address, read(kp, kl), read(vp, vl));
+      },
+      storage_remove: (kp: number, kl: number): void => {
+        charge(base + (kl >>> 0) * Gas.HOST_BYTE);
+        state.putStorage(inv.address, read(kp, kl), null);
+      },
+      caller: (out: number): void => {
+        charge(base);
+        write(out, inv.caller);
+      },
+      self_address: (out: number): void => {
+        charge(base);
+        write(out, inv.address);
+      },
+      value: (): bigint => {
+        charge(base);
+        return BigInt(inv.value);
+      },
+      balance: (): bigint => {
+        charge(base);
+        return BigInt(state.getBalance(inv.address));
+      },
+      block_height: (): bigint => {
+        charge(base);
+        return BigInt(inv.block.height);
+      },
+      block_time: (): bigint => {
+        charge(base);
+        return BigInt(inv.block.timeMs);
+      },
+      transfer: (to: number, amount: bigint): number => {
+        charge(base);
+        const dest = Buffer.from(read(to, 32));
+        if (amount <= 0n || amount > BigInt(MAX_AMOUNT)) return 2;
+        return state.move(inv.address, dest, Number(amount)) ? 0 : 1;
+      },
+      emit: (tp: number, tl: number, dp: number, dl: number): void => {
+        charge(base + ((tl >>> 0) + (dl >>> 0)) * Gas.HOST_BYTE);
+        events.push({ contract: inv.address, topic: Buffer.from(read(tp, tl)), data: Buffer.from(read(dp, dl)) });
+      },
+      input_size: (): number => {
+        charge(base);
+        return inv.input.length;
+      },
+      input_read: (out: number): void => {
+        charge(base + inv.input.length * Gas.HOST_BYTE);
+        write(out, inv.input);
+      },
+      output: (p: number, l: number): void => {
+        charge(base + (l >>> 0) * Gas.HOST_BYTE);
+        output = Buffer.from(read(p, l));
+      },
+      abort: (p: number, l: number): never => {
+        charge(base);
+        throw new HostStop(RejectCode.CONTRACT_ABORT, utf8.decode(read(p, Math.min(l >>> 0, 1024))));
+      },
+    };
+    const asAbort = (msg: number, _file: number, line: number, col: number): never => {
+      charge(base);
+      let text = 'abort';
+      if (msg !== 0 && msg >= 4) {
+        const len = new DataView(memory().buffer).getUint32(msg - 4, true);
+        text = utf16.decode(read(msg, Math.min(len, 2048)));
+      }
+      throw new HostStop(RejectCode.CONTRACT_ABORT, `${text} (line ${line >>> 0}, column ${col >>> 0})`);
+    };
+    const imports: WebAssembly.Imports = { [HOST_MODULE]: {}, [AS_ABORT.module]: {} };
+    for (const { module, name } of compiled.prepared.imports) {
+      imports[module]![name] = module === HOST_MODULE && Object.hasOwn(HOST_FUNCTIONS, name) ? host[name]! : (asAbort as (...args: never[]) => unknown);
+    }
+
+    let status = 0;
+    let message: string | undefined;
+    try {
+      // No start section is left in the instrumented module, so instantiation runs no contract code.
+      const instance = new WebAssembly.Instance(compiled.module, imports);
+      exports = instance.exports;
+      gas = exports[GAS_EXPORT] as WebAssembly.Global;
+      gas.value = BigInt(inv.gasLimit - inv.baseGas);
+      (exports[DEPTH_EXPORT] as WebAssembly.Global).value = 0;
+      if (compiled.prepared.hasStart) (exports[START_EXPORT] as () => void)();
+      if (method !== undefined) (exports[method] as () => void)();
+    } catch (e) {
+      const depth = exports ? Number((exports[DEPTH_EXPORT] as WebAssembly.Global).value) : 0;
+      const left = gas ? (gas.value as bigint) : 0n;
+      if (e instanceof HostStop) {
+        status = e.status;
+        message = e.message;
+      } else if (left < 0n) {
+        status = RejectCode.OUT_OF_GAS;
+      } else if (depth > MAX_CALL_DEPTH || e instanceof RangeError) {
+        // The depth bound is set so it is always hit before V8's own stack limit (RangeError).
+        status = RejectCode.STACK_OVERFLOW;
+      } else if (e instanceof WebAssembly.RuntimeError) {
+        status = RejectCode.CONTRACT_TRAP;
+        message = e.message;
+      } else throw e;
+    }
+    let gasLeft = gas ? (gas.value as bigint) : 0n;
+    if (status === RejectCode.OUT_OF_GAS || gasLeft < 0n) gasLeft = 0n;
+    const gasUsed = inv.gasLimit - Number(gasLeft);
+    if (status !== 0) return { status, gasUsed, fee: 0, events: [], output: Buffer.alloc(0), ...(message !== undefined ? { message } : {}) };
+    return { status, gasUsed, fee: 0, events, output };
+  }
+}
+
+function refused(status: number): ContractResult {
+  return { status, gasUsed: 0, fee: 0, events: [], output: Buffer.alloc(0) };
+}
