@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { RejectCode, rejectName, type RejectName } from '../errors.js';
+import sodium from 'sodium-native';
 import { readU53, txId } from '../tx/codec.js';
-import { Off, TX_SIZE } from '../tx/layout.js';
+import { Off, TX_BODY_SIZE, TX_SIZE } from '../tx/layout.js';
 import { nonceRejectCode, staticRejectCode } from '../tx/rules.js';
 import { ReadyQueue } from './ready-queue.js';
 
@@ -37,7 +38,11 @@ interface SenderQueue {
   committedNonce: number;
   /** Next nonce allowed into the ready queue. */
   nextReady: number;
-  /** Future nonces waiting for the gap before them to fill. */
+  /**
+   * Future nonces waiting for the gap before them to fill. NO_WAITING (shared, always empty) until
+   * the first one arrives: most senders never have a gap, and a Map per sender queue was a
+   * measurable share of admission's allocations.
+   */
   waiting: Map<number, PendingTx>;
   /** Entries in the ready queue or sealed into a batch, not yet committed. */
   active: number;
@@ -55,8 +60,23 @@ export interface AdmissionEpoch {
   local: number;
   foreign: number;
 }
-export type Precheck = { ok: true; id: Buffer } | { ok: false; code: RejectName };
-type Checked = { ok: true; b: Buffer; q: SenderQueue; nonce: number; id: Buffer } | { ok: false; code: RejectName };
+/**
+ * A passed precheck carries the id and the map keys it derived, so `admit` after the signature
+ * check neither hashes nor builds the strings again (each is a per-transaction allocation).
+ */
+export type Precheck = { ok: true; id: Buffer; idKey: string; senderKey: string } | { ok: false; code: RejectName };
+/** What `admit` may reuse from a passed `precheck` of the same bytes. */
+export interface AdmitOptions {
+  id?: Buffer | undefined;
+  idKey?: string | undefined;
+  senderKey?: string | undefined;
+  receivedAt?: number | undefined;
+  /** performance.now() when the signature had verified (default: now), one reading per submission. */
+  verifiedAt?: number | undefined;
+  prechecked?: boolean | undefined;
+  since?: AdmissionEpoch | undefined;
+}
+type Checked = { ok: true; q: SenderQueue; fresh: boolean; nonce: number; id: Buffer; idKey: string; senderKey: string } | { ok: false; code: RejectName };
 
 /**
  * Admission of verified transactions, per-sender nonce order, and a hard capacity. A sender's tx becomes
@@ -115,8 +135,8 @@ export class Mempool {
    * can only let a replay through to verification: `admit` checks again).
    */
   precheck(bytes: Uint8Array, offset = 0, committedNonces?: Map<string, number | undefined>): Precheck {
-    const c = this.check(bytes, offset, {}, committedNonces);
-    return c.ok ? { ok: true, id: c.id } : c;
+    const c = this.check(bytes, offset, NOTHING_KNOWN, committedNonces);
+    return c.ok ? { ok: true, id: c.id, idKey: c.idKey, senderKey: c.senderKey } : c;
   }
 
   /** Where committed state stands now, to hand to `admit` after the signatures were checked. */
@@ -157,63 +177,64 @@ export class Mempool {
    * passed `precheck` at `since`) skips the rules of the bytes alone and, when only this mempool's
    * own blocks committed since, answers "is this id final?" from memory instead of LMDB.
    */
-  admit(bytes: Uint8Array, offset = 0, opts: { id?: Buffer; receivedAt?: number; prechecked?: boolean; since?: AdmissionEpoch } = {}): Admission {
-    const c = this.check(bytes, offset, { id: opts.id, staticChecked: opts.prechecked, since: opts.since });
+  admit(bytes: Uint8Array, offset = 0, opts: AdmitOptions = NOTHING_KNOWN): Admission {
+    const c = this.check(bytes, offset, opts);
     if (!c.ok) return c;
-    const { b, q, nonce, id } = c;
-    const idKey = id.toString('latin1');
-    const now = performance.now();
-    const entry: PendingTx = { tx: Buffer.from(b), id, idKey, sender: q, nonce, admittedAt: opts.receivedAt ?? now, verifiedAt: now };
-    this.senders.set(q.key, q);
+    const { q, nonce, id, idKey } = c;
+    const now = opts.verifiedAt ?? performance.now();
+    // A copy: the submission's buffer is not kept alive by the transactions that stay pending.
+    const tx = Buffer.allocUnsafe(TX_SIZE);
+    tx.set(bytes.subarray(offset, offset + TX_SIZE));
+    const entry: PendingTx = { tx, id, idKey, sender: q, nonce, admittedAt: opts.receivedAt ?? now, verifiedAt: now };
+    if (c.fresh) this.senders.set(q.key, q);
     this.byId.set(idKey, entry);
-    this.dropped.delete(idKey);
+    if (this.dropped.size > 0) this.dropped.delete(idKey);
     this.count++;
     if (nonce === q.nextReady && !q.resync) {
       this.makeReady(entry);
       this.drainWaiting(q);
     } else {
+      if (q.waiting === NO_WAITING) q.waiting = new Map();
       q.waiting.set(nonce, entry);
       this.noteStalled(q);
     }
     return { ok: true, id, entry };
   }
 
-  private check(
-    bytes: Uint8Array,
-    offset: number,
-    known: { id?: Buffer | undefined; staticChecked?: boolean | undefined; since?: AdmissionEpoch | undefined },
-    committedNonces?: Map<string, number | undefined>,
-  ): Checked {
+  private check(bytes: Uint8Array, offset: number, known: AdmitOptions, committedNonces?: Map<string, number | undefined>): Checked {
     if (bytes.length - offset < TX_SIZE) return reject(RejectCode.WRONG_SIZE);
-    const b = Buffer.from(bytes.buffer, bytes.byteOffset + offset, TX_SIZE);
-    if (!known.staticChecked) {
+    // A Buffer view only when a rule or a key needs Buffer methods (a prechecked tx needs none).
+    let b: Buffer | undefined;
+    if (!known.prechecked) {
+      b = Buffer.from(bytes.buffer, bytes.byteOffset + offset, TX_SIZE);
       const bad = staticRejectCode(b, 0, this.opts.chainId) || nonceRejectCode(b, 0);
       if (bad !== 0) return reject(bad);
     }
-    const nonce = readU53(b, Off.NONCE);
-    const senderKey = b.toString('latin1', Off.SENDER, Off.SENDER + 32);
+    const nonce = readU53(bytes, offset + Off.NONCE);
+    const senderKey = known.senderKey ?? (b ??= Buffer.from(bytes.buffer, bytes.byteOffset + offset, TX_SIZE)).toString('latin1', Off.SENDER, Off.SENDER + 32);
     let q = this.senders.get(senderKey);
+    const fresh = q === undefined;
     if (!q) {
       let c: number | undefined = this.settledNonces.get(senderKey);
       if (c !== undefined) {
         // exact: this sender's commits since went through its queue, and no foreign block came
       } else if (committedNonces?.has(senderKey)) c = committedNonces.get(senderKey);
       else {
-        c = this.committed.committedNonce(b.subarray(Off.SENDER, Off.SENDER + 32));
+        c = this.committed.committedNonce(bytes.subarray(offset + Off.SENDER, offset + Off.SENDER + 32));
         committedNonces?.set(senderKey, c);
       }
       if (c === undefined) return reject(RejectCode.UNKNOWN_SENDER);
-      q = { key: senderKey, committedNonce: c, nextReady: c + 1, waiting: new Map(), active: 0, resync: false };
+      q = { key: senderKey, committedNonce: c, nextReady: c + 1, waiting: NO_WAITING, active: 0, resync: false };
     }
     if (nonce <= q.committedNonce) return reject(RejectCode.NONCE_TOO_LOW);
     if ((nonce < q.nextReady && !q.resync) || q.waiting.has(nonce)) return reject(RejectCode.NONCE_PENDING);
     if (nonce > q.committedNonce + this.opts.maxNonceGap) return reject(RejectCode.NONCE_TOO_FAR);
     if (q.active + q.waiting.size >= this.opts.maxPerSender) return reject(RejectCode.SENDER_QUEUE_FULL);
     if (this.count >= this.opts.capacity) return reject(RejectCode.MEMPOOL_FULL);
-    const id = known.id ?? txId(b);
-    const idKey = id.toString('latin1');
+    const id = known.id ?? admissionTxId(bytes, offset);
+    const idKey = known.idKey ?? id.toString('latin1');
     if (this.byId.has(idKey) || this.finalSince(idKey, id, known.since)) return reject(RejectCode.DUPLICATE);
-    return { ok: true, b, q, nonce, id };
+    return { ok: true, q, fresh, nonce, id, idKey, senderKey };
   }
 
   /**
@@ -329,6 +350,23 @@ export class Mempool {
     if (q.waiting.size > 0 && q.active === 0) this.stalled.add(q);
     else this.stalled.delete(q);
   }
+}
+
+const NOTHING_KNOWN: AdmitOptions = {};
+/** Never written: `admit` gives a sender queue a Map of its own before its first waiting entry. */
+const NO_WAITING: Map<number, PendingTx> = new Map();
+
+/**
+ * `txId` (SHA-256 of the body) on libsodium: half the CPU of node:crypto's one-shot `hash` per call
+ * (measured ~1.1 against ~2.1 µs), and the output comes from Buffer's slab, not an ArrayBuffer
+ * of its own. The mempool test checks it equals `txId`.
+ */
+export function admissionTxId(bytes: Uint8Array, offset: number): Buffer {
+  // sodium-native misreads SharedArrayBuffer-backed input (DESIGN.md): those take node:crypto.
+  if (bytes.buffer instanceof SharedArrayBuffer) return txId(bytes, offset);
+  const id = Buffer.allocUnsafe(32);
+  sodium.crypto_hash_sha256(id, bytes.subarray(offset, offset + TX_BODY_SIZE));
+  return id;
 }
 
 function reject(code: number): { ok: false; code: RejectName } {

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { rejectName, type RejectName } from '../errors.js';
-import type { Mempool } from '../mempool/mempool.js';
+import type { Mempool, Precheck } from '../mempool/mempool.js';
 import { AdmissionVerifier } from '../pipeline/admission-verifier.js';
 import type { SignatureVerifier } from '../pipeline/verify-pool.js';
 import { TX_SIZE } from '../tx/layout.js';
@@ -52,7 +52,7 @@ export class Admission {
     const receivedAt = performance.now();
     const out: AdmitResult[] = new Array(n);
     const pass: number[] = [];
-    const ids: Buffer[] = [];
+    const checks: Extract<Precheck, { ok: true }>[] = [];
     const committedNonces = new Map<string, number | undefined>();
     // Committed state as the prechecks saw it: admission asks LMDB again only where it may have moved.
     const since = this.mempool.epoch();
@@ -61,7 +61,7 @@ export class Admission {
       const r = this.mempool.precheck(txs, i * TX_SIZE, committedNonces);
       if (r.ok) {
         pass.push(i);
-        ids.push(r.id);
+        checks.push(r);
       } else this.refuse(out, i, r.code, 'admission');
     }
     if (pass.length === 0) return out;
@@ -74,19 +74,22 @@ export class Admission {
     }
     const verified = await verifying;
     this.o.assertAccepting();
+    let verifiedAt = performance.now();
     let admitted = 0;
     for (let j = 0; j < pass.length; j++) {
       if (j > 0 && j % ADMISSION_SLICE === 0) {
         if (admitted > 0) this.o.poke();
         await yieldToEventLoop();
         this.o.assertAccepting();
+        verifiedAt = performance.now();
       }
       const i = pass[j]!;
       if (verified[j] !== 0) {
         this.refuse(out, i, rejectName(verified[j]!) as RejectName, 'verify');
         continue;
       }
-      const r = this.mempool.admit(candidates, j * TX_SIZE, { id: ids[j]!, receivedAt, prechecked: true, since });
+      const c = checks[j]!;
+      const r = this.mempool.admit(candidates, j * TX_SIZE, { id: c.id, idKey: c.idKey, senderKey: c.senderKey, receivedAt, verifiedAt, prechecked: true, since });
       if (r.ok) {
         admitted++;
         out[i] = { ok: true, id: r.id };

@@ -5,6 +5,7 @@ declare module 'sodium-native' {
     crypto_sign_detached(signature: Buffer, message: Buffer, secretKey: Buffer): void;
     crypto_sign_seed_keypair(publicKey: Buffer, secretKey: Buffer, seed: Buffer): void;
     crypto_sign_keypair(publicKey: Buffer, secretKey: Buffer): void;
+    crypto_hash_sha256(out: Uint8Array, input: Uint8Array): void;
   };
   export default sodium;
 }

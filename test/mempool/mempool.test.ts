@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeEach } from 'vitest';
-import { Mempool, type CommittedView } from '../../src/mempool/mempool.js';
+import { Mempool, admissionTxId, type CommittedView } from '../../src/mempool/mempool.js';
 import { signTransfer } from '../../src/tx/sign.js';
-import { Off } from '../../src/tx/layout.js';
+import { Off, TX_SIZE } from '../../src/tx/layout.js';
 import { txId } from '../../src/tx/codec.js';
 import { RejectCode } from '../../src/errors.js';
 import { devnetKeys } from '../support/fixtures.js';
@@ -83,6 +83,25 @@ describe('Mempool admission', () => {
     expect(mp.admit(tx(4)).ok).toBe(true);
     expect(mp.readyCount).toBe(3);
     expect(mp.takeReady(10).map((e) => e.nonce)).toEqual([4, 5, 6]);
+  });
+
+  it("one sender's waiting nonces are its own: another sender's gap-free nonce is not held or refused", () => {
+    expect(mp.admit(tx(6)).ok).toBe(true); // alice waits for 4 and 5
+    expect(mp.admit(tx(6, { from: carol })).ok).toBe(true); // carol (committed 0) waits for 1 to 5
+    expect(mp.admit(tx(1, { from: carol })).ok).toBe(true);
+    expect(mp.readyCount).toBe(1);
+    expect(mp.admit(tx(4)).ok).toBe(true);
+    expect(mp.takeReady(10).map((e) => e.nonce)).toEqual([1, 4]);
+  });
+
+  it('admission ids (libsodium) are the transaction ids of txId (node:crypto)', () => {
+    const batch = Buffer.concat([tx(4), tx(5), tx(1, { from: carol })]);
+    for (let i = 0; i < 3; i++) expect(admissionTxId(batch, i * TX_SIZE).equals(txId(batch, i * TX_SIZE))).toBe(true);
+    const shared = new Uint8Array(new SharedArrayBuffer(batch.length));
+    shared.set(batch);
+    expect(admissionTxId(shared, TX_SIZE).equals(txId(batch, TX_SIZE))).toBe(true);
+    const r = mp.precheck(batch, TX_SIZE);
+    expect(r.ok && r.id.equals(txId(batch, TX_SIZE))).toBe(true);
   });
 
   it('answers full at capacity and per-sender bound instead of growing', () => {
