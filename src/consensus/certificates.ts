@@ -58,6 +58,16 @@ export class CertVerifier {
     return this.validIndex(p.block.proposer) && this.crypto.verify(p.block.proposer, proposalSigningBytes(this.chainId, p.block.hash), p.sig);
   }
 
+  /** A valid QC for this (round, block) was verified or formed here: any other one certifies the same. */
+  knowsQc(round: number, blockHash: Uint8Array): boolean {
+    return this.verifiedQcs.has(`${round}:${hex(blockHash)}`);
+  }
+
+  /** A QC this node aggregated from votes it verified one by one. */
+  formed(qc: QuorumCert): void {
+    this.remember(this.verifiedQcs, `${qc.round}:${hex(qc.blockHash)}`, qc);
+  }
+
   /** 2f+1 distinct known signers, every signature valid. Duplicates invalidate the QC. */
   qc(qc: QuorumCert): boolean {
     if (qc.round === 0) return equalBytes(qc.blockHash, this.genesis.blockHash) && qc.signatures.length === 0;

@@ -241,18 +241,25 @@ export class ConsensusCore {
     this.maybeVote(b, p.tc);
   }
 
-  private handleVote(from: number, v: { round: number; blockHash: Hash; signer: number; sig: Uint8Array }): void {
+  private handleVote(from: number, v: { round: number; blockHash: Hash; signer: number; sig: Uint8Array }, own = false): void {
     if (v.round <= this.tree.root.round) return;
     // Votes are aggregated from two rounds back (the aggregator's pruning) up to the window
     // above: a vote further ahead cannot help us form a QC before we reach its round, and we
     // reach it only through certificates that do not depend on this vote.
     const round = this.pacemaker.round;
     if (v.round + 2 < round || v.round > round + this.futureRounds) return;
-    if (!this.verifier.vote(v)) return void this.out.events.push({ type: 'invalid', from, reason: 'vote: bad signature' });
+    // Votes are broadcast, so every node gets n of them per round and needs 2f+1: the rest would
+    // cost a signature check each for a certificate we already hold. A vote for another block of
+    // a certified round is still checked (it may be equivocation evidence).
+    if (this.verifier.knowsQc(v.round, v.blockHash)) return;
+    if (!own && !this.verifier.vote(v)) return void this.out.events.push({ type: 'invalid', from, reason: 'vote: bad signature' });
     const events: EquivocationEvent[] = [];
     const qc = this.agg.addVote(v, events);
     for (const e of events) this.reportEquivocation(e);
-    if (qc !== null) this.processQc(qc, v.signer);
+    if (qc === null) return;
+    // Every vote in it was checked: the same QC inside the next proposal needs no second check.
+    this.verifier.formed(qc);
+    this.processQc(qc, v.signer);
   }
 
   private handleTimeout(from: number, t: Timeout, highTc: TimeoutCert | null): void {
@@ -440,9 +447,12 @@ export class ConsensusCore {
     this.dirty = true;
     const sig = this.cfg.crypto.sign(voteSigningBytes(this.cfg.chainId, b.round, b.hash));
     const vote = { round: b.round, blockHash: b.hash, signer: this.self, sig };
-    const next = this.election.leader(b.round + 1);
-    if (next === this.self) this.handleVote(this.self, vote);
-    else this.send(next, { type: 'vote', vote });
+    // To every validator, not only the next leader: each forms the QC itself, so a commit is
+    // known everywhere one hop sooner (no wait for the next proposal to carry the QC), and the
+    // next leader's round starts the same way. Our own vote counts here, after this output's
+    // persist like everything it sends.
+    this.send('all', { type: 'vote', vote });
+    this.handleVote(this.self, vote, true);
   }
 
   private localTimeout(): void {

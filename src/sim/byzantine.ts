@@ -73,9 +73,9 @@ export function byzantineSends(
         proposal: { block: twin, tc: m.proposal.tc, sig: crypto.sign(proposalSigningBytes(chainId, twin.hash)) },
       };
       // Vote for the twin too, so both halves can certify their block.
-      const next = (b.round + 1) % n;
+      // Votes are broadcast: the twin's goes to everyone too.
       const twinVote = { round: b.round, blockHash: twin.hash, signer: self, sig: crypto.sign(voteSigningBytes(chainId, b.round, twin.hash)) };
-      if (next !== self) out.push({ to: next, msg: { type: 'vote', vote: twinVote } });
+      for (const to of expand('all')) out.push({ to, msg: { type: 'vote', vote: twinVote } });
       for (const to of expand(s.to)) {
         const r = rng.int(0, 3);
         if (r === 0 || r === 3) out.push({ to, msg: m });

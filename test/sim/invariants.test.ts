@@ -103,10 +103,14 @@ describe('the simulator catches injected safety bugs', () => {
     expect(r.safetyViolations).toBe(0);
   }, 60_000);
 
-  it('a restarted validator offered a batch of a block committed before its restart re-proposes it, and stalls the chain', () => {
-    // Seed 93 stalled this way when the simulator first drove batch fetching: with the fix it is clean.
-    expect(runSeed(93, { validators: 4, brokenReoffer: true }).livenessFailure).toBe(true);
-    const r = runSeed(93, { validators: 4 });
+  it('a restarted validator offered a batch of a block committed before its restart re-proposes it, and stalls the chain', { timeout: 60_000 }, () => {
+    // Seed 93 stalled this way when the simulator first drove batch fetching. Which seeds meet a
+    // restart with such a batch depends on the whole schedule (votes broadcast, payload changes),
+    // so the first one that stalls is searched for; with the fix it is clean.
+    let stalled: number | null = null;
+    for (let seed = 1; seed <= 400 && stalled === null; seed++) if (runSeed(seed, { validators: 4, brokenReoffer: true }).livenessFailure) stalled = seed;
+    expect(stalled).not.toBeNull();
+    const r = runSeed(stalled!, { validators: 4 });
     expect(r.livenessFailure).toBe(false);
     expect(r.requeued + r.batchesFetched).toBeGreaterThan(0);
   });
