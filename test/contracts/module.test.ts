@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { BlockGasMeter } from '../../src/contracts/block-gas.js';
 import { MAX_CODE_SIZE, MAX_LOCALS, MAX_MEMORY_PAGES, ModuleRejectReason } from '../../src/contracts/limits.js';
 import { ContractRuntime } from '../../src/contracts/runtime.js';
 import { MemoryContractState, StateOverlay } from '../../src/contracts/state.js';
@@ -213,5 +214,16 @@ describe('gas and depth instrumentation', () => {
         ),
       ),
     ).toBe('ACCEPTED');
+  });
+});
+
+describe('block gas rule', () => {
+  it('admits transactions while the sum of their gas limits fits the block', () => {
+    const m = new BlockGasMeter(1_000);
+    expect(m.tryReserve(600)).toBe(true);
+    expect(m.tryReserve(500)).toBe(false);
+    expect(m.tryReserve(400)).toBe(true);
+    expect(m.tryReserve(1)).toBe(false);
+    expect(m.used).toBe(1_000);
   });
 });
