@@ -7,6 +7,17 @@ import { ModuleRejected, prepareModule } from '../../src/contracts/wasm-module.j
 import { RejectCode } from '../../src/errors.js';
 import { code, custom, exports, F32, F64, funcs, I32, I64, imports, memory, module, section, str, table, types, V128, vec, withRun } from './wasm-builder.js';
 
+/** Signed LEB128 of a non-negative i32 constant. */
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if (n === 0 && (b & 0x40) === 0) return [...out, b];
+    out.push(b | 0x80);
+  }
+}
+
 function reason(bytes: Uint8Array): string {
   try {
     prepareModule(bytes);
@@ -200,6 +211,31 @@ describe('gas and depth instrumentation', () => {
       expect(deep.status).toBe(RejectCode.STACK_OVERFLOW);
       expect(deep.gasUsed).toBe(shallow.gasUsed);
     }
+  });
+
+  it('charges a branch only when it is taken', () => {
+    // if (memory[0] != 0) { 50 x (i32.const 1; drop) }: the then-block is its own basic block.
+    const heavy = Array.from({ length: 50 }, () => [0x41, 1, 0x1a]).flat();
+    const branch = (cond: number) => withRun([0x41, 0, 0x41, cond, 0x36, 2, 0, 0x41, 0, 0x28, 2, 0, 0x04, 0x40, ...heavy, 0x0b]);
+    const taken = run(branch(1));
+    const skipped = run(branch(0));
+    expect(taken.status).toBe(0);
+    expect(taken.gasUsed - skipped.gasUsed).toBe(101); // 50 x 2 instructions and the block's own `end`
+  });
+
+  it('charges bulk memory by length: memory.fill of 64 KiB costs 2,048 more than of 0 bytes', () => {
+    const fill = (n: number) => withRun([0x41, 0, 0x41, 0, 0x41, ...sleb(n), 0xfc, 11, 0]);
+    // Instantiation costs 1 per code byte, and the LEB128 of 65,536 is 2 bytes longer than that of 0.
+    const [big, none] = [fill(65_536), fill(0)];
+    expect(run(big).gasUsed - big.length - (run(none).gasUsed - none.length)).toBe(65_536 / 32);
+  });
+
+  it('bounds recursion through call_indirect too', () => {
+    // run: call_indirect (type 0) through table slot 0, which holds run itself.
+    const elem = section(9, vec([[0x00, 0x41, 0, 0x0b, ...vec([[0]])]]));
+    const bytes = module(types([[], []]), funcs(0), table(1), memory(1), exports(['memory', 2, 0], ['run', 0, 0]), elem, code([[], [0x41, 0, 0x11, 0, 0]]));
+    const r = run(bytes, 5_000_000);
+    expect(r.status).toBe(RejectCode.STACK_OVERFLOW);
   });
 
   it('refuses a float value type nowhere: f32/f64 locals and globals are fine', () => {
