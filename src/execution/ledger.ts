@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { HotledgerError } from '../errors.js';
 import { encodeHeader, headerHash, txRootOf, type BlockHeader } from '../chain/block-header.js';
 import { genesisId, type GenesisAccount } from '../chain/genesis.js';
-import { LedgerStore, type ChainTip } from '../storage/ledger-store.js';
+import { LedgerStore, TX_IDS_VERSION, type ChainTip } from '../storage/ledger-store.js';
 import { AccountState } from './account-state.js';
 import { executeBlock } from './execute-block.js';
 import { ShardPool } from './shard-pool.js';
@@ -48,11 +48,6 @@ export class Ledger {
   readonly state: AccountState;
   private tipValue: ChainTip;
   private shardPool: ShardPool | undefined;
-  /**
-   * Ids of blocks written but not yet visible to reads, by height: block n+1 executes while block
-   * n commits, and the id-finality rule must see n's ids all the same.
-   */
-  private readonly unsettled = new Map<number, Set<string>>();
 
   private constructor(
     store: LedgerStore,
@@ -79,6 +74,9 @@ export class Ledger {
     const state = new AccountState(store, tip ? rootFromBuffer(tip.stateRoot) : ZERO_ROOT(), AccountState.capacityFor(opts.cacheSizeMb));
     const ledger = new Ledger(store, state, tip ?? { height: -1, hash: Buffer.alloc(32), stateRoot: Buffer.alloc(32) }, opts);
     if (!tip) await ledger.writeGenesis(gid);
+    else await store.upgradeTxIds();
+    // The id index is rebuilt from the chain now, not on the first block's clock.
+    store.finalIds();
     // Shard workers read accounts from LMDB on a miss, so they start after genesis is durable.
     if (opts.shards > 1) ledger.shardPool = await ShardPool.start({ path: opts.path, mapSizeMb: opts.mapSizeMb, cacheSizeMb: opts.cacheSizeMb, shards: opts.shards });
     return ledger;
@@ -118,7 +116,7 @@ export class Ledger {
       ids: new Uint8Array(0),
       statuses: new Uint8Array(0),
       accounts: unique,
-      meta: { genesisId: gid, chainId: this.opts.chainId },
+      meta: { genesisId: gid, chainId: this.opts.chainId, txIds: TX_IDS_VERSION },
     });
     this.tipValue = { height: 0, hash, stateRoot: header.stateRoot };
     await w.durable;
@@ -133,7 +131,9 @@ export class Ledger {
     const t0 = performance.now();
     const height = this.tipValue.height + 1;
     const parentStateRoot = this.tipValue.stateRoot;
-    const { verified, claimed } = markRepeats(input.ids, input.count, input.verified, (id, key) => this.isFinal(id, key));
+    // The store's id index learns this block's owning ids here, before the block is even written:
+    // block n+1 executes while n commits, and the id-finality rule must see n's ids all the same.
+    const verified = markRepeats(input.ids, input.count, input.verified, height, this.store.beginBlock(height, input.ids));
     let statuses: Uint8Array;
     let accounts: Iterable<{ key: Uint8Array; balance: number; nonce: number; leaf: Uint32Array | null }>;
     if (this.shardPool) {
@@ -145,6 +145,7 @@ export class Ledger {
       statuses = o.statuses;
       accounts = o.touched;
     }
+    this.store.blockExecuted(height, statuses);
     let committed = 0;
     for (let i = 0; i < input.count; i++) if (statuses[i] === 0) committed++;
     const header: BlockHeader = {
@@ -173,18 +174,12 @@ export class Ledger {
       batches: input.batches,
     });
     this.tipValue = { height, hash, stateRoot: header.stateRoot };
-    this.unsettled.set(height, claimed);
     void visible.then(() => {
       this.store.refresh();
-      this.unsettled.delete(height);
+      this.store.blockVisible(height);
       return this.shardPool ? this.shardPool.visible(height) : this.state.markVisible(height);
     });
     return { header, hash, statuses, executeMs, visible, durable };
-  }
-
-  private isFinal(id: Uint8Array, key: string): boolean {
-    for (const ids of this.unsettled.values()) if (ids.has(key)) return true;
-    return this.store.hasTx(id);
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,7 @@ import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
 import { AccountState } from './account-state.js';
 import { executeBlock } from './execute-block.js';
 import { markRepeats, ownsIndexEntry } from './tx-finality.js';
+import { idAt, TxIdIndex } from '../storage/tx-id-index.js';
 import { rootToBuffer, ZERO_ROOT } from './state-root.js';
 
 export interface ReplayReport {
@@ -35,8 +36,9 @@ export function replayChain(store: LedgerStore, chainId: number, genesis: readon
   state.commitLeaves([...seen], 0, state.root);
   const tip = store.tip();
   if (!tip) return { height: -1, stateRoot: rootToBuffer(state.root), problems: ['store has no tip'], accounts: 0 };
-  /** Ids whose outcome is final (they own their tx-index entry), as the live ledger sees them. */
-  const final = new Set<string>();
+  /** Ids whose outcome is final (they own their tx-index entry), recomputed from the payloads. */
+  const replayedIds = new Map<number, Buffer>();
+  const final = new TxIdIndex((height, position, id) => idAt(replayedIds.get(height)!, position, id));
   let parentHash: Buffer = Buffer.alloc(32);
   let parentRoot: Buffer = Buffer.alloc(32);
   for (let h = 0; h <= tip.height; h++) {
@@ -53,15 +55,17 @@ export function replayChain(store: LedgerStore, chainId: number, genesis: readon
     if (h > 0) {
       const ids = Buffer.allocUnsafe(count * TX_ID_SIZE);
       for (let i = 0; i < count; i++) txIdAt(txs, i).copy(ids, i * TX_ID_SIZE);
-      const { verified } = markRepeats(ids, count, verifyTransactions(txs, count), (_id, key) => final.has(key));
+      replayedIds.set(h, ids);
+      const verified = markRepeats(ids, count, verifyTransactions(txs, count), h, final);
       const out = executeBlock(state, { height: h, chainId, txs, count, verified }, shards);
       if (Buffer.compare(Buffer.from(out.statuses), Buffer.from(stored)) !== 0) problems.push(`block ${h}: replayed statuses differ from stored results`);
+      const storedIds = store.getTxIds(h);
       for (let i = 0; i < count; i++) {
         const id = ids.subarray(i * TX_ID_SIZE, (i + 1) * TX_ID_SIZE);
         const loc = store.getTxLocation(id);
         if (ownsIndexEntry(out.statuses[i]!)) {
-          if (!loc || loc.height !== h || loc.position !== i || loc.status !== out.statuses[i]) problems.push(`block ${h}: tx index entry ${i} is wrong`);
-          final.add(id.toString('latin1'));
+          const stored = storedIds !== undefined && idAt(storedIds, i, id);
+          if (!stored || !loc || loc.height !== h || loc.position !== i || loc.status !== out.statuses[i]) problems.push(`block ${h}: tx index entry ${i} is wrong`);
         } else if (loc && loc.height === h && loc.position === i) {
           problems.push(`block ${h}: tx ${i} (${out.statuses[i]}) must not own its tx index entry`);
         }

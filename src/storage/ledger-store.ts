@@ -5,7 +5,10 @@ import { checkQuota, writeError } from './storage-errors.js';
 import { TX_ID_SIZE } from '../tx/layout.js';
 import { ownsIndexEntry } from '../execution/tx-finality.js';
 import { decodeHeader, type BlockHeader } from '../chain/block-header.js';
-import { ACCOUNT_RECORD_SIZE, decodeAccount, decodeTxLocation, encodeAccount, encodeTxLocation, TX_LOCATION_SIZE, type AccountRecord, type TxLocation } from './records.js';
+import { ACCOUNT_RECORD_SIZE, decodeAccount, encodeAccount, type AccountRecord, type TxLocation } from './records.js';
+import { idAt, TxIdIndex } from './tx-id-index.js';
+import { txId } from '../tx/codec.js';
+import { TX_SIZE } from '../tx/layout.js';
 
 export interface ChainTip {
   height: number;
@@ -63,7 +66,12 @@ export class LedgerStore {
   readonly headers: Database<Buffer, number>;
   readonly payloads: Database<Buffer, number>;
   readonly results: Database<Buffer, number>;
-  readonly txIndex: Database<Buffer, Buffer>;
+  /**
+   * Each block's tx ids in chunks of TX_ID_CHUNK, keyed by (height, chunk) big-endian so every
+   * block appends at the end of the B-tree: a chunk is its ids (32 bytes each, block order) then
+   * their statuses (one byte each). Chunks keep a look-up's read small (~8 KB, not a block's).
+   */
+  readonly txIds: Database<Buffer, Buffer>;
   readonly accounts: Database<Buffer, Buffer>;
   readonly meta: Database<unknown, string>;
   readonly batchIndex: Database<Buffer, Buffer>;
@@ -79,6 +87,17 @@ export class LedgerStore {
   private readonly limitBytes: number;
   /** When set, every read goes through this snapshot (see pinSnapshot). */
   private snapshot: Transaction | undefined;
+  /** Ids that own their outcome, in memory (see tx-id-index.ts); built on first use. */
+  private idIndex: TxIdIndex | undefined;
+  /** The last height whose ids are in `idIndex`. */
+  private indexedHeight = 0;
+  /** Set when reads may see new blocks: the next look-up indexes them first. */
+  private indexStale = false;
+  /**
+   * Blocks the ledger thread indexed ahead of their visibility in LMDB (block n+1 executes while n
+   * commits): their ids, and their statuses once executed.
+   */
+  private readonly pending = new Map<number, { ids: Uint8Array; statuses: Uint8Array | undefined }>();
 
   constructor(opts: StoreOptions) {
     mkdirSync(opts.path, { recursive: true });
@@ -89,7 +108,7 @@ export class LedgerStore {
     this.headers = bin('headers');
     this.payloads = bin('payloads');
     this.results = bin('results');
-    this.txIndex = this.root.openDB<Buffer, Buffer>({ name: 'tx-index', keyEncoding: 'binary', encoding: 'binary' });
+    this.txIds = this.root.openDB<Buffer, Buffer>({ name: 'tx-ids', keyEncoding: 'binary', encoding: 'binary' });
     this.accounts = this.root.openDB<Buffer, Buffer>({ name: 'accounts', keyEncoding: 'binary', encoding: 'binary' });
     this.meta = this.root.openDB<unknown, string>({ name: 'meta', encoding: 'msgpack' });
     this.batchIndex = this.root.openDB<Buffer, Buffer>({ name: 'batch-index', keyEncoding: 'binary', encoding: 'binary' });
@@ -125,15 +144,101 @@ export class LedgerStore {
     return this.results.get(height, this.readOpts());
   }
 
-  getTxLocation(id: Uint8Array): TxLocation | undefined {
-    const v = this.txIndex.get(Buffer.from(id.buffer, id.byteOffset, id.length), this.readOpts());
-    if (!v) return undefined;
-    if (v.length !== TX_LOCATION_SIZE) throw new HotledgerError('STORAGE_CORRUPT', 'tx index record has the wrong size');
-    return decodeTxLocation(v);
+  /** Block `height`'s tx ids as stored (32 bytes each, block order), or undefined if none are. */
+  getTxIds(height: number): Buffer | undefined {
+    const parts: Buffer[] = [];
+    for (const { value } of this.txIds.getRange({ start: chunkKey(height, 0), end: chunkKey(height + 1, 0), ...this.readOpts() })) {
+      parts.push(value.subarray(0, (value.length / (TX_ID_SIZE + 1)) * TX_ID_SIZE));
+    }
+    return parts.length > 0 ? Buffer.concat(parts) : undefined;
   }
 
+  /** Where the transaction with this id owns its outcome (the first copy the chain holds). */
+  getTxLocation(id: Uint8Array): TxLocation | undefined {
+    const index = this.finalIds();
+    const slot = index.find(id);
+    if (slot < 0) return undefined;
+    const height = index.heightAt(slot);
+    const position = index.positionAt(slot);
+    const pending = this.pending.get(height);
+    const status = pending ? pending.statuses?.[position] : this.storedStatus(height, position);
+    if (status === undefined) throw new HotledgerError('STORAGE_CORRUPT', `block ${height} holds no result for tx ${position}`);
+    return { height, position, status };
+  }
+
+  /** Whether the chain holds a transaction with this id (duplicate detection). */
   hasTx(id: Uint8Array): boolean {
-    return this.txIndex.get(Buffer.from(id.buffer, id.byteOffset, id.length), this.readOpts()) !== undefined;
+    return this.finalIds().has(id);
+  }
+
+  /**
+   * The in-memory id index, up to date with every block this thread can read (and with the blocks
+   * the ledger thread registered ahead of visibility). The first call builds it from each block's
+   * `tx-ids` table: ~N × 16-32 bytes of memory for N transactions (load between 3/8 and 3/4).
+   */
+  finalIds(): TxIdIndex {
+    if (!this.idIndex) {
+      this.idIndex = new TxIdIndex((h, p, id) => this.confirmId(h, p, id));
+      this.indexStale = true;
+    }
+    if (this.indexStale) {
+      this.indexStale = false;
+      const tip = this.tip()?.height ?? 0;
+      if (tip > this.indexedHeight) this.indexStored(this.idIndex, this.indexedHeight + 1, tip);
+      this.indexedHeight = Math.max(this.indexedHeight, tip);
+    }
+    return this.idIndex;
+  }
+
+  /**
+   * The ledger thread indexes block `height` itself, before it is written (markRepeats adds its
+   * ids): it registers the ids here so the index can confirm matches against them until the block
+   * is visible, and catch-up skips it.
+   */
+  beginBlock(height: number, ids: Uint8Array): TxIdIndex {
+    const index = this.finalIds();
+    this.pending.set(height, { ids, statuses: undefined });
+    this.indexedHeight = height;
+    return index;
+  }
+
+  /** The statuses of a registered block, once executed (getTxLocation of its ids). */
+  blockExecuted(height: number, statuses: Uint8Array): void {
+    const p = this.pending.get(height);
+    if (p) p.statuses = statuses;
+  }
+
+  /** A registered block is visible in LMDB: its ids are read from there from now on. */
+  blockVisible(height: number): void {
+    this.pending.delete(height);
+  }
+
+  /** Adds the owning ids of stored blocks `from..to` to the index: one sequential scan. */
+  private indexStored(index: TxIdIndex, from: number, to: number): void {
+    for (const { key, value } of this.txIds.getRange({ start: chunkKey(from, 0), end: chunkKey(to + 1, 0), ...this.readOpts() })) {
+      const h = key.readUInt32BE(0);
+      const first = key.readUInt32BE(4) * TX_ID_CHUNK;
+      const n = value.length / (TX_ID_SIZE + 1);
+      for (let i = 0; i < n; i++) {
+        if (ownsIndexEntry(value[n * TX_ID_SIZE + i]!) && !index.has(value, i * TX_ID_SIZE)) index.add(value, i * TX_ID_SIZE, h, first + i);
+      }
+    }
+  }
+
+  /** Whether the id at (height, position) is `id`: from a registered block, else from LMDB. */
+  private confirmId(height: number, position: number, id: Uint8Array): boolean {
+    const p = this.pending.get(height);
+    if (p) return idAt(p.ids, position, id);
+    const chunk = fastGet(this.txIds, chunkKey(height, Math.floor(position / TX_ID_CHUNK)), this.readOpts());
+    return chunk !== undefined && idAt(chunk, position % TX_ID_CHUNK, id);
+  }
+
+  private storedStatus(height: number, position: number): number | undefined {
+    const chunk = this.txIds.get(chunkKey(height, Math.floor(position / TX_ID_CHUNK)), this.readOpts());
+    if (!chunk) return undefined;
+    const n = chunk.length / (TX_ID_SIZE + 1);
+    const i = position % TX_ID_CHUNK;
+    return i < n ? chunk[n * TX_ID_SIZE + i] : undefined;
   }
 
   getBatchLocation(digest: Uint8Array): BatchLocation | undefined {
@@ -149,6 +254,7 @@ export class LedgerStore {
   /** Makes reads on this thread see commits made by the ledger thread. */
   refresh(): void {
     this.root.resetReadTxn();
+    this.indexStale = true;
   }
 
   /**
@@ -161,6 +267,7 @@ export class LedgerStore {
     const next = this.root.useReadTransaction();
     this.snapshot?.done();
     this.snapshot = next;
+    this.indexStale = true;
   }
 
   private readOpts(): { transaction: Transaction } | undefined {
@@ -214,14 +321,7 @@ export class LedgerStore {
     this.headers.put(h, w.encodedHeader);
     this.payloads.put(h, plain(w.payload));
     this.results.put(h, plain(w.statuses));
-    const ids = plain(w.ids);
-    // One allocation for all index values of the block; LMDB reads each slice at commit.
-    const locations = Buffer.allocUnsafe(w.header.txCount * TX_LOCATION_SIZE);
-    for (let i = 0; i < w.header.txCount; i++) {
-      if (!ownsIndexEntry(w.statuses[i]!)) continue;
-      const v = locations.subarray(i * TX_LOCATION_SIZE, (i + 1) * TX_LOCATION_SIZE);
-      this.txIndex.put(ids.subarray(i * TX_ID_SIZE, (i + 1) * TX_ID_SIZE), encodeTxLocation(h, i, w.statuses[i]!, v));
-    }
+    this.putTxIds(h, w.ids, w.statuses, w.header.txCount);
     for (const a of w.accounts) {
       this.accounts.put(plain(a.key), encodeAccount(a.balance, a.nonce, a.leaf));
     }
@@ -236,6 +336,38 @@ export class LedgerStore {
     }
     if (w.meta) for (const [k, v] of Object.entries(w.meta)) this.meta.put(k, v);
     return this.meta.put('tip', { height: h, hash: w.hash, stateRoot: w.header.stateRoot });
+  }
+
+  /** Append-only chunks of ids and statuses: the id index is rebuilt from these (tx-id-index.ts). */
+  private putTxIds(h: number, ids: Uint8Array, statuses: Uint8Array, n: number): void {
+    const chunks = Buffer.allocUnsafe(n * (TX_ID_SIZE + 1));
+    for (let c = 0, first = 0; first < n; c++, first += TX_ID_CHUNK) {
+      const k = Math.min(TX_ID_CHUNK, n - first);
+      const v = chunks.subarray(first * (TX_ID_SIZE + 1), (first + k) * (TX_ID_SIZE + 1));
+      v.set(ids.subarray(first * TX_ID_SIZE, (first + k) * TX_ID_SIZE), 0);
+      v.set(statuses.subarray(first, first + k), k * TX_ID_SIZE);
+      this.txIds.put(chunkKey(h, c), v);
+    }
+  }
+
+  /**
+   * A data dir written before `tx-ids` existed (its index was an LMDB table keyed by id) gets each
+   * block's chunks from its payload and results, once; `meta.txIds` marks a store that has them.
+   */
+  async upgradeTxIds(): Promise<void> {
+    const tip = this.tip();
+    if (!tip || this.getMeta<number>('txIds') === TX_IDS_VERSION) return;
+    for (let h = 1; h <= tip.height; h++) {
+      const txs = this.getPayload(h) ?? Buffer.alloc(0);
+      const statuses = this.getResults(h) ?? new Uint8Array(0);
+      const n = Math.min(txs.length / TX_SIZE, statuses.length);
+      const ids = Buffer.allocUnsafe(n * TX_ID_SIZE);
+      for (let i = 0; i < n; i++) txId(txs, i * TX_SIZE).copy(ids, i * TX_ID_SIZE);
+      this.putTxIds(h, ids, statuses, n);
+      if (h % 64 === 0) await this.root.flushed;
+    }
+    await this.meta.put('txIds', TX_IDS_VERSION);
+    await this.root.flushed;
   }
 
   /** The write failure that stopped this store, if any. */
@@ -253,6 +385,28 @@ export class LedgerStore {
   }
 }
 
+/** `meta.txIds` of a store whose blocks all have their `tx-ids` chunks. */
+export const TX_IDS_VERSION = 1;
+
+/** Transactions per `tx-ids` chunk: a look-up reads one chunk (~8.4 KB). */
+export const TX_ID_CHUNK = 256;
+
+/** The `tx-ids` key of a block's chunk. */
+export function chunkKey(height: number, chunk: number): Buffer {
+  const k = Buffer.allocUnsafe(8);
+  k.writeUInt32BE(height, 0);
+  k.writeUInt32BE(chunk, 4);
+  return k;
+}
+
+/**
+ * A value without a copy where lmdb can (a view into the map, or a buffer reused by the next read:
+ * use it before the next read). lmdb's typings omit the read options its getBinaryFast takes.
+ */
+function fastGet<K extends number | Buffer>(db: Database<Buffer, K>, key: K, opts: { transaction: Transaction } | undefined): Buffer | undefined {
+  return (db.getBinaryFast as (id: K, o?: { transaction: Transaction }) => Buffer | undefined).call(db, key, opts);
+}
+
 /**
  * An upper bound on the pages one block adds: its values, the index and account records with
  * their keys, doubled for half-full B-tree pages, plus room for branch pages and the free list.
@@ -260,8 +414,7 @@ export class LedgerStore {
 function blockWriteBound(w: BlockWrite): number {
   const n = w.header.txCount;
   const values = w.payload.length + w.ids.length + w.statuses.length + w.encodedHeader.length;
-  const index = n * (TX_ID_SIZE + TX_LOCATION_SIZE + 16);
   const accounts = 2 * n * (32 + ACCOUNT_RECORD_SIZE + 16);
   const batches = (w.batches?.length ?? 0) * 64;
-  return 2 * (values + index + accounts + batches) + 256 * 1024;
+  return 2 * (values + accounts + batches) + 256 * 1024;
 }

@@ -34,23 +34,9 @@ export function decodeAccount(b: Uint8Array): AccountRecord {
   };
 }
 
-/** Tx index value: height u32, position u32, status u8 (0 = committed, else RejectCode). */
-export const TX_LOCATION_SIZE = 9;
-
-export function encodeTxLocation(height: number, position: number, status: number, out: Buffer = Buffer.allocUnsafe(TX_LOCATION_SIZE)): Buffer {
-  out.writeUInt32LE(height, 0);
-  out.writeUInt32LE(position, 4);
-  out[8] = status;
-  return out;
-}
-
+/** Where a transaction id owns its outcome: block height, position in it, status (0 = committed, else RejectCode). */
 export interface TxLocation {
   height: number;
   position: number;
   status: number;
-}
-
-export function decodeTxLocation(b: Uint8Array): TxLocation {
-  const buf = Buffer.from(b.buffer, b.byteOffset, b.length);
-  return { height: buf.readUInt32LE(0), position: buf.readUInt32LE(4), status: buf[8]! };
 }

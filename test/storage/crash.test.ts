@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { cpSync, lstatSync } from 'node:fs';
 import { compiledPath } from '../../src/runtime/module-path.js';
-import { LedgerStore, type ChainTip } from '../../src/storage/ledger-store.js';
+import { chunkKey, LedgerStore, TX_ID_CHUNK, type ChainTip } from '../../src/storage/ledger-store.js';
 import { encodeAccount } from '../../src/storage/records.js';
 import { replayChain } from '../../src/execution/replay.js';
 import { headerHash } from '../../src/chain/block-header.js';
@@ -261,12 +261,16 @@ describe('crash safety under SIGKILL', () => {
     const hole = await probe(copy('hole'), (s) => s.headers.remove(mid));
     expect(hole).toContain(`replay: block ${mid} missing below tip ${tip.height}`);
     expect(hole).toContain(`header ${mid} missing below tip ${tip.height}`);
-    // A half-written block (one of its tx index entries missing) and an account record that does
+    // A half-written block (one of its stored tx ids wrong) and an account record that does
     // not match the blocks, in one copy: both are caught by one replay.
     const ack = allAcks.find((a) => a.height === mid && a.txId !== '-') ?? allAcks.find((a) => a.txId !== '-')!;
     const key = devnetKeys(cfg.chain.chainId, 3)[2]!.publicKey;
     const damaged = await probe(copy('half'), async (s) => {
-      await s.txIndex.remove(Buffer.from(ack.txId, 'hex'));
+      // The block's stored id at the acknowledged position no longer matches its transaction.
+      const at = chunkKey(ack.height, Math.floor(ack.position / TX_ID_CHUNK));
+      const chunk = Buffer.from(s.txIds.get(at)!);
+      chunk[(ack.position % TX_ID_CHUNK) * 32] = chunk[(ack.position % TX_ID_CHUNK) * 32]! ^ 0xff;
+      await s.txIds.put(at, chunk);
       const a = s.getAccount(key)!;
       return s.accounts.put(Buffer.from(key), encodeAccount(a.balance + 1, a.nonce));
     });
