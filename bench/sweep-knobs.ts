@@ -54,7 +54,7 @@ export const KNOBS: Knob[] = [
     min: 1,
     max: 64,
     bench: 'engine',
-    about: 'verify (and execution) worker threads',
+    about: 'verify and execution worker threads',
     apply: {
       engine: { args: flag('--threads'), effective: (r) => at(r, 'settings.pipeline.threads') },
       cluster: { args: flag('--threads'), effective: (r) => at(r, 'nodeConfig.threads') },
