@@ -4,7 +4,7 @@ import type { ContractTx } from '../tx/contract-tx.js';
 import { AS_ABORT, HOST_FUNCTIONS, HOST_MODULE } from './host-abi.js';
 import { feeFor, Gas, MAX_CALL_DEPTH } from './limits.js';
 import { codeHash, contractAddress, StateOverlay } from './state.js';
-import { DEPTH_EXPORT, GAS_EXPORT, ModuleRejected, type PreparedModule, prepareModule, START_EXPORT } from './wasm-module.js';
+import { DEPTH_EXPORT, GAS_EXPORT, MEMORY_IMPORT, ModuleRejected, type PreparedModule, prepareModule, START_EXPORT } from './wasm-module.js';
 
 export interface BlockContext {
   height: number;
@@ -68,6 +68,28 @@ const utf16 = new TextDecoder('utf-16le');
  */
 export class ContractRuntime {
   private readonly compiled = new Map<string, Compiled>();
+  /**
+   * Memories not grown by their last call, by "min:max" pages. Allocating a WebAssembly memory
+   * costs ~4-6x a whole instantiation with a pooled one; a pooled memory is zeroed before every
+   * use, and instantiation then writes the data segments, so a call sees exactly a fresh memory.
+   */
+  private readonly memories = new Map<string, WebAssembly.Memory[]>();
+
+  private takeMemory(min: number, max: number): WebAssembly.Memory {
+    const m = this.memories.get(`${min}:${max}`)?.pop();
+    if (!m) return new WebAssembly.Memory({ initial: min, maximum: max });
+    new Uint8Array(m.buffer).fill(0);
+    return m;
+  }
+
+  private returnMemory(m: WebAssembly.Memory, min: number, max: number): void {
+    // A grown memory cannot shrink back to `min` pages: it is dropped.
+    if (m.buffer.byteLength !== min * 65_536) return;
+    const key = `${min}:${max}`;
+    let pool = this.memories.get(key);
+    if (!pool) this.memories.set(key, (pool = []));
+    if (pool.length < 4) pool.push(m);
+  }
 
   /**
    * Executes one contract transaction into `state`: the fee is always applied to `state`, the
@@ -162,11 +184,10 @@ export class ContractRuntime {
       gas.value = left;
       if (left < 0n) throw new HostStop(RejectCode.OUT_OF_GAS, 'out of gas in a host function');
     };
-    const memory = (): Uint8Array => {
-      const m = exports?.memory as WebAssembly.Memory | undefined;
-      if (!m) throw new HostStop(RejectCode.CONTRACT_TRAP, 'no memory');
-      return new Uint8Array(m.buffer);
-    };
+    // The module's only memory (deploy validation requires one); its buffer changes on growth.
+    const { min, max } = compiled.prepared.memory;
+    const mem = this.takeMemory(min, max);
+    const memory = (): Uint8Array => new Uint8Array(mem.buffer);
     const read = (ptr: number, len: number): Uint8Array => {
       const mem = memory();
       const p = ptr >>> 0;
@@ -259,7 +280,7 @@ export class ContractRuntime {
       }
       throw new HostStop(RejectCode.CONTRACT_ABORT, `${text} (line ${line >>> 0}, column ${col >>> 0})`);
     };
-    const imports: WebAssembly.Imports = { [HOST_MODULE]: {}, [AS_ABORT.module]: {} };
+    const imports: WebAssembly.Imports = { [HOST_MODULE]: { [MEMORY_IMPORT]: mem }, [AS_ABORT.module]: {} };
     for (const { module, name } of compiled.prepared.imports) {
       imports[module]![name] = module === HOST_MODULE && Object.hasOwn(HOST_FUNCTIONS, name) ? host[name]! : (asAbort as (...args: never[]) => unknown);
     }
@@ -291,6 +312,7 @@ export class ContractRuntime {
         message = e.message;
       } else throw e;
     }
+    this.returnMemory(mem, min, max);
     let gasLeft = gas ? (gas.value as bigint) : 0n;
     if (status === RejectCode.OUT_OF_GAS || gasLeft < 0n) gasLeft = 0n;
     const gasUsed = inv.gasLimit - Number(gasLeft);

@@ -1,12 +1,13 @@
 import { HotledgerError } from '../errors.js';
-import { hostSignature } from './host-abi.js';
+import { HOST_MODULE, hostSignature } from './host-abi.js';
 import { MAX_CALL_DEPTH, MAX_CODE_SIZE, MAX_ENTRIES, MAX_LOCALS, MAX_MEMORY_PAGES, MAX_TABLE_SIZE, Gas, ModuleRejectReason } from './limits.js';
 
 /**
  * Deploy-time validation and instrumentation of a contract module, in one pass of our own over
  * the binary (docs/decisions.md says why not binaryen). Everything the instrumentation adds is
  * appended (types, functions, globals, exports), so no existing index moves and the original
- * instructions are copied byte for byte; only the memory and table limits are rewritten.
+ * instructions are copied byte for byte; only the memory and table limits are rewritten, and the
+ * memory is turned into an import (still memory 0) so the runtime can pool memories.
  */
 
 export class ModuleRejected extends HotledgerError {
@@ -36,6 +37,8 @@ export const GAS_EXPORT = '__hl_gas';
 export const DEPTH_EXPORT = '__hl_depth';
 export const START_EXPORT = '__hl_start';
 export const RESERVED_PREFIX = '__hl_';
+/** The instrumented module imports its memory as hl.__hl_memory (the original defines it). */
+export const MEMORY_IMPORT = '__hl_memory';
 
 class Reader {
   pos: number;
@@ -179,6 +182,8 @@ export interface PreparedModule {
   hasStart: boolean;
   /** Host functions the module imports, by import index. */
   imports: { module: string; name: string }[];
+  /** The memory's limits in pages (max already bounded): the runtime supplies a memory of exactly these. */
+  memory: { min: number; max: number };
   /** Size of the original code: the per-call instantiation charge is based on it. */
   codeSize: number;
 }
@@ -516,8 +521,10 @@ export function prepareModule(code: Uint8Array): PreparedModule {
   const imports: { module: string; name: string }[] = [];
   const funcTypes: number[] = [];
   const ir = reader(2);
+  let importsRaw: Uint8Array = new Uint8Array(0);
   if (ir) {
     const n = ir.count('imports');
+    const rawStart = ir.pos;
     for (let i = 0; i < n; i++) {
       const module = ir.name();
       const name = ir.name();
@@ -534,6 +541,7 @@ export function prepareModule(code: Uint8Array): PreparedModule {
       funcTypes.push(ti);
     }
     done(ir, 'import');
+    importsRaw = ir.buf.subarray(rawStart, ir.end);
   }
   const numImports = imports.length;
 
@@ -673,7 +681,13 @@ export function prepareModule(code: Uint8Array): PreparedModule {
     w.u8(0x60).u32(1).u8(I32).u32(1).u8(I32);
     section(out, 1, w.toBytes());
   }
-  if (sections.has(2)) section(out, 2, sections.get(2)!.body);
+  {
+    // The module's memory becomes an import (same index 0, same limits after the bound), so the
+    // runtime can hand each call a pooled, zeroed memory instead of allocating one per call.
+    const w = new Writer().u32(imports.length + 1).bytes(importsRaw);
+    writeLimits(w.name(HOST_MODULE).name(MEMORY_IMPORT).u8(2), memory!);
+    section(out, 2, w.toBytes());
+  }
   {
     const w = new Writer().u32(numDefined + 3);
     for (const t of definedTypes) w.u32(t);
@@ -684,11 +698,6 @@ export function prepareModule(code: Uint8Array): PreparedModule {
     const w = new Writer().u32(tables.length);
     for (const t of tables) writeLimits(w.u8(t.refType), t.limits);
     section(out, 4, w.toBytes());
-  }
-  {
-    const w = new Writer().u32(1);
-    writeLimits(w, memory!);
-    section(out, 5, w.toBytes());
   }
   {
     const w = new Writer().u32(numGlobals + 2).bytes(globalsRaw);
@@ -735,6 +744,7 @@ export function prepareModule(code: Uint8Array): PreparedModule {
     hasInit: fnExports.some((e) => e.name === 'init'),
     hasStart: start !== undefined,
     imports,
+    memory: { min: memory!.min, max: memory!.max! },
     codeSize: code.length,
   };
 }

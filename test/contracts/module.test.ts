@@ -253,6 +253,32 @@ describe('gas and depth instrumentation', () => {
   });
 });
 
+describe('pooled memories', () => {
+  it('hand every call a zeroed memory of the initial size, after calls that wrote or grew theirs', () => {
+    const rt = new ContractRuntime();
+    const state = new MemoryContractState();
+    state.credit(deployer, 1_000_000_000);
+    const o = new StateOverlay(state);
+    let nonce = 0;
+    const call = (bytes: Uint8Array) => {
+      const d = rt.deploy(o, deployer, ++nonce, bytes, new Uint8Array(0), 10_000_000, block);
+      expect(d.status, d.message).toBe(0);
+      const r = rt.call(o, { sender: deployer, contract: d.address!, method: 'run', args: new Uint8Array(0), amount: 0, gasLimit: 1_000_000 }, block);
+      expect(r.status).toBe(0);
+      return r;
+    };
+    const dirty = withRun([0x41, 0xe8, 0x07, 0x41, 0x7f, 0x36, 2, 0]); // memory[1000] = -1
+    const dirtyAndGrow = withRun([0x41, 3, 0x40, 0, 0x1a, 0x41, 0xe8, 0x07, 0x41, 0x7f, 0x36, 2, 0]);
+    // output(memory[1000] as i32, memory.size)
+    const peek = outputting([0x41, 0, 0x41, 0xe8, 0x07, 0x28, 2, 0, 0x36, 2, 0, 0x41, 4, 0x3f, 0, 0x36, 2, 0], 8);
+    for (const before of [dirty, dirtyAndGrow, peek]) {
+      call(before);
+      const r = call(peek);
+      expect([r.output.readInt32LE(0), r.output.readInt32LE(4)]).toEqual([0, 1]);
+    }
+  });
+});
+
 describe('block gas rule', () => {
   it('admits transactions while the sum of their gas limits fits the block', () => {
     const m = new BlockGasMeter(1_000);
