@@ -3,7 +3,7 @@
 // rebuild that changed no contract costs no compiler start (~6 s of CPU).
 // The stub runtime (bump allocator, no GC) keeps modules small and free of GC work; a contract
 // instance lives for one call, so nothing needs freeing.
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import asc from 'assemblyscript/asc';
 
 const out = 'dist/contracts';
@@ -23,9 +23,12 @@ const mtime = (p) => {
 for (const name of names) {
   const target = `${out}/${name}.wasm`;
   if (mtime(target) > newestSource) continue;
-  const { error, stderr } = await asc.main([`contracts/${name}.ts`, '-o', target, '--runtime', 'stub', '-O3', '--noColors'], {});
+  // Written aside and renamed: test files run this in parallel, and a reader never sees half a module.
+  const tmp = `${target}.${process.pid}.tmp`;
+  const { error, stderr } = await asc.main([`contracts/${name}.ts`, '-o', tmp, '--runtime', 'stub', '-O3', '--noColors'], {});
   if (error) {
     console.error(stderr.toString());
     throw error;
   }
+  renameSync(tmp, target);
 }
