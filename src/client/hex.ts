@@ -1,5 +1,8 @@
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+
+// noble's hex, not Buffer: the client runs in browsers.
 export function hexOf(u: Uint8Array): string {
-  return Buffer.from(u.buffer, u.byteOffset, u.length).toString('hex');
+  return bytesToHex(u);
 }
 
 export function bytesOf(key: Uint8Array | string, what: string, size: number): Uint8Array {
@@ -8,5 +11,5 @@ export function bytesOf(key: Uint8Array | string, what: string, size: number): U
     return key;
   }
   if (key.length !== size * 2 || !/^[0-9a-fA-F]*$/.test(key)) throw new TypeError(`${what} must be ${size * 2} hex digits`);
-  return Buffer.from(key, 'hex');
+  return hexToBytes(key);
 }

@@ -1,9 +1,12 @@
-import { generateKeyPair, keyPairFromSeed, readKeyFile, writeKeyFile, type KeyFile, type KeyPair, type WriteKeyFileOptions } from '../crypto/keys.js';
-import { hexOf } from './hex.js';
+import type { KeyFile, WriteKeyFileOptions } from '../crypto/keys.js';
+import { generateKeyPair, keyPairFromSeed, type KeyPair } from '../crypto/noble.js';
+import { bytesOf, hexOf } from './hex.js';
+import { readKeyFile, writeKeyFile } from './keyfile.js';
 
 /**
  * An Ed25519 signing key, in the key-file format of src/crypto/keys.ts
- * (`{ "publicKey": hex, "secretKey": hex(seed) }`). Pure JS (noble); the file helpers use node:fs.
+ * (`{ "publicKey": hex, "secretKey": hex(seed) }`). Pure JS (noble), browsers included; the file
+ * helpers (readFile, writeFile) need node:fs and throw UNSUPPORTED_PLATFORM in a browser bundle.
  */
 export class Keypair implements KeyPair {
   readonly seed: Uint8Array;
@@ -16,7 +19,7 @@ export class Keypair implements KeyPair {
     return new Keypair(generateKeyPair());
   }
   static fromSeed(seed: Uint8Array | string): Keypair {
-    return new Keypair(keyPairFromSeed(typeof seed === 'string' ? Buffer.from(seed, 'hex') : seed));
+    return new Keypair(keyPairFromSeed(typeof seed === 'string' ? bytesOf(seed, 'seed', 32) : seed));
   }
   /** Parses the key-file JSON object (checks the public key against the seed when it is there). */
   static fromKeyFile(f: KeyFile): Keypair {

@@ -1,4 +1,7 @@
-/** The WebSocket of the platform (browsers, Node 22) or the `ws` package (Node 20), both WHATWG-shaped. */
+/**
+ * The WebSocket of the platform (browsers, Node 22) or the `ws` package (Node 20), both WHATWG-shaped.
+ * Browser bundles never reach the `ws` import: package.json `browser` maps it to nothing.
+ */
 export interface MinimalSocket {
   send(data: string | Uint8Array): void;
   close(): void;
@@ -28,6 +31,8 @@ export async function openSocket(httpBase: string, timeoutMs: number): Promise<M
   return ws;
 }
 
+const utf8 = new TextDecoder();
+
 export function textOf(data: unknown): string {
-  return typeof data === 'string' ? data : Buffer.from(data as Uint8Array).toString('utf8');
+  return typeof data === 'string' ? data : utf8.decode(data as Uint8Array | ArrayBuffer);
 }

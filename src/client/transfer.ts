@@ -1,6 +1,6 @@
 import { sha256 } from '@noble/hashes/sha2.js';
+import { writeSigned } from '../tx/encode.js';
 import { TX_BODY_SIZE, TX_SIZE, KEY_SIZE, REFERENCE_SIZE } from '../tx/layout.js';
-import { signTransfer } from '../tx/sign.js';
 import { bytesOf, hexOf } from './hex.js';
 
 /** A signed transfer: its 168 bytes (what is sent, and resent on retry) and its id. */
@@ -21,11 +21,12 @@ export interface TransferFields {
   reference?: Uint8Array | string;
 }
 
-/** Builds and signs with the one encoder (src/tx/sign.ts); the id is computed with noble. */
+/** Builds and signs with the one encoder (src/tx/encode.ts); the id is computed with noble. */
 export function signTransferTx(f: TransferFields): SignedTransaction {
   const amount = typeof f.amount === 'bigint' ? Number(f.amount) : f.amount;
   if (typeof f.amount === 'bigint' && BigInt(amount) !== f.amount) throw new RangeError('amount out of range');
-  const bytes = signTransfer(
+  const bytes = new Uint8Array(TX_SIZE);
+  writeSigned(
     {
       chainId: f.chainId,
       sender: f.from.publicKey,
@@ -35,10 +36,15 @@ export function signTransferTx(f: TransferFields): SignedTransaction {
       ...(f.reference !== undefined && { reference: bytesOf(f.reference, 'reference', REFERENCE_SIZE) }),
     },
     f.from.seed,
+    bytes,
   );
   return { bytes, id: transactionId(bytes), sender: hexOf(f.from.publicKey), nonce: f.nonce };
 }
 
+/**
+ * The node's id of a transaction (SHA-256 of the body), with noble: the node computes the same
+ * with node:crypto (src/tx/codec.ts txId), faster there but unavailable in browsers.
+ */
 export function transactionId(tx: Uint8Array): string {
   if (tx.length !== TX_SIZE) throw new RangeError(`a transaction is ${TX_SIZE} bytes`);
   return hexOf(sha256(tx.subarray(0, TX_BODY_SIZE)));

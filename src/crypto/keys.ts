@@ -1,41 +1,11 @@
-import * as ed from '@noble/ed25519';
-import { sha512 } from '@noble/hashes/sha2.js';
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { HotledgerError } from '../errors.js';
+import { keyPairFromSeed, type KeyPair } from './noble.js';
 
-// noble's sync API needs a sha512 implementation wired in once.
-ed.hashes.sha512 = sha512;
-
-/** An Ed25519 key pair; `seed` is the 32-byte RFC 8032 secret key. */
-export interface KeyPair {
-  seed: Uint8Array;
-  publicKey: Uint8Array;
-}
-
-export function generateKeyPair(): KeyPair {
-  return keyPairFromSeed(randomBytes(32));
-}
-
-export function keyPairFromSeed(seed: Uint8Array): KeyPair {
-  if (seed.length !== 32) throw new HotledgerError('BAD_REQUEST', 'an Ed25519 seed is 32 bytes');
-  return { seed: Uint8Array.from(seed), publicKey: ed.getPublicKey(seed) };
-}
-
-/** Signing for clients, the CLI and tests: pure JS, never on the node's hot path. */
-export function sign(message: Uint8Array, seed: Uint8Array): Uint8Array {
-  return ed.sign(message, seed);
-}
-
-/** noble's own verification, used only to cross-check libsodium in tests. */
-export function nobleVerify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
-  try {
-    return ed.verify(signature, message, publicKey, { zip215: false });
-  } catch {
-    return false;
-  }
-}
+// Key generation and signing are pure JS in noble.ts (the browser client needs them without node:); this adds the key files.
+export { generateKeyPair, keyPairFromSeed, nobleVerify, sign, type KeyPair } from './noble.js';
 
 /** Key file: JSON `{ "publicKey": hex, "secretKey": hex(seed) }`, written mode 0600. */
 export interface KeyFile {

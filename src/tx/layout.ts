@@ -28,7 +28,7 @@ export const REFERENCE_SIZE = 16;
 export const TX_ID_SIZE = 32;
 
 /** Domain tag prepended to the body before signing: a tx signature can never be a vote's. */
-export const SIGNING_DOMAIN = Buffer.from('hotledger/tx/v1\0', 'latin1'); // 16 bytes
+export const SIGNING_DOMAIN: Uint8Array = new TextEncoder().encode('hotledger/tx/v1\0'); // 16 bytes (ASCII), no Buffer: the browser client uses this module
 export const SIGNING_MESSAGE_SIZE = SIGNING_DOMAIN.length + TX_BODY_SIZE; // 120
 
 /**

@@ -55,7 +55,7 @@ describe('layout constants', () => {
 
   it('domain tag is the 16 bytes "hotledger/tx/v1\\0"', () => {
     expect(SIGNING_DOMAIN.length).toBe(16);
-    expect(SIGNING_DOMAIN.toString('hex')).toBe('686f746c65646765722f74782f763100');
+    expect(Buffer.from(SIGNING_DOMAIN).toString('hex')).toBe('686f746c65646765722f74782f763100');
     expect(SIGNING_MESSAGE_SIZE).toBe(120);
   });
 });
