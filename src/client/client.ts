@@ -250,16 +250,22 @@ export class HotledgerClient {
     return (await this.http.request('/api/v11/consensus/status', {}, only(opts))).body as Record<string, unknown>;
   }
 
-  /** The health report, UP or DOWN; a DOWN node's 503 is returned at once, not retried. */
-  async health(opts: { endpoint?: string } = {}): Promise<HealthReport> {
-    return (await this.http.request('/q/health', {}, { ...only(opts), accept: [503] })).body as HealthReport;
+  /**
+   * The health report, UP or DOWN; a DOWN node's 503 is returned at once, not retried. `probe`
+   * asks only the liveness or the readiness checks (`/q/health/live`, `/q/health/ready`).
+   */
+  async health(opts: { endpoint?: string; probe?: 'live' | 'ready' } = {}): Promise<HealthReport> {
+    const path = opts.probe ? `/q/health/${opts.probe}` : '/q/health';
+    return (await this.http.request(path, {}, { ...only(opts), accept: [503] })).body as HealthReport;
   }
 
   /**
    * Committed blocks as they come, from one endpoint's WebSocket (`subscribe`). Leaving the
    * `for await` loop closes the socket; a closed socket ends the iteration with an error.
+   * `onOpen` runs once the subscription is sent: blocks committed before it are not delivered, so
+   * a caller that needs them backfills from there (`block()`).
    */
-  async *blocks(opts: { txIds?: boolean; endpoint?: string } = {}): AsyncGenerator<BlockHeader, void, undefined> {
+  async *blocks(opts: { txIds?: boolean; endpoint?: string; onOpen?: () => void } = {}): AsyncGenerator<BlockHeader, void, undefined> {
     const ws = await openSocket(opts.endpoint ?? this.http.urls[0]!, this.opts.requestTimeoutMs);
     const queue: BlockHeader[] = [];
     let wake: (() => void) | undefined;
@@ -277,6 +283,7 @@ export class HotledgerClient {
     });
     try {
       ws.send(JSON.stringify({ op: 'subscribe', topic: 'blocks', ...(opts.txIds && { txIds: true }) }));
+      opts.onOpen?.();
       for (;;) {
         while (queue.length > 0) yield queue.shift()!;
         if (ended) throw ended;

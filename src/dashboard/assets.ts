@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Reply, Route } from '../api/router.js';
+import { projectRoot } from '../runtime/module-path.js';
 
 /** One file of the dashboard, held in memory with its validator. */
 interface Asset {
@@ -22,6 +23,18 @@ const PAGE_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-s
 
 let loaded: readonly Asset[] | undefined;
 
+/** Where the page imports the client from (app.js). */
+const CLIENT_BUNDLE_PATH = '/dashboard/vendor/hotledger-client.js';
+
+/**
+ * Without a build (sources run directly) there is no bundle: the node still serves its API, and
+ * the page says what is missing instead of failing on a 404.
+ */
+function clientBundleBody(file: string): Buffer {
+  if (existsSync(file)) return readFileSync(file);
+  return Buffer.from(`throw new Error(${JSON.stringify(`hotledger dashboard: ${file} is missing; run \`npm run build\``)});\n`);
+}
+
 /**
  * The dashboard's files, read from the package once per process (the first server to start) and
  * served from memory afterwards: a request never touches the disk. The chart library is uPlot from
@@ -33,8 +46,12 @@ export function dashboardAssets(): readonly Asset[] {
   // `npm run build`) in the package and the production image, which ships dist/ without src/.
   const staticDir = fileURLToPath(new URL('./static/', import.meta.url));
   const uplotDir = join(dirname(createRequire(import.meta.url).resolve('uplot/package.json')), 'dist');
-  const asset = (paths: readonly string[], file: string, contentType: string): Asset => {
-    const body = readFileSync(file);
+  // The browser bundle of `hotledger/client` is built, not written by hand: `npm run build` puts it
+  // in dist/ only (src/client/build.ts), so under vitest it is read from there too.
+  const clientBundle =
+    [join(staticDir, 'vendor', 'hotledger-client.js'), join(projectRoot(), 'dist', 'src', 'dashboard', 'static', 'vendor', 'hotledger-client.js')].find((f) => existsSync(f)) ??
+    join(staticDir, 'vendor', 'hotledger-client.js');
+  const asset = (paths: readonly string[], file: string, contentType: string, body: Buffer = readFileSync(file)): Asset => {
     return { paths, contentType, body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` };
   };
   loaded = [
@@ -43,6 +60,7 @@ export function dashboardAssets(): readonly Asset[] {
     asset(['/dashboard/app.css'], join(staticDir, 'app.css'), 'text/css; charset=utf-8'),
     asset(['/dashboard/vendor/uPlot.iife.min.js'], join(uplotDir, 'uPlot.iife.min.js'), 'text/javascript; charset=utf-8'),
     asset(['/dashboard/vendor/uPlot.min.css'], join(uplotDir, 'uPlot.min.css'), 'text/css; charset=utf-8'),
+    asset([CLIENT_BUNDLE_PATH], clientBundle, 'text/javascript; charset=utf-8', clientBundleBody(clientBundle)),
   ];
   return loaded;
 }

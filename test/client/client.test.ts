@@ -102,9 +102,11 @@ describe('HotledgerClient against a real node', () => {
   });
 
   test('a block subscription yields committed blocks as an async iterator', async () => {
-    const it = client.blocks({ txIds: true });
+    let opened!: () => void;
+    const open = new Promise<void>((r) => (opened = r));
+    const it = client.blocks({ txIds: true, onOpen: () => opened() });
     const first = it.next();
-    await new Promise((r) => setTimeout(r, 200)); // the subscribe is on the wire before the commit
+    await open; // the subscribe is on the wire before the commit
     const d = await client.transfer({ from: kp(5), to: kp(0).publicKey, amount: 1 });
     let seen = (await first).value!;
     while (seen.height < d.height) seen = (await it.next()).value!;
@@ -199,6 +201,12 @@ describe('HotledgerClient against a real node', () => {
     const health = await client.health();
     expect(health.status).toBe('UP');
     expect(health.checks.length).toBeGreaterThan(0);
+    // The probes are the readiness and liveness subsets of the full report.
+    const ready = await client.health({ probe: 'ready' });
+    const live = await client.health({ probe: 'live' });
+    const names = (r: typeof health) => r.checks.map((c) => c.name);
+    expect(ready.status).toBe('UP');
+    expect(new Set([...names(ready), ...names(live)])).toEqual(new Set(names(health)));
   });
 
   test('a DOWN health report (503) is returned at once, not retried as overload', async () => {

@@ -65,6 +65,12 @@ describe('dashboard files', () => {
     expect(chartLib.status).toBe(200);
     expect(chartLib.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     expect(await chartLib.text()).toContain('uPlot');
+    // The page reads the node through hotledger/client: its browser bundle, built by `npm run build`.
+    const client = await fetch(`${h.base}/dashboard/vendor/hotledger-client.js`);
+    expect(client.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    const clientCode = await client.text();
+    expect(clientCode).not.toContain('is missing; run `npm run build`');
+    expect(clientCode).toMatch(/export\s*\{[^}]*\bHotledgerClient\b/);
     expect((await fetch(`${h.base}/dashboard/missing.js`)).status).toBe(404);
     expect((await fetch(`${h.base}/dashboard`, { method: 'POST' })).status).toBe(405);
   });

@@ -1,8 +1,11 @@
-// hotledger dashboard: talks only to the node that served it (same origin), over its public API.
-// Plain browser JavaScript, no build step; uPlot (window.uPlot) is served by the node as well.
-'use strict';
-(() => {
-  const API = '/api/v11';
+// hotledger dashboard: talks only to the node that served it (same origin), through the
+// `hotledger/client` library (its browser bundle, built by `npm run build` and served by the node).
+// Plain browser JavaScript, no build step of its own; uPlot (window.uPlot) is served by the node as well.
+import { HotledgerClient } from '/dashboard/vendor/hotledger-client.js';
+
+{
+  // One second between polls: no retries (the next poll is the retry), short timeouts.
+  const client = new HotledgerClient(location.origin, { requestTimeoutMs: 3000, maxRetries: 0 });
   const WINDOW_S = 300; // seconds of history kept in the charts
   const MAX_BLOCKS = 25;
   const $ = (id) => document.getElementById(id);
@@ -38,26 +41,6 @@
     showConn();
   }
 
-  class HttpError extends Error {
-    constructor(status, body) {
-      super(body?.error?.message ?? `HTTP ${status}`);
-      this.status = status;
-      this.code = body?.error?.code;
-    }
-  }
-  async function getJson(path, timeoutMs = 3000) {
-    const res = await fetch(path, { cache: 'no-store', signal: AbortSignal.timeout(timeoutMs) });
-    let body;
-    try {
-      body = await res.json();
-    } catch {
-      body = undefined;
-    }
-    // Health answers 503 with a report when DOWN: that is an answer, not an error.
-    if (!res.ok && !(path.startsWith('/q/health') && body?.status)) throw new HttpError(res.status, body);
-    return body;
-  }
-
   // ---- charts -----------------------------------------------------------------------------------
   const tpsData = [[], []];
   const finData = [[], [], [], []];
@@ -86,7 +69,7 @@
   // ---- node state (polled every second) ----------------------------------------------------------
   async function loadInfo() {
     try {
-      const info = await getJson(`${API}/info`);
+      const info = await client.info();
       text('node-id', info.nodeId);
       text('role', info.role);
       document.title = `hotledger · ${info.nodeId}`;
@@ -97,7 +80,8 @@
 
   let viewChanges = '–';
   async function pollMetrics() {
-    // View changes are only exposed as a metric; read it every few seconds, not every tick.
+    // View changes are only exposed as a metric (Prometheus text, not the client's JSON API);
+    // read it every few seconds, not every tick.
     try {
       const res = await fetch('/q/metrics', { cache: 'no-store', signal: AbortSignal.timeout(3000) });
       const m = /^hotledger_consensus_view_changes_total(?:\{[^}]*\})? (\S+)$/m.exec(await res.text());
@@ -109,7 +93,7 @@
 
   async function poll() {
     const now = Date.now() / 1000;
-    const [stats, cons, ready] = await Promise.allSettled([getJson(`${API}/stats`), getJson(`${API}/consensus/status`), getJson('/q/health/ready')]);
+    const [stats, cons, ready] = await Promise.allSettled([client.stats(), client.consensusStatus(), client.health({ probe: 'ready' })]);
     if (stats.status === 'rejected') {
       setReachable(false);
       return;
@@ -183,40 +167,38 @@
   }
   async function backfill() {
     try {
-      const latest = await getJson(`${API}/blocks/latest`);
+      const latest = await client.block('latest');
+      if (!latest) return; // no block yet
       addBlock(latest, false);
       const heights = [];
       for (let h = latest.height - 1; h >= Math.max(1, latest.height - 9); h--) if (!rows.has(h)) heights.push(h);
-      const blocks = await Promise.allSettled(heights.map((h) => getJson(`${API}/blocks/${h}`)));
-      for (const r of blocks) if (r.status === 'fulfilled') addBlock(r.value, false);
+      const blocks = await Promise.allSettled(heights.map((h) => client.block(h)));
+      for (const r of blocks) if (r.status === 'fulfilled' && r.value) addBlock(r.value, false);
     } catch {
-      // 404 before the first block; unreachable is shown by the poll loop
+      // unreachable is shown by the poll loop
     }
   }
 
-  let retryMs = 500;
-  function connect() {
-    const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${API}/ws`);
-    ws.onopen = () => {
-      retryMs = 500;
-      setFeed(true);
-      ws.send(JSON.stringify({ op: 'subscribe', topic: 'blocks' }));
-      backfill();
-    };
-    ws.onmessage = (ev) => {
-      let m;
+  // The block feed: the client's subscription, opened again (backing off) whenever it ends.
+  async function follow() {
+    let retryMs = 500;
+    for (;;) {
       try {
-        m = JSON.parse(ev.data);
+        const feed = client.blocks({
+          onOpen: () => {
+            retryMs = 500;
+            setFeed(true);
+            backfill();
+          },
+        });
+        for await (const b of feed) addBlock(b, true);
       } catch {
-        return;
+        // closed or could not open: reconnect below
       }
-      if (m.type === 'block' && m.block) addBlock(m.block, true);
-    };
-    ws.onclose = () => {
       setFeed(false);
-      setTimeout(connect, retryMs);
+      await new Promise((r) => setTimeout(r, retryMs));
       retryMs = Math.min(5000, retryMs * 2);
-    };
+    }
   }
 
   // ---- explorer ---------------------------------------------------------------------------------
@@ -271,14 +253,16 @@
     show('loading', (el) => para(el, 'Searching…', 'muted'));
     try {
       if (!/^[0-9a-f]{64}$/.test(q)) {
-        const b = await getJson(`${API}/blocks/${q}`);
-        if (!stale()) show('found', (el) => fields(el, `Block ${b.height}`, blockPairs(b)));
+        const b = await client.block(q === 'latest' ? q : Number(q));
+        if (stale()) return;
+        if (b) show('found', (el) => fields(el, `Block ${b.height}`, blockPairs(b)));
+        else show('not-found', (el) => para(el, q === 'latest' ? 'Not found: no block committed yet.' : `Not found: no block at height ${q}.`));
         return;
       }
       // A transaction id and an account key are both 32 bytes: try the transaction first.
-      const tx = await getJson(`${API}/transactions/${q}`).catch((e) => (e.status === 404 ? null : Promise.reject(e)));
+      const tx = await client.transaction(q);
       if (tx) {
-        const block = tx.height !== undefined ? await getJson(`${API}/blocks/${tx.height}`).catch(() => null) : null;
+        const block = tx.height !== undefined ? await client.block(tx.height).catch(() => undefined) : undefined;
         if (stale()) return;
         show('found', (el) => {
           fields(el, `Transaction ${tx.status}`, [
@@ -293,21 +277,21 @@
         });
         return;
       }
-      const acct = await getJson(`${API}/accounts/${q}`).catch((e) => (e.status === 404 ? null : Promise.reject(e)));
+      const acct = await client.account(q);
       if (stale()) return;
       if (acct)
         show('found', (el) =>
           fields(el, 'Account', [
             ['public key', acct.publicKey],
-            ['balance', acct.balance],
+            ['balance', String(acct.balance)],
             ['nonce', acct.nonce],
           ]),
         );
       else show('not-found', (el) => para(el, `Not found: no transaction or account ${q} on this node.`));
     } catch (e) {
       if (stale()) return;
-      if (e instanceof HttpError && e.status === 404) show('not-found', (el) => para(el, `Not found: ${e.message}.`));
-      else if (e instanceof HttpError) show('error', (el) => para(el, `Error ${e.status}${e.code ? ` ${e.code}` : ''}: ${e.message}`));
+      // A ClientError: `status` when the node answered, none when it could not be reached.
+      if (e?.status !== undefined) show('error', (el) => para(el, `Error ${e.status} ${e.code}: ${e.body?.error?.message ?? e.message}`));
       else show('error', (el) => para(el, 'Node unreachable: the search could not be sent.'));
     }
   }
@@ -318,9 +302,9 @@
 
   // ---- start ------------------------------------------------------------------------------------
   loadInfo();
-  connect();
+  follow();
   const tick = () => poll().finally(() => setTimeout(tick, 1000));
   tick();
   pollMetrics();
   setInterval(pollMetrics, 5000);
-})();
+}
