@@ -14,6 +14,7 @@ import { txId } from '../src/tx/codec.js';
 import { TX_ID_SIZE, TX_SIZE } from '../src/tx/layout.js';
 import type { BenchWorkload } from './workload-cache.js';
 import { progress } from './progress.js';
+import { parseStageTotals, stageMeansMs, type StageTotals } from './stage-breakdown.js';
 
 export interface LatencySummary {
   p50: number;
@@ -66,6 +67,8 @@ export interface SignedRun {
   offered: number;
   latencyMs: LatencySummary;
   settings: RunSettings;
+  /** Where a local batch's time went (hotledger_stage_seconds), mean ms per batch over the recorded part of the run. */
+  stagesMs: Record<string, { meanMs: number; samples: number }>;
 }
 
 /**
@@ -114,7 +117,11 @@ export function signedRun(
     let sent = 0;
     let refused = 0;
     const t0 = performance.now();
-    if (rate) recordFrom = t0 + 1_000;
+    let stagesBefore: StageTotals = parseStageTotals(await node.metrics.metrics());
+    if (rate) {
+      recordFrom = t0 + 1_000;
+      setTimeout(() => void node.metrics.metrics().then((m) => (stagesBefore = parseStageTotals(m))), 1_000);
+    }
     // Saturation keeps this many transactions in admission at once: enough to keep every worker
     // busy, below mempool.maxUnverified so the run measures the engine, not refusals.
     const maxOutstanding = 50_000;
@@ -149,7 +156,8 @@ export function signedRun(
     bar.stop();
     if (refused > 0) process.stderr.write(`warning: ${refused} transactions refused at admission (mempool full?)\n`);
     const seconds = (lastCommit - t0) / 1000;
-    return { committed, rejected, seconds, tps: committed / seconds, offered: rate, latencyMs: summarize(hist), settings };
+    const stagesMs = stageMeansMs([stagesBefore], [parseStageTotals(await node.metrics.metrics())]);
+    return { committed, rejected, seconds, tps: committed / seconds, offered: rate, latencyMs: summarize(hist), settings, stagesMs };
   });
 }
 

@@ -46,6 +46,11 @@ const pipeline = { batchTimeoutMs: opts.batchTimeoutMs, maxInflightBatches: opts
 if (opts.skipSaturation && !opts.rate) program.error('--skip-saturation needs --rate');
 const threadList = opts.threads.split(',').map((t) => positiveInt('--threads', 64)(t.trim()));
 
+/** Where a batch's time went in a run (hotledger_stage_seconds): what the fixed-rate latency is made of. */
+const stageLine = (s: SignedRun) =>
+  Object.entries(s.stagesMs)
+    .map(([k, v]) => `${k} ${v.meanMs}`)
+    .join(' / ');
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const pct = (n: number) => `${(n * 100).toFixed(1)} %`;
 
@@ -65,7 +70,7 @@ async function benchThreads(threads: number) {
   const fixed = await signedRun(w, threads, rate, pipeline, rateCount);
   if (!saturation) {
     console.log(
-      `fixed rate ${fmt(rate)} tx/s (${JSON.stringify(pipeline)}): ${fmt(fixed.tps)} tx/s committed, latency p50 ${fixed.latencyMs.p50} / p95 ${fixed.latencyMs.p95} / p99 ${fixed.latencyMs.p99} / max ${fixed.latencyMs.max} ms; ceiling ${fmt(ceilingBefore)}`,
+      `fixed rate ${fmt(rate)} tx/s (${JSON.stringify(pipeline)}): ${fmt(fixed.tps)} tx/s committed, latency p50 ${fixed.latencyMs.p50} / p95 ${fixed.latencyMs.p95} / p99 ${fixed.latencyMs.p99} / max ${fixed.latencyMs.max} ms; stages (mean ms per batch) ${stageLine(fixed)}; ceiling ${fmt(ceilingBefore)}`,
     );
     process.exit(0);
   }
@@ -82,6 +87,7 @@ function printRun(r: Awaited<ReturnType<typeof benchThreads>>) {
     ['  latency at saturation', lat(r.saturation)],
     [`fixed rate ${fmt(r.fixed.offered)} tx/s offered`, `${fmt(r.fixed.tps)} tx/s committed (${fmt(r.fixed.committed)} txs)`],
     ['  latency submit→durable', lat(r.fixed)],
+    ['  stages, mean ms per batch', stageLine(r.fixed)],
     ['stage: verify (pool)', `${fmt(r.stageTps.verify)} tx/s  = ${pct(r.stageTps.verify / r.ceilingTps)} of ceiling`],
     ['stage: execute+persist (pre-verified)', `${fmt(r.stageTps.executePersist)} transfers/s`],
   ];
@@ -113,6 +119,7 @@ if (opts.json) {
     ceilingRange: r.ceilingRange,
     ratio: r.saturation.tps / r.ceilingTps,
     latencyMs: r.fixed.latencyMs,
+    fixedRateStagesMs: r.fixed.stagesMs,
     offeredRate: r.fixed.offered,
     fixedRateTps: r.fixed.tps,
     saturationLatencyMs: r.saturation.latencyMs,
