@@ -1,6 +1,9 @@
 /**
  * `hotledger/client`: what applications import. Pure JavaScript (noble for keys, signatures and
- * ids); nothing here loads the node's native modules (lmdb, sodium-native, uWS).
+ * ids); nothing here loads the node's native modules (lmdb, sodium-native, uWS), and nothing in its
+ * import graph uses Buffer or a node: module, so it also runs in browsers (docs/client.md): keep it
+ * so, test/client/browser.test.ts bundles it for the browser and fails on any node built-in. The one
+ * exception, key files, is swapped out by package.json `browser` (keyfile.ts -> keyfile.browser.ts).
  */
 export {
   HotledgerClient,
