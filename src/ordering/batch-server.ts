@@ -4,7 +4,7 @@ import { hex } from '../consensus/index.js';
 import type { LedgerStore } from '../storage/ledger-store.js';
 import { TX_SIZE } from '../tx/layout.js';
 import type { HeldBatches } from './held-batches.js';
-import type { PeerMessage } from './peer-wire.js';
+import type { PeerMessage, WireBatchCert } from './peer-wire.js';
 
 export interface BatchServerOptions {
   /** Batches this validator holds until applied (its own and its peers'). */
@@ -16,6 +16,8 @@ export interface BatchServerOptions {
   /** The largest message the transport takes. */
   maxMessageBytes: () => number;
   logger: Logger;
+  /** The certificate this validator holds for a batch, sent along with it (the asker need not verify it). */
+  certificateOf?: (digest: Uint8Array) => WireBatchCert | undefined;
 }
 
 /** Own batches remembered by sequence number, for peers that lost some in transit. */
@@ -77,22 +79,27 @@ export class BatchServer {
   serve(to: number, digests: Uint8Array[]): void {
     const budget = this.o.maxMessageBytes() - 1_024;
     let out: Uint8Array[] = [];
+    let certs: WireBatchCert[] = [];
     let bytes = 0;
     let served = 0;
+    const flush = (): void => {
+      this.o.send(to, certs.length > 0 ? { k: 'br', txs: out, c: certs } : { k: 'br', txs: out });
+      out = [];
+      certs = [];
+      bytes = 0;
+    };
     const blocks = new Map<number, Buffer | undefined>();
     for (const d of digests) {
       const txs = this.batchBytes(d, blocks);
       if (!txs) continue;
-      if (out.length > 0 && bytes + txs.length + 16 > budget) {
-        this.o.send(to, { k: 'br', txs: out });
-        out = [];
-        bytes = 0;
-      }
+      if (out.length > 0 && bytes + txs.length + 16 > budget) flush();
       out.push(txs);
-      bytes += txs.length + 16;
+      const cert = this.o.certificateOf?.(d);
+      if (cert) certs.push(cert);
+      bytes += txs.length + 16 + (cert ? 128 + 80 * cert.v.length : 0);
       served++;
     }
-    if (out.length > 0) this.o.send(to, { k: 'br', txs: out });
+    if (out.length > 0) flush();
     if (served < digests.length) this.o.logger.debug({ to, asked: digests.length, served }, 'could not serve every requested batch');
   }
 

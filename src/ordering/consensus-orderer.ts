@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import {
@@ -36,7 +37,8 @@ import { BatchServer } from './batch-server.js';
 import { HeldBatches } from './held-batches.js';
 import { PeerBatchIntake, type IntakeDrop } from './peer-batch-intake.js';
 import { FollowerFeed } from './follower-feed.js';
-import { parsePeerMessage, sendPeerMessage, type PeerMessage, type PeerWireLimits } from './peer-wire.js';
+import { parsePeerMessage, sendPeerMessage, type PeerMessage, type PeerWireLimits, type WireBatchCert } from './peer-wire.js';
+import { BatchCertificates, type BatchCertificate, type CertOutput } from './batch-certificates.js';
 import { ValidatorPayloads, type PayloadOutput } from './validator-payloads.js';
 
 const SAFETY_KEY = 'consensus/safety';
@@ -106,6 +108,19 @@ export class ConsensusOrderer implements Orderer {
   private readonly arrivals = new Map<number, Promise<void>>();
   /** Peers' batches: verified once, dropped whole if one tx is invalid, bounded per origin. */
   private readonly intake: PeerBatchIntake;
+  /**
+   * Batch certificates: f+1 validators' signed "verified and stored" per batch. A batch reaches the
+   * core only once certified; a validator that is not among its designated verifiers holds it
+   * unverified (`unproven`) until then.
+   */
+  private readonly certs: BatchCertificates;
+  /** Peers' batches held without their signatures checked here, until certified (or verified here after all). */
+  private readonly unproven = new HeldBatches();
+  /** Batches waiting in their origin's order for their certificate: called when it comes (or they are dropped). */
+  private readonly certWaiters = new Map<string, () => void>();
+  /** Certified batches offered to the core (once each). */
+  private readonly offeredToCore = new Set<string>();
+  private certTimer: { at: number; handle: NodeJS.Timeout } | undefined;
   private readonly requestLimiter: KeyedLimiter<number>;
   private readonly messageLimiter: KeyedLimiter<number>;
   private readonly wire: WireLimits;
@@ -153,6 +168,10 @@ export class ConsensusOrderer implements Orderer {
       send: (to, m) => this.sendTo(to, m),
       maxMessageBytes: () => o.transport.maxMessageBytes,
       logger: o.logger,
+      certificateOf: (d) => {
+        const c = this.certs.certificateOf(d);
+        return c && toWire(c);
+      },
     });
     this.wire = wireLimits(ids.validators.length);
     this.peerLimits = { maxBatchTxs: o.maxBatchTxs, maxConsensusBytes: maxMessageBytes(this.wire) };
@@ -162,6 +181,7 @@ export class ConsensusOrderer implements Orderer {
       chainId: o.chainId,
       verifier: o.verifier,
       held: this.payloads,
+      unproven: this.unproven,
       maxBatchesPerOrigin: o.maxPeerBatches,
       maxBytesPerOrigin: o.maxPeerBatchBytes,
       onDrop: (from, reason, detail) => this.dropped(from, reason, detail),
@@ -172,7 +192,8 @@ export class ConsensusOrderer implements Orderer {
       timeoutMs: o.timeoutMs,
       appliedRound: o.appliedRound,
       unapplied: (get<Uint8Array[]>(UNAPPLIED_KEY) ?? []).map((b) => decodeCommittedBlock(b)),
-      verifying: (key) => this.intake.isVerifying(key),
+      // A batch held for its certificate is not asked for again: the certificate is (or the batch is verified here).
+      verifying: (key) => this.intake.isVerifying(key) || this.unproven.has(key),
     });
     // Committed blocks beyond the core's memory, for peers' forward sync. A record that does not
     // decode is served as missing: the asking peer moves on to another validator.
@@ -187,16 +208,18 @@ export class ConsensusOrderer implements Orderer {
         }
       },
     };
+    const crypto = new Ed25519ConsensusCrypto(
+      ids.key.seed,
+      ids.validators.map((p) => p.publicKey),
+    );
+    this.certs = new BatchCertificates({ chainId: o.chainId, validators: this.n, self: ids.index, crypto, escalateMs: Math.max(50, Math.floor(o.timeoutMs / 4)) });
     this.core = new ConsensusCore({
       chainId: o.chainId,
       validators: ids.validators.length,
       self: ids.index,
       timeoutMs: o.timeoutMs,
       heartbeatMs: o.heartbeatMs,
-      crypto: new Ed25519ConsensusCrypto(
-        ids.key.seed,
-        ids.validators.map((p) => p.publicKey),
-      ),
+      crypto,
       safety,
       blocks,
       root,
@@ -226,10 +249,18 @@ export class ConsensusOrderer implements Orderer {
     vb.digest = digest;
     this.payloads.set(hex(digest), vb);
     this.stages?.submitted(digest);
+    const txs = vb.batch.txs.subarray(0, vb.batch.count * TX_SIZE);
     // Encoded (copied) now: the batch buffer is transferred to the ledger thread once ordered.
-    this.server.broadcast(digest, vb.batch.txs.subarray(0, vb.batch.count * TX_SIZE));
-    this.handle(this.core.onPayloadAvailable(digest, Date.now()));
-    this.onPayload(this.payloadSide.batchAvailable(digest, Date.now()));
+    this.server.broadcast(digest, txs);
+    // Verified at admission: this validator is the first of its batch's verifiers and votes at once;
+    // the core gets the batch once f others have voted (in seal order, behind earlier own batches).
+    const self = this.o.identity.index;
+    const certified = this.awaitCertified(digest);
+    this.onCerts(this.certs.held(digest, contentHash(txs), self, Date.now(), true));
+    this.inOrder(
+      self,
+      certified.then(() => this.offerToCore(digest)),
+    );
   }
 
   applied(stateRoot: Uint8Array, round: number): void {
@@ -246,7 +277,9 @@ export class ConsensusOrderer implements Orderer {
     this.deliver = undefined;
     if (this.timer) clearTimeout(this.timer);
     if (this.payloadTimer) clearTimeout(this.payloadTimer.handle);
+    if (this.certTimer) clearTimeout(this.certTimer.handle);
     if (this.sequencerTimer) clearInterval(this.sequencerTimer);
+    for (const w of [...this.certWaiters.values()]) w();
   }
 
   private onPeer(from: number, raw: unknown): void {
@@ -283,8 +316,13 @@ export class ConsensusOrderer implements Orderer {
           return;
         }
         case 'b': {
-          // Verification starts at once (in parallel); offering waits for the origin's order.
-          const taken = this.intake.take(from, Buffer.from(msg.txs));
+          // Verification starts at once (in parallel) where this validator is one of the batch's
+          // designated verifiers; elsewhere the batch is held for its certificate. Offering waits
+          // for the origin's order.
+          const txs = Buffer.from(msg.txs);
+          const known = PeerBatchIntake.identify(txs);
+          const verify = this.certs.designated(known.digest, this.isValidator(from) ? from : -1);
+          const taken = this.intake.take(from, txs, { known, verify });
           // No room for this origin now: as if lost in transit. The sequencer sees the gap when a
           // later batch comes and asks for it again; offering a later one first would break the
           // origin's nonce order (its senders' later nonces committed before the earlier ones).
@@ -310,13 +348,33 @@ export class ConsensusOrderer implements Orderer {
               this.dropped(from, 'unsolicited', key);
               continue;
             }
-            const taken = this.intake.take(from, txs, { known, solicited: true });
+            // With the server's certificate the batch is not verified here; without one (served from
+            // a ledger, its certificate forgotten) a batch of a committed block is verified at once.
+            const cert = msg.c?.find((c) => hex(c.d) === key);
+            if (cert) this.onCerts(this.certs.certificate(fromWire(cert), Date.now()));
+            const verify = cert === undefined && this.payloadSide.ordered(known.digest);
+            const taken = this.intake.take(from, txs, { known, solicited: true, verify });
             if ('full' in taken) continue; // asked for again by the next fetch
+            // Of a committed block (its order is fixed): offered when certified, in no origin's queue.
             void taken.verifying.then(
-              (b) => this.offer(b),
+              (b) => void this.hold(b)?.certified.then(() => this.offerToCore(known.digest)),
               (e: unknown) => this.o.logger.warn({ from, err: (e as Error).message }, 'requested batch failed'),
             );
           }
+          return;
+        case 'bv':
+          if (!this.messageLimiter.take(from, Date.now())) return this.dropped(from, 'message-rate', 'bv');
+          this.onCerts(this.certs.vote(from, { digest: msg.d, content: msg.h, signer: from, sig: msg.s }, Date.now()));
+          return;
+        case 'cq': {
+          if (!this.requestLimiter.take(from, Date.now())) return this.dropped(from, 'request-rate', 'cq');
+          const certs = msg.d.map((d) => this.certs.certificateOf(d)).filter((c) => c !== undefined);
+          if (certs.length > 0) this.sendTo(from, { k: 'cr', c: certs.map(toWire) });
+          return;
+        }
+        case 'cr':
+          if (!this.messageLimiter.take(from, Date.now())) return this.dropped(from, 'message-rate', 'cr');
+          for (const c of msg.c) this.onCerts(this.certs.certificate(fromWire(c), Date.now()));
           return;
         case 'bq':
           // Charged by size: a request for 64 batches costs what 4 small ones do.
@@ -339,15 +397,33 @@ export class ConsensusOrderer implements Orderer {
     this.o.logger.warn({ from, reason, detail }, faulty ? 'peer sent an invalid message: it is faulty' : 'dropped a peer message');
   }
 
-  /** Offers a peer's batches strictly in the given order, each once verified. */
+  /**
+   * Holds a peer's batches as soon as each is taken in (so they count against the origin's bound),
+   * and offers them to the core strictly in the given order, each once certified (or given up on).
+   */
   private offerInOrder(from: number, batches: Promise<VerifiedBatch | undefined>[]): void {
     for (const verifying of batches) {
-      const chain = (this.arrivals.get(from) ?? Promise.resolve()).then(() => verifying).then((b) => this.offer(b));
-      this.arrivals.set(
+      const held = verifying.then((b) => this.hold(b));
+      this.inOrder(
         from,
-        chain.catch((e: unknown) => this.o.logger.warn({ from, err: (e as Error).message }, 'peer batch failed')),
+        held.then(async (x) => {
+          if (!x) return;
+          await x.certified;
+          this.offerToCore(x.digest);
+        }),
       );
     }
+  }
+
+  /** Runs `step` after every earlier step of the same origin: a sender's batches reach the core in its seal order. */
+  private inOrder(origin: number, step: Promise<unknown>): void {
+    const chain = (this.arrivals.get(origin) ?? Promise.resolve()).then(async () => {
+      await step;
+    });
+    this.arrivals.set(
+      origin,
+      chain.catch((e: unknown) => this.o.logger.warn({ origin, err: (e as Error).message }, 'peer batch failed')),
+    );
   }
 
   private sequencerTick(): void {
@@ -364,18 +440,123 @@ export class ConsensusOrderer implements Orderer {
     this.sendTo(r.origin, { k: 'bn', i: r.boot, f: r.from, t: r.to });
   }
 
-  private offer(vb: VerifiedBatch | undefined): void {
-    if (!vb) return;
-    const key = hex(vb.digest!);
-    if (this.stopped || this.payloads.has(key)) return;
+  /**
+   * Holds a peer's batch (verified here or not) for its certificate. `certified` resolves once it is
+   * certified, refused, or waited for long enough (its origin's later batches then go ahead; it is
+   * still offered when its certificate comes).
+   */
+  private hold(vb: VerifiedBatch | undefined): { digest: Uint8Array; certified: Promise<void> } | undefined {
+    if (!vb) return undefined;
+    const d = vb.digest!;
+    const key = hex(d);
+    if (this.stopped || this.payloads.has(key) || this.unproven.has(key)) return undefined;
     // In the ledger already (a late copy): needed neither for a proposal nor for a delivery.
-    if (this.o.store.getBatchLocation(vb.digest!) !== undefined) return;
-    this.payloads.set(key, vb);
-    // A batch of a block committed already (fetched for a block re-queued after a restart, or a
-    // late copy) is for delivery only: offered to a restarted core, which no longer knows it was
-    // ordered, it would be proposed again and every round this node leads would fail.
-    if (!this.payloadSide.ordered(vb.digest!)) this.handle(this.core.onPayloadAvailable(vb.digest!, Date.now()));
-    this.onPayload(this.payloadSide.batchAvailable(vb.digest!, Date.now()));
+    if (this.o.store.getBatchLocation(d) !== undefined) return undefined;
+    this.unproven.set(key, vb);
+    const origin = vb.origin !== undefined && this.isValidator(vb.origin) ? vb.origin : -1;
+    const certified = this.awaitCertified(d);
+    this.onCerts(this.certs.held(d, contentHash(vb.batch.txs.subarray(0, vb.batch.count * TX_SIZE)), origin, Date.now(), vb.signaturesChecked !== false));
+    return { digest: d, certified };
+  }
+
+  /** Resolves when the batch is certified here, dropped, or after two round timeouts (whichever first). */
+  private awaitCertified(d: Uint8Array): Promise<void> {
+    const key = hex(d);
+    if (this.certs.certified(d)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done(), 2 * this.o.timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        if (this.certWaiters.get(key) === done) this.certWaiters.delete(key);
+        resolve();
+      };
+      this.certWaiters.get(key)?.();
+      this.certWaiters.set(key, done);
+    });
+  }
+
+  /**
+   * A certified batch goes to the core, once. A batch of a block committed already (fetched for a
+   * block re-queued after a restart, or a late copy) is for delivery only: offered to a restarted
+   * core, which no longer knows it was ordered, it would be proposed again and every round this
+   * node leads would fail.
+   */
+  private offerToCore(d: Uint8Array): void {
+    const key = hex(d);
+    if (this.stopped || this.offeredToCore.has(key) || !this.payloads.has(key) || !this.certs.certified(d)) return;
+    this.offeredToCore.add(key);
+    if (!this.payloadSide.ordered(d)) this.handle(this.core.onPayloadAvailable(d, Date.now()));
+  }
+
+  /** The certificates' output: votes and requests out, verifications started, certified batches offered. */
+  private onCerts(out: CertOutput): void {
+    if (this.stopped) return;
+    for (const v of out.votes) this.sendTo('all', { k: 'bv', d: v.digest, h: v.content, s: v.sig });
+    for (const r of out.requests) this.sendTo(r.to, { k: 'cq', d: r.digests });
+    for (const d of out.verify) this.verifyHeld(d);
+    for (const d of out.mismatch) this.dropUnproven(d);
+    for (const d of out.certified) this.valid(d, true);
+    for (const d of out.verifiedHere) this.valid(d, false);
+    this.armCerts(out.timer);
+  }
+
+  /** A held batch is valid here: certified (then also for the core) or verified here (for delivery only). */
+  private valid(d: Uint8Array, certified: boolean): void {
+    const key = hex(d);
+    const vb = this.unproven.get(key);
+    if (vb) {
+      this.unproven.delete(key);
+      this.payloads.set(key, vb);
+    }
+    if (!this.payloads.has(key)) return;
+    this.onPayload(this.payloadSide.batchAvailable(d, Date.now()));
+    if (!certified) return;
+    const waiter = this.certWaiters.get(key);
+    if (waiter) waiter();
+    else this.offerToCore(d);
+  }
+
+  /** Escalation: this validator verifies a batch it held unverified. A bad one is dropped and its sender quarantined. */
+  private verifyHeld(d: Uint8Array): void {
+    const key = hex(d);
+    const vb = this.unproven.get(key);
+    if (!vb) {
+      this.certs.unhold(d);
+      return;
+    }
+    this.intake.verifyHeld(vb.origin ?? -1, vb.batch.txs, vb.batch.count).then(
+      (verified) => {
+        if (this.stopped) return;
+        if (verified) vb.verified = verified;
+        this.onCerts(this.certs.verified(d, verified !== undefined, Date.now()));
+        if (!verified) {
+          this.dropUnproven(d);
+          this.certs.release(d);
+        }
+      },
+      (e: unknown) => this.o.logger.warn({ digest: key, err: (e as Error).message }, 'could not verify a held batch'),
+    );
+  }
+
+  private dropUnproven(d: Uint8Array): void {
+    const key = hex(d);
+    this.unproven.delete(key);
+    this.certWaiters.get(key)?.();
+  }
+
+  private armCerts(timer: { at: number } | null): void {
+    if (this.certTimer && this.certTimer.at === timer?.at) return;
+    if (this.certTimer) clearTimeout(this.certTimer.handle);
+    this.certTimer = undefined;
+    if (!timer || this.stopped) return;
+    const handle = setTimeout(
+      () => {
+        this.certTimer = undefined;
+        this.onCerts(this.certs.onTick(Date.now()));
+      },
+      Math.max(0, timer.at - Date.now()),
+    );
+    this.certTimer = { at: timer.at, handle };
   }
 
   /** A send that fails (frame too large, link closed) is logged and counted, never swallowed or thrown into a caller. */
@@ -407,8 +588,7 @@ export class ConsensusOrderer implements Orderer {
           if (out.persistTc) meta[TC_KEY] = encodeTimeoutCert(out.persistTc);
           if (out.persistBlocks.length > 0) meta[BLOCKS_KEY] = [...this.uncommitted.values()].map(encodeBlock);
           const t0 = performance.now();
-          // The safety file: one fdatasync, not an LMDB commit queued behind the root's writes.
-          await this.o.consensusStore.putSafety(meta);
+          await this.o.consensusStore.putDurable(meta);
           this.o.observe?.('safety_fsync', performance.now() - t0);
         }
         if (this.stopped) return;
@@ -467,7 +647,11 @@ export class ConsensusOrderer implements Orderer {
       }
       blocks.push({ batches: batches as VerifiedBatch[], round: block.round, timestamp: block.timestampMs });
     }
-    for (const d of out.release) this.payloads.delete(hex(d));
+    for (const d of out.release) {
+      this.payloads.delete(hex(d));
+      this.certs.release(d);
+      this.offeredToCore.delete(hex(d));
+    }
     for (const b of blocks) this.deliver?.(b);
     this.armPayload(out.timer);
   }
@@ -497,4 +681,17 @@ export class ConsensusOrderer implements Orderer {
       Math.max(0, at - Date.now()),
     );
   }
+}
+
+/** SHA-256 of a batch's full bytes, signatures included: what a batch vote certifies besides the digest. */
+function contentHash(txs: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(txs).digest());
+}
+
+function toWire(c: BatchCertificate): WireBatchCert {
+  return { d: c.digest, h: c.content, v: c.signers, s: c.sigs };
+}
+
+function fromWire(c: WireBatchCert): BatchCertificate {
+  return { digest: c.d, content: c.h, signers: c.v, sigs: c.s };
 }

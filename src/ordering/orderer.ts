@@ -9,6 +9,8 @@ export interface VerifiedBatch {
   digest?: Uint8Array;
   /** The validator whose batch this is, or who answered with it (absent for local batches). */
   origin?: number;
+  /** false: held for its certificate, signatures not checked here (`verified` is then all zero). */
+  signaturesChecked?: boolean;
   /** performance.now() when handed to the orderer, and when delivered in order (stage timings). */
   submittedAt?: number;
   deliveredAt?: number;

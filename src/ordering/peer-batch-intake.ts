@@ -17,6 +17,8 @@ export interface PeerBatchIntakeOptions {
   verifier: SignatureVerifier;
   /** What the node holds (the per-origin bound counts those batches too). */
   held: HeldBatches;
+  /** Batches held unverified, waiting for a certificate (counted like `held`). */
+  unproven?: HeldBatches;
   /** Per origin: batches being verified plus batches held unordered, and their bytes. */
   maxBatchesPerOrigin: number;
   maxBytesPerOrigin: number;
@@ -67,15 +69,18 @@ export class PeerBatchIntake {
   loadOf(origin: number): OriginLoad {
     const v = this.verifyingLoad.get(origin);
     const h = this.o.held.loadOf(origin);
-    return { batches: v.batches + h.batches, bytes: v.bytes + h.bytes };
+    const u = this.o.unproven?.loadOf(origin) ?? { batches: 0, bytes: 0 };
+    return { batches: v.batches + h.batches + u.batches, bytes: v.bytes + h.bytes + u.bytes };
   }
 
   /**
    * Verifies a peer's batch, charged to `origin`. `full` (nothing started) when the origin is at
    * its bound: the caller treats the batch as lost, so its order is not broken (it is asked for
    * again later). Resolves undefined when the batch is invalid (reported through onDrop) or held.
+   * `verify: false` (a batch this validator is not a designated verifier of): the static rules only,
+   * every signature left to the batch's certificate (BatchCertificates); `verified` is then all zero.
    */
-  take(origin: number, txs: Buffer, opts: { known?: { ids: Buffer; digest: Uint8Array }; solicited?: boolean } = {}): Intake {
+  take(origin: number, txs: Buffer, opts: { known?: { ids: Buffer; digest: Uint8Array }; solicited?: boolean; verify?: boolean } = {}): Intake {
     const now = Date.now();
     if ((this.quarantine.get(origin) ?? 0) > now) {
       this.o.onDrop(origin, 'quarantined');
@@ -83,7 +88,7 @@ export class PeerBatchIntake {
     }
     const { ids, digest } = opts.known ?? PeerBatchIntake.identify(txs);
     const key = hex(digest);
-    if (this.o.held.has(key)) return { verifying: Promise.resolve(undefined) };
+    if (this.o.held.has(key) || this.o.unproven?.has(key)) return { verifying: Promise.resolve(undefined) };
     // By sender and digest: the digest covers transaction ids, not signatures, so a forged copy of
     // a batch has the digest of the genuine one and must never stand in for it (nor its verdict).
     const vkey = `${origin}:${key}`;
@@ -101,13 +106,24 @@ export class PeerBatchIntake {
       const code = staticRejectCode(txs, i * TX_SIZE, this.o.chainId) || nonceRejectCode(txs, i * TX_SIZE);
       if (code !== 0) return { verifying: Promise.resolve(this.faulty(origin, 'static-rule', `tx ${i}: ${rejectName(code)}`)) };
     }
+    // Charged until taken in, unverified ones too: a burst of batches arriving in one tick is bounded.
     this.verifyingLoad.charge(origin, 1, txs.length);
     const t0 = performance.now();
-    const run = this.o.verifier.verify(txs, count).then((verified): VerifiedBatch | undefined => {
-      const bad = verified.findIndex((v) => v !== 0);
-      if (bad >= 0) return this.faulty(origin, 'bad-signature', `tx ${bad}`);
-      return { batch: { seq: 0, entries: [], txs, ids, count, sealedAt: t0 }, verified, verifyMs: performance.now() - t0, digest, origin };
-    });
+    const run =
+      opts.verify === false
+        ? Promise.resolve<VerifiedBatch>({
+            batch: { seq: 0, entries: [], txs, ids, count, sealedAt: t0 },
+            verified: new Uint8Array(count),
+            verifyMs: 0,
+            digest,
+            origin,
+            signaturesChecked: false,
+          })
+        : this.o.verifier.verify(txs, count).then((verified): VerifiedBatch | undefined => {
+            const bad = verified.findIndex((v) => v !== 0);
+            if (bad >= 0) return this.faulty(origin, 'bad-signature', `tx ${bad}`);
+            return { batch: { seq: 0, entries: [], txs, ids, count, sealedAt: t0 }, verified, verifyMs: performance.now() - t0, digest, origin };
+          });
     this.verifying.set(vkey, run);
     void run
       .finally(() => {
@@ -116,6 +132,18 @@ export class PeerBatchIntake {
       })
       .catch(() => undefined);
     return { verifying: run };
+  }
+
+  /**
+   * Verifies a batch held unverified (escalation: a designated verifier was slow, or this node has
+   * no certificate for a batch it must execute). Resolves the verdicts, or undefined when one is bad:
+   * `origin` is then reported faulty and quarantined.
+   */
+  async verifyHeld(origin: number, txs: Buffer, count: number): Promise<Uint8Array | undefined> {
+    const verified = await this.o.verifier.verify(txs, count);
+    const bad = verified.findIndex((v) => v !== 0);
+    if (bad >= 0) return origin >= 0 ? this.faulty(origin, 'bad-signature', `tx ${bad}`) : undefined;
+    return verified;
   }
 
   private faulty(origin: number, reason: IntakeDrop, detail: string): undefined {

@@ -15,12 +15,29 @@ export type PeerMessage =
   | { k: 'bn'; i: number; f: number; t: number }
   /** Ask for batches by digest. */
   | { k: 'bq'; d: Uint8Array[] }
-  /** Batches asked for with `bq`. */
-  | { k: 'br'; txs: Uint8Array[] }
+  /** Batches asked for with `bq`, with the certificates the server holds for them (BatchCertificates). */
+  | { k: 'br'; txs: Uint8Array[]; c?: WireBatchCert[] }
+  /** A batch vote: the sender verified and stores the batch with digest `d` and content hash `h`; `s` signs batchVoteBytes. */
+  | { k: 'bv'; d: Uint8Array; h: Uint8Array; s: Uint8Array }
+  /** Ask for batch certificates by digest. */
+  | { k: 'cq'; d: Uint8Array[] }
+  /** Batch certificates (answer to `cq`). */
+  | { k: 'cr'; c: WireBatchCert[] }
   /** Follower to validator: committed records from height h on, then (if l) every new commit. */
   | { k: 'fs'; h: number; l: boolean }
   /** Validator to follower: committed records (encoded CommittedBlock, oldest first) and the live 2-chain `p` when they reach the validator's root. */
   | { k: 'fc'; c: Uint8Array[]; p?: Uint8Array };
+
+/** A batch certificate on the wire: digest, content hash, signer indices (ascending) and their signatures. */
+export interface WireBatchCert {
+  d: Uint8Array;
+  h: Uint8Array;
+  v: number[];
+  s: Uint8Array[];
+}
+
+/** Signers per certificate: no validator set is larger than this. */
+const MAX_CERT_SIGNERS = 256;
 
 /** Records per `fc` (the follower's catch-up chunk, FollowerCore's FOLLOW_CHUNK). */
 export const MAX_RECORDS_PER_FOLLOW = 64;
@@ -72,7 +89,25 @@ export function parsePeerMessage(raw: unknown, l: PeerWireLimits): PeerMessage {
     case 'br': {
       list(m.txs, 'br.txs');
       for (const t of m.txs as unknown[]) batch(t, 'br.txs[]', l.maxBatchTxs);
-      return { k: 'br', txs: m.txs as Uint8Array[] };
+      if (m.c === undefined) return { k: 'br', txs: m.txs as Uint8Array[] };
+      list(m.c, 'br.c');
+      for (const c of m.c as unknown[]) cert(c, 'br.c[]');
+      return { k: 'br', txs: m.txs as Uint8Array[], c: m.c as WireBatchCert[] };
+    }
+    case 'bv':
+      bytes(m.d, 'bv.d', 32, 32);
+      bytes(m.h, 'bv.h', 32, 32);
+      bytes(m.s, 'bv.s', 64, 64);
+      return { k: 'bv', d: m.d as Uint8Array, h: m.h as Uint8Array, s: m.s as Uint8Array };
+    case 'cq': {
+      list(m.d, 'cq.d');
+      for (const d of m.d as unknown[]) bytes(d, 'cq.d[]', 32, 32);
+      return { k: 'cq', d: m.d as Uint8Array[] };
+    }
+    case 'cr': {
+      list(m.c, 'cr.c');
+      for (const c of m.c as unknown[]) cert(c, 'cr.c[]');
+      return { k: 'cr', c: m.c as WireBatchCert[] };
     }
     case 'fs':
       if (typeof m.h !== 'number' || !Number.isSafeInteger(m.h) || m.h < 1) return invalid('fs.h is not a height');
@@ -101,6 +136,18 @@ function bytes(v: unknown, what: string, min: number, max: number): void {
 function batch(v: unknown, what: string, maxTxs: number): void {
   bytes(v, what, TX_SIZE, maxTxs * TX_SIZE);
   if ((v as Uint8Array).length % TX_SIZE !== 0) invalid(`${what} is not whole ${TX_SIZE}-byte transactions`);
+}
+
+function cert(v: unknown, what: string): void {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) invalid(`${what} is not a map`);
+  const c = v as Record<string, unknown>;
+  bytes(c.d, `${what}.d`, 32, 32);
+  bytes(c.h, `${what}.h`, 32, 32);
+  if (!Array.isArray(c.v) || !Array.isArray(c.s) || c.v.length === 0 || c.v.length > MAX_CERT_SIGNERS || c.v.length !== c.s.length) {
+    invalid(`${what} must list 1..${MAX_CERT_SIGNERS} signers, each with one signature`);
+  }
+  for (const i of c.v as unknown[]) if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= MAX_CERT_SIGNERS) invalid(`${what}.v[] is not a validator index`);
+  for (const s of c.s as unknown[]) bytes(s, `${what}.s[]`, 64, 64);
 }
 
 function list(v: unknown, what: string): void {

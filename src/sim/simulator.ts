@@ -12,6 +12,7 @@ import { ed25519CryptoSet, idealCryptoSet } from './sim-crypto.js';
 import { SimFollowers, type FollowerEv } from './sim-followers.js';
 import { genesisBlock, genesisQc } from '../consensus/types.js';
 import { ValidatorPayloads, type PayloadOutput } from '../ordering/validator-payloads.js';
+import { BatchCertificates, type BatchCertificate, type BatchVote, type CertOutput } from '../ordering/batch-certificates.js';
 
 export interface SimOptions {
   validators?: number;
@@ -65,6 +66,16 @@ export interface SimOptions {
   brokenFetchRotation?: boolean;
   /** Test-only: a batch of an already committed block is offered to the core again (ConsensusOrderer before the fix). */
   brokenReoffer?: boolean;
+  /**
+   * Byzantine validators that sign a batch vote for every batch they hold without verifying it, and
+   * originate batches holding a bad signature (which their own core proposes). Default: seeded,
+   * each Byzantine validator with probability 1/2.
+   */
+  byzantineVerifiers?: boolean;
+  /** Test-only: honest validators take f batch votes for a certificate, one short of f + 1. */
+  brokenCertQuorum?: boolean;
+  /** Test-only: no certificate requests and no escalation to more verifiers (lost votes are never made up). */
+  brokenCertRecovery?: boolean;
   /** Log each crash, partition and commit height to this function. */
   log?: (line: string) => void;
 }
@@ -100,6 +111,13 @@ export interface SeedResult {
   batchesFetched: number;
   /** Committed blocks an honest validator's ledger had not applied when it crashed, re-queued on restart. */
   requeued: number;
+  /** Batches holding a bad signature that Byzantine validators originated (none may commit). */
+  badBatches: number;
+  /** Verifications honest validators ran (admission of their own batches included), per batch injected. */
+  verifiesPerBatch: number;
+  /** Batch votes sent, and the share lost on the way (certificate loss). */
+  batchVotes: number;
+  batchVotesLost: number;
 }
 
 type Ev =
@@ -115,10 +133,16 @@ type Ev =
   | { kind: 'follower'; ev: FollowerEv }
   /** A batch request (`bq`) and its answer (`br`) between validators, over the same lossy network. */
   | { kind: 'bq'; from: number; to: number; digests: Uint8Array[] }
-  | { kind: 'br'; from: number; to: number; digests: Uint8Array[] }
+  | { kind: 'br'; from: number; to: number; digests: Uint8Array[]; certs: BatchCertificate[] }
   /** The ledger applies a delivered block (lost if the node crashed since: `boot` differs). */
   | { kind: 'ledger'; node: number; boot: number; block: Block }
-  | { kind: 'payload-tick'; node: number; version: number };
+  | { kind: 'payload-tick'; node: number; version: number }
+  /** Batch certificates: a vote, a certificate request and its answer, a verification's result, the certificate timer. */
+  | { kind: 'bv'; from: number; to: number; vote: BatchVote }
+  | { kind: 'cq'; from: number; to: number; digests: Uint8Array[] }
+  | { kind: 'cr'; from: number; to: number; certs: BatchCertificate[] }
+  | { kind: 'verified'; node: number; boot: number; digest: Uint8Array }
+  | { kind: 'cert-tick'; node: number; version: number };
 
 interface SimNode {
   index: number;
@@ -131,6 +155,8 @@ interface SimNode {
   committedDigests: Set<string>;
   /** Durable batch store: survives crashes and is re-announced to the core on restart. */
   store: Map<string, Uint8Array>;
+  /** Certificates of stored batches, kept with them (the store is durable here, so are they). */
+  storedCerts: Map<string, BatchCertificate>;
   /** Durable consensus block store (the core's persistBlocks), pruned at commit. */
   blocks: Map<string, Block>;
   /** Durable committed chain by height: what the node serves to peers' forward sync. */
@@ -151,6 +177,11 @@ interface SimNode {
   ledgerFreeAt: number;
   boots: number;
   payloadTimerVersion: number;
+  /** The production batch certificates (BatchCertificates): in memory, lost on a crash. */
+  certs: BatchCertificates | null;
+  certTimerVersion: number;
+  /** Byzantine only: votes for every batch without verifying, originates bad batches. */
+  badVerifier: boolean;
 }
 
 const CHAIN_ID = 7;
@@ -188,6 +219,11 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
   const modes: ByzantineMode[] = ['equivocate', 'double-vote', 'silent', 'fork'];
   const byzantine = order.slice(0, byzCount).map((index) => ({ index, mode: options.byzantineMode ?? rng.pick(modes) }));
   const byzOf = new Map(byzantine.map((b) => [b.index, b.mode]));
+  // Certificate traffic, batch origins and bad batches draw from a stream of their own.
+  const crng = new Prng(seed ^ 0x0ce4_7b17);
+  const badVerifiers = new Set(byzantine.filter(() => options.byzantineVerifiers ?? crng.chance(0.5)).map((b) => b.index));
+  /** Extra loss of batch votes and certificates in the fault phase, on top of the network's. */
+  const voteDropP = crng.float() * 0.3;
 
   const nodes: SimNode[] = Array.from({ length: n }, (_, i) => ({
     index: i,
@@ -199,6 +235,7 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     committed: undefined,
     committedDigests: new Set(),
     store: new Map(),
+    storedCerts: new Map(),
     blocks: new Map(),
     chain: new Map(),
     timerVersion: 0,
@@ -212,6 +249,9 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     ledgerFreeAt: 0,
     boots: 0,
     payloadTimerVersion: 0,
+    certs: null,
+    certTimerVersion: 0,
+    badVerifier: badVerifiers.has(i),
   }));
   // Batch fetch traffic and ledger timing draw from a stream of their own.
   const brng = new Prng(seed ^ 0x0ba7_c4ed);
@@ -302,13 +342,13 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
   let batchRequests = 0;
   let batchesFetched = 0;
   let requeued = 0;
-  const transmitBatches = (kind: 'bq' | 'br', from: number, to: number, digests: Uint8Array[]): void => {
+  const transmitBatches = (kind: 'bq' | 'br', from: number, to: number, digests: Uint8Array[], certs?: BatchCertificate[]): void => {
     if (kind === 'bq' && nodes[from]!.byzantine === null) batchRequests++;
     if (!healed) {
       if (groupOf !== null && groupOf[from] !== groupOf[to]) return;
       if (brng.chance(dropP)) return;
     }
-    const ev: Ev = { kind, from, to, digests };
+    const ev: Ev = kind === 'br' ? { kind, from, to, digests, certs: certs ?? [] } : { kind, from, to, digests };
     q.push(now + (healed ? brng.int(1, 10) : brng.int(1, maxDelay)), ev);
     if (!healed && brng.chance(dupP)) q.push(now + brng.int(1, maxDelay), ev);
   };
@@ -333,25 +373,91 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     for (const d of out.deliver) {
       const lacking = d.digests.filter((g) => !x.held.has(hex(g))).length;
       if (lacking > 0 && x.byzantine === null) checker.onAlarm(x.index, `delivered height ${d.block.height} to the ledger without ${lacking}/${d.digests.length} of its batches`);
+      const forged = d.digests.filter((g) => badDigests.has(hex(g))).length;
+      if (forged > 0 && x.byzantine === null) checker.onAlarm(x.index, `delivered height ${d.block.height} with ${forged} batch(es) holding a bad signature`);
       x.ledgerFreeAt = Math.max(x.ledgerFreeAt, now + brng.int(0, maxDelay));
       q.push(x.ledgerFreeAt, { kind: 'ledger', node: x.index, boot: x.boots, block: d.block });
     }
+    for (const d of out.release) x.certs?.release(d);
     if (out.timer !== null) {
       x.payloadTimerVersion++;
       q.push(Math.max(out.timer.at, now), { kind: 'payload-tick', node: x.index, version: x.payloadTimerVersion });
     }
   };
 
-  /** A batch is here (a peer's broadcast or an answer to a request): to the core and the payload side. */
-  const batchArrived = (x: SimNode, d: Uint8Array): void => {
+  /** Per node: batches offered to the core (certified) and to the payload side (valid here); lost on a crash. */
+  const coreOffered = nodes.map(() => new Set<string>());
+  const validHere = nodes.map(() => new Set<string>());
+  /**
+   * A batch is valid here: certified (`toCore`: also proposable and votable) or verified by this
+   * node itself (for delivery only), as in ConsensusOrderer.
+   */
+  const offer = (x: SimNode, d: Uint8Array, toCore: boolean): void => {
+    const k = hex(d);
+    if (x.core === null || x.payloads === null) return;
+    if (toCore && !coreOffered[x.index]!.has(k)) {
+      coreOffered[x.index]!.add(k);
+      // As ConsensusOrderer.offer: one of a queued committed block is not offered to the core.
+      if (options.brokenReoffer === true || !x.payloads.ordered(d)) apply(x, x.core.onPayloadAvailable(d, now));
+    }
+    if (x.payloads !== null && !validHere[x.index]!.has(k)) {
+      validHere[x.index]!.add(k);
+      payloadOut(x, x.payloads.batchAvailable(d, now));
+    }
+  };
+
+  let verifications = 0;
+  let batchVotes = 0;
+  let batchVotesLost = 0;
+  const transmitCert = (ev: Extract<Ev, { kind: 'bv' | 'cq' | 'cr' }>): void => {
+    if (ev.kind === 'bv') batchVotes++;
+    if (!healed && ((groupOf !== null && groupOf[ev.from] !== groupOf[ev.to]) || crng.chance(dropP) || crng.chance(voteDropP))) {
+      if (ev.kind === 'bv') batchVotesLost++;
+      return;
+    }
+    q.push(now + (healed ? crng.int(1, 10) : crng.int(1, maxDelay)), ev);
+  };
+
+  const certOut = (x: SimNode, out: CertOutput): void => {
+    for (const v of out.votes) for (let i = 0; i < n; i++) if (i !== x.index) transmitCert({ kind: 'bv', from: x.index, to: i, vote: v });
+    for (const r of out.requests) transmitCert({ kind: 'cq', from: x.index, to: r.to, digests: r.digests });
+    for (const d of out.verify) {
+      verifications++;
+      q.push(now + crng.int(1, 20), { kind: 'verified', node: x.index, boot: x.boots, digest: d });
+    }
+    for (const d of out.mismatch) x.held.delete(hex(d));
+    for (const d of out.certified) {
+      const c = x.certs?.certificateOf(d);
+      if (c !== undefined) x.storedCerts.set(hex(d), c);
+      offer(x, d, true);
+    }
+    for (const d of out.verifiedHere) offer(x, d, false);
+    if (out.timer !== null && x.certs !== null) {
+      x.certTimerVersion++;
+      q.push(Math.max(out.timer.at, now), { kind: 'cert-tick', node: x.index, version: x.certTimerVersion });
+    }
+  };
+
+  /** Batches Byzantine validators originate holding a bad signature: none may commit or execute. */
+  const badDigests = new Set<string>();
+  /** The validator that originated (admitted and verified) each batch. */
+  const originOf = new Map<string, number>();
+
+  /**
+   * A copy of a batch is here (a peer's broadcast, an answer to a request, or the origin's own): it
+   * is stored, and valid only once certified (or verified here). A bad verifier takes everything.
+   */
+  const batchArrived = (x: SimNode, d: Uint8Array, origin: number): void => {
     const k = hex(d);
     x.store.set(k, d);
-    if (x.core === null || x.payloads === null || x.held.has(k)) return;
-    // As ConsensusOrderer.offer: a batch in the ledger is dropped, one of a queued committed block is not offered to the core.
+    if (x.core === null || x.payloads === null || x.certs === null || x.held.has(k)) return;
+    // As ConsensusOrderer.offer: a batch in the ledger is dropped.
     if (x.ledgerDigests.has(k) && options.brokenReoffer !== true) return;
     x.held.add(k);
-    if (options.brokenReoffer === true || !x.payloads.ordered(d)) apply(x, x.core.onPayloadAvailable(d, now));
-    if (x.payloads !== null) payloadOut(x, x.payloads.batchAvailable(d, now));
+    if (x.badVerifier) offer(x, d, true);
+    const own = x.index === origin && !badDigests.has(k);
+    if (x.certs !== null) certOut(x, x.certs.held(d, d, origin, now, own || x.badVerifier));
+    if (own) verifications++; // its admission verify
   };
 
   const apply = (x: SimNode, out: ConsensusOutput): void => {
@@ -382,6 +488,7 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
       for (const [k, b] of x.blocks) if (b.height <= c.block.height) x.blocks.delete(k);
       for (const d of c.block.payload) x.committedDigests.add(hex(d));
       if (x.byzantine === null) {
+        for (const d of c.block.payload) if (badDigests.has(hex(d))) checker.onAlarm(x.index, `committed height ${c.block.height} with a batch holding a bad signature`);
         checker.onCommit(x.index, c.block);
         if (!canonical.has(c.block.height)) canonical.set(c.block.height, c.block);
       }
@@ -405,6 +512,10 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
   const crash = (x: SimNode): void => {
     x.core = null;
     x.payloads = null;
+    x.certs = null;
+    x.certTimerVersion++;
+    coreOffered[x.index]!.clear();
+    validHere[x.index]!.clear();
     x.held.clear();
     x.timerVersion++;
     x.payloadTimerVersion++;
@@ -428,6 +539,15 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
       unsafeDeliverIncomplete: x.byzantine === null && options.brokenDelivery === true,
       unsafeNoRotation: x.byzantine === null && options.brokenFetchRotation === true,
     });
+    x.certs = new BatchCertificates({
+      chainId: CHAIN_ID,
+      validators: n,
+      self: x.index,
+      crypto: x.crypto,
+      escalateMs: Math.max(50, Math.floor(timeoutMs / 4)),
+      unsafeQuorum: x.byzantine === null && options.brokenCertQuorum === true ? Math.max(1, f) : undefined,
+      unsafeNoRecovery: x.byzantine === null && options.brokenCertRecovery === true,
+    });
     x.ledgerFreeAt = now;
     for (const y of nodes) {
       if (y === x || y.core === null || y.payloads === null) continue;
@@ -438,11 +558,12 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     apply(x, x.core.start(now));
     // Uncommitted batches are announced again; those of committed-but-unapplied blocks are not
     // (a restarted node holds none in memory): they must be fetched from peers.
+    // With the certificates stored beside them; one never formed here is asked for again, or the batch verified again.
     for (const [k, d] of x.store) {
       if (x.committedDigests.has(k) || x.core === null || x.payloads === null) continue;
-      x.held.add(k);
-      apply(x, x.core.onPayloadAvailable(d, now));
-      if (x.payloads !== null) payloadOut(x, x.payloads.batchAvailable(d, now));
+      const c = x.storedCerts.get(k);
+      if (c !== undefined && x.certs !== null) certOut(x, x.certs.certificate(c, now));
+      batchArrived(x, d, originOf.get(k) ?? -1);
     }
   };
 
@@ -454,14 +575,29 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
   };
 
   // Schedule the run: digests throughout, faults only before faultMs.
-  for (let t = rng.int(0, 100); t < faultMs; t += rng.int(20, 250)) q.push(t, { kind: 'inject', digest: newDigest() });
+  const withOrigin = (d: Uint8Array): Uint8Array => {
+    originOf.set(hex(d), crng.int(0, n - 1));
+    return d;
+  };
+  for (let t = rng.int(0, 100); t < faultMs; t += rng.int(20, 250)) q.push(t, { kind: 'inject', digest: withOrigin(newDigest()) });
   const lateLoadMs = options.lateLoadMs ?? Math.min(1_000, settleMs / 3);
   for (let t = faultMs + idleMs + 50; t < faultMs + idleMs + lateLoadMs; t += rng.int(50, 250)) {
-    const d = newDigest();
+    const d = withOrigin(newDigest());
     lateDigests.push(d);
     lateInjected.set(hex(d), t);
     lateLeft.set(hex(d), new Set(honest.map((x) => x.index)));
     q.push(t, { kind: 'inject', digest: d });
+  }
+  // Bad verifiers originate batches holding a bad signature all through the run.
+  for (const b of badVerifiers) {
+    // Not in idle scenarios: a Byzantine leader proposing its bad batch makes the others' rounds
+    // busy (its block awaits a QC), which an idle run's round count would take for a pacemaker bug.
+    for (let t = crng.int(0, 200); idleMs === 0 && t < faultMs + lateLoadMs; t += crng.int(100, 400)) {
+      const d = newDigest();
+      badDigests.add(hex(d));
+      originOf.set(hex(d), b);
+      q.push(t, { kind: 'inject', digest: d });
+    }
   }
   if (idleMs > 0) {
     q.push(idleFrom, { kind: 'mark', rounds: roundAtIdleFrom });
@@ -511,14 +647,15 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
         break;
       }
       case 'payload':
-        batchArrived(nodes[ev.node]!, ev.digest);
+        batchArrived(nodes[ev.node]!, ev.digest, originOf.get(hex(ev.digest)) ?? -1);
         break;
       case 'bq': {
         // Byzantine validators never serve batches: the asker must move on to another.
         const y = nodes[ev.to]!;
         if (y.core === null || y.byzantine !== null) break;
         const held = ev.digests.filter((d) => y.store.has(hex(d)));
-        if (held.length > 0) transmitBatches('br', y.index, ev.from, held);
+        const certs = held.map((d) => y.certs?.certificateOf(d)).filter((c) => c !== undefined);
+        if (held.length > 0) transmitBatches('br', y.index, ev.from, held, certs);
         break;
       }
       case 'br': {
@@ -527,8 +664,39 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
           // Unsolicited answers are dropped, as in ConsensusOrderer.
           if (x.payloads === null || !allDigests.has(hex(d)) || !x.payloads.wanted(d)) continue;
           if (x.byzantine === null && !x.held.has(hex(d))) batchesFetched++;
-          batchArrived(x, d);
+          const cert = ev.certs.find((c) => hex(c.digest) === hex(d));
+          if (cert !== undefined && x.certs !== null) certOut(x, x.certs.certificate(cert, now));
+          batchArrived(x, d, -1);
         }
+        break;
+      }
+      case 'bv': {
+        const y = nodes[ev.to]!;
+        if (y.certs !== null) certOut(y, y.certs.vote(ev.from, ev.vote, now));
+        break;
+      }
+      case 'cq': {
+        // Byzantine validators never hand over certificates.
+        const y = nodes[ev.to]!;
+        if (y.certs === null || y.byzantine !== null) break;
+        const certs = ev.digests.map((d) => y.certs!.certificateOf(d)).filter((c) => c !== undefined);
+        if (certs.length > 0) transmitCert({ kind: 'cr', from: y.index, to: ev.from, certs });
+        break;
+      }
+      case 'cr': {
+        const x = nodes[ev.to]!;
+        for (const c of ev.certs) if (x.certs !== null) certOut(x, x.certs.certificate(c, now));
+        break;
+      }
+      case 'verified': {
+        const x = nodes[ev.node]!;
+        if (ev.boot !== x.boots || x.certs === null) break;
+        certOut(x, x.certs.verified(ev.digest, x.badVerifier || !badDigests.has(hex(ev.digest)), now));
+        break;
+      }
+      case 'cert-tick': {
+        const x = nodes[ev.node]!;
+        if (x.certs !== null && ev.version === x.certTimerVersion) certOut(x, x.certs.onTick(now));
         break;
       }
       case 'ledger': {
@@ -552,6 +720,8 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
           if (now < faultMs && rng.chance(dropP)) continue;
           q.push(now + rng.int(1, maxDelay), { kind: 'payload', node: x.index, digest: ev.digest });
         }
+        // The origin holds its own batch (sealed there) whatever the network does.
+        if (originOf.has(hex(ev.digest))) q.push(now, { kind: 'payload', node: originOf.get(hex(ev.digest))!, digest: ev.digest });
         break;
       case 'crash': {
         const x = nodes[ev.node]!;
@@ -634,6 +804,10 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     batchRequests,
     batchesFetched,
     requeued,
+    badBatches: badDigests.size,
+    verifiesPerBatch: verifications / Math.max(1, allDigests.size - badDigests.size),
+    batchVotes,
+    batchVotesLost,
   };
 }
 

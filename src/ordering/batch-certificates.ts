@@ -1,0 +1,375 @@
+import type { ConsensusCrypto } from '../consensus/crypto.js';
+import { faultTolerance, hex, type Hash } from '../consensus/types.js';
+
+/**
+ * Batch certificates (the payload layer's Narwhal / Aptos Quorum Store step): a validator signs
+ * "I verified every signature of the batch with this digest and content hash, and I store it". f+1
+ * such votes from distinct validators are a certificate: at most f validators are faulty, so one
+ * signer is honest, verified those exact bytes and holds them. A validator that is not among a
+ * batch's designated verifiers stores the batch unverified and offers it to consensus (and, once
+ * ordered, to execution) only when it holds a certificate for the content it holds.
+ *
+ * Sans-I/O like ConsensusCore: batches held, verification results, peers' votes and certificates
+ * and ticks in; verifications to run, votes to broadcast, certificate requests, batches certified
+ * and a timer out. Runs the same in a node (ConsensusOrderer) and in the simulator.
+ */
+
+const VOTE_TAG = new TextEncoder().encode('hotledger/batch-vote/v1');
+/** Entries with votes but no batch held (a peer's votes can arrive first): the oldest are forgotten beyond this. */
+const MAX_UNHELD = 4_096;
+/**
+ * Certificates of released batches (their block applied) kept to answer requests: a validator that
+ * restarts holding batches, or lost the votes, gets them from peers instead of verifying again.
+ */
+const RETAINED_CERTS = 16_384;
+/** Certificate requests per message (peer-wire's MAX_BATCHES_PER_REQUEST). */
+const MAX_CERTS_PER_REQUEST = 64;
+
+export interface BatchVote {
+  digest: Hash;
+  /** SHA-256 of the batch's full bytes, signatures included: the digest covers transaction ids only. */
+  content: Hash;
+  signer: number;
+  sig: Uint8Array;
+}
+
+export interface BatchCertificate {
+  digest: Hash;
+  content: Hash;
+  /** Distinct validator indices, ascending, with their signatures in the same order. */
+  signers: number[];
+  sigs: Uint8Array[];
+}
+
+export interface BatchCertificatesConfig {
+  chainId: number;
+  validators: number;
+  self: number;
+  /** Signs this validator's votes and checks peers' (the consensus key and validator set). */
+  crypto: ConsensusCrypto;
+  /**
+   * A batch held without a certificate escalates every this many ms: one more validator of its
+   * verifier order verifies it, and a peer is asked for the certificate.
+   */
+  escalateMs: number;
+  /** Test-only (simulator): certificates of f votes, one short of f + 1 (a broken threshold). */
+  unsafeQuorum?: number;
+  /** Test-only (simulator): no certificate requests and no escalation (lost votes are never made up). */
+  unsafeNoRecovery?: boolean;
+}
+
+export interface CertOutput {
+  /** Verify every signature of the held batch with this digest, then call `verified`. */
+  verify: Hash[];
+  /** This validator's votes: send each to every other validator. */
+  votes: BatchVote[];
+  /** Ask these validators for their certificates of these digests. */
+  requests: { to: number; digests: Hash[] }[];
+  /** Batches now held with a valid certificate for exactly the bytes held: offer them to consensus and for execution. */
+  certified: Hash[];
+  /**
+   * Batches this node verified itself (and voted for), not yet certified: valid here, so usable for
+   * executing a block already committed, but not proposed or voted for until certified.
+   */
+  verifiedHere: Hash[];
+  /** The held copy is not the certified content (a forged copy): drop it and fetch the batch again. */
+  mismatch: Hash[];
+  timer: { at: number } | null;
+}
+
+interface Entry {
+  digest: Hash;
+  /** -1: not known (a batch fetched by digest; its answerer need not be its origin). */
+  origin: number;
+  /** Content hash (hex) of the copy held; undefined until held. */
+  held?: string;
+  heldAt: number;
+  state: 'waiting' | 'verifying' | 'verified' | 'refused';
+  /** Per content hash (hex): signer -> signature, one vote per signer per digest. */
+  votes: Map<string, Map<number, Uint8Array>>;
+  voted: Set<number>;
+  cert?: BatchCertificate;
+  /** Escalation periods passed without a certificate: from the second on, the first f+ticks validators of the verifier order verify. */
+  ticks: number;
+  nextAt: number;
+}
+
+/** The statement a batch vote signs: domain tag, chain id, digest, content hash. */
+export function batchVoteBytes(chainId: number, digest: Hash, content: Hash): Uint8Array {
+  const out = new Uint8Array(VOTE_TAG.length + 4 + 64);
+  out.set(VOTE_TAG, 0);
+  new DataView(out.buffer).setUint32(VOTE_TAG.length, chainId >>> 0);
+  out.set(digest.subarray(0, 32), VOTE_TAG.length + 4);
+  out.set(content.subarray(0, 32), VOTE_TAG.length + 36);
+  return out;
+}
+
+/**
+ * The order in which validators verify a batch: its origin first (it verified the transactions at
+ * admission), then the others from a start the digest picks, in index order around the ring. The
+ * first f+1 are the designated verifiers; escalation walks on down the list. Every node computes
+ * the same list from the digest and origin, and a batch whose origin is not a validator (a business
+ * node's) starts straight at the digest's pick.
+ */
+export function verifierOrder(digest: Hash, origin: number, n: number): number[] {
+  const start = ((digest[0]! << 24) | (digest[1]! << 16) | (digest[2]! << 8) | digest[3]!) >>> 0;
+  const out: number[] = [];
+  if (origin >= 0 && origin < n) out.push(origin);
+  for (let i = 0; i < n; i++) {
+    const v = (start + i) % n;
+    if (v !== origin) out.push(v);
+  }
+  return out;
+}
+
+export class BatchCertificates {
+  private readonly entries = new Map<string, Entry>();
+  private readonly retained = new Map<string, BatchCertificate>();
+  private readonly f: number;
+  private readonly quorum: number;
+  private cursor = 0;
+  private now = 0;
+  private out: CertOutput = emptyOutput();
+  verifications = 0;
+
+  constructor(private readonly cfg: BatchCertificatesConfig) {
+    this.f = faultTolerance(cfg.validators).f;
+    this.quorum = cfg.unsafeQuorum ?? this.f + 1;
+  }
+
+  /** Entries kept (held batches not yet released, and digests with early votes). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Whether this validator verifies a batch from `origin` when it first arrives (before any escalation). */
+  designated(digest: Hash, origin: number): boolean {
+    return verifierOrder(digest, origin, this.cfg.validators).indexOf(this.cfg.self) < this.f + 1;
+  }
+
+  /**
+   * A copy of the batch is held, with this content hash. `origin`: the validator that sent it as
+   * its own (-1 if unknown); `verified`: this node already checked every signature (its own batch,
+   * verified at admission), so it votes at once.
+   */
+  held(digest: Hash, content: Hash, origin: number, now: number, verified = false): CertOutput {
+    this.begin(now);
+    const e = this.entry(digest);
+    if (e.origin < 0 && origin >= 0) e.origin = origin;
+    const c = hex(content);
+    if (e.held !== undefined) return this.finish();
+    if (e.cert && hex(e.cert.content) !== c) {
+      this.out.mismatch.push(digest);
+      return this.finish();
+    }
+    e.held = c;
+    e.heldAt = now;
+    e.nextAt = now + this.cfg.escalateMs;
+    if (e.cert) this.out.certified.push(digest);
+    else if (verified) this.sign(e, content);
+    else if (this.position(e) < this.f + 1) this.startVerify(e);
+    else this.tryCertify(e);
+    return this.finish();
+  }
+
+  /** The signatures of a held batch checked out (`ok`), or one did not (the batch is refused for good). */
+  verified(digest: Hash, ok: boolean, now: number): CertOutput {
+    this.begin(now);
+    const e = this.entries.get(hex(digest));
+    if (!e || e.held === undefined || e.state !== 'verifying') return this.finish();
+    if (!ok) e.state = 'refused';
+    else this.sign(e, hexBytes(e.held));
+    return this.finish();
+  }
+
+  /** A peer's vote (`from`: the authenticated sender; a vote for someone else is ignored). */
+  vote(from: number, v: BatchVote, now: number): CertOutput {
+    this.begin(now);
+    if (v.signer !== from || from === this.cfg.self) return this.finish();
+    const e = this.entries.get(hex(v.digest));
+    if (e?.cert || e?.voted.has(from)) return this.finish();
+    if (!this.cfg.crypto.verify(from, batchVoteBytes(this.cfg.chainId, v.digest, v.content), v.sig)) return this.finish();
+    this.addVote(e ?? this.entry(v.digest), from, hex(v.content), v.sig);
+    return this.finish();
+  }
+
+  /** A certificate a peer sent (an answer to a request, or with a batch it served). */
+  certificate(cert: BatchCertificate, now: number): CertOutput {
+    this.begin(now);
+    const existing = this.entries.get(hex(cert.digest));
+    if (existing?.cert || !this.valid(cert)) return this.finish();
+    const e = existing ?? this.entry(cert.digest);
+    this.adopt(e, cert);
+    return this.finish();
+  }
+
+  /** This node's certificate of a digest, if it has one (to answer a request or attach to a served batch). */
+  certificateOf(digest: Hash): BatchCertificate | undefined {
+    const key = hex(digest);
+    return this.entries.get(key)?.cert ?? this.retained.get(key);
+  }
+
+  /** Whether the held copy of this batch is certified. */
+  certified(digest: Hash): boolean {
+    const e = this.entries.get(hex(digest));
+    return e?.cert !== undefined && e.held === hex(e.cert.content);
+  }
+
+  /** Whether this node refused the batch (it verified it and a signature was bad). */
+  refused(digest: Hash): boolean {
+    return this.entries.get(hex(digest))?.state === 'refused';
+  }
+
+  /** The batch is gone from this node (its block applied, or its copy dropped): forget it. */
+  release(digest: Hash): void {
+    const key = hex(digest);
+    const cert = this.entries.get(key)?.cert;
+    this.entries.delete(key);
+    if (!cert) return;
+    this.retained.set(key, cert);
+    for (const k of this.retained.keys()) {
+      if (this.retained.size <= RETAINED_CERTS) break;
+      this.retained.delete(k);
+    }
+  }
+
+  /** The held copy was dropped (forged, or the node let it go): a later copy is taken afresh. */
+  unhold(digest: Hash): void {
+    const e = this.entries.get(hex(digest));
+    if (!e) return;
+    e.held = undefined;
+    if (e.state === 'verifying') e.state = 'waiting';
+  }
+
+  onTick(now: number): CertOutput {
+    this.begin(now);
+    if (this.cfg.unsafeNoRecovery) return this.finish();
+    const ask: Hash[] = [];
+    for (const e of this.entries.values()) {
+      if (e.held === undefined || e.cert || e.state === 'refused' || e.nextAt > now) continue;
+      e.ticks++;
+      e.nextAt = now + this.cfg.escalateMs;
+      // A designated verifier that is slow, silent or Byzantine (signing nothing, or signing bad
+      // batches that honest verifiers refuse) is made up for by the next one in the order, from
+      // the second period on: the first only asks for a certificate whose votes may have been lost.
+      if (e.state === 'waiting' && this.position(e) < this.f + e.ticks) this.startVerify(e);
+      // Votes can be lost: any peer that formed the certificate can hand it over.
+      ask.push(e.digest);
+    }
+    if (ask.length > 0) {
+      const to = this.nextPeer();
+      for (let i = 0; i < ask.length; i += MAX_CERTS_PER_REQUEST) this.out.requests.push({ to, digests: ask.slice(i, i + MAX_CERTS_PER_REQUEST) });
+    }
+    return this.finish();
+  }
+
+  private position(e: Entry): number {
+    return verifierOrder(e.digest, e.origin, this.cfg.validators).indexOf(this.cfg.self);
+  }
+
+  private startVerify(e: Entry): void {
+    e.state = 'verifying';
+    this.verifications++;
+    this.out.verify.push(e.digest);
+  }
+
+  private sign(e: Entry, content: Hash): void {
+    e.state = 'verified';
+    if (!e.cert) this.out.verifiedHere.push(e.digest);
+    const sig = this.cfg.crypto.sign(batchVoteBytes(this.cfg.chainId, e.digest, content));
+    this.out.votes.push({ digest: e.digest, content, signer: this.cfg.self, sig });
+    this.addVote(e, this.cfg.self, hex(content), sig);
+  }
+
+  private addVote(e: Entry, signer: number, content: string, sig: Uint8Array): void {
+    if (e.voted.has(signer)) return;
+    e.voted.add(signer);
+    let m = e.votes.get(content);
+    if (!m) e.votes.set(content, (m = new Map()));
+    m.set(signer, sig);
+    if (m.size >= this.quorum) {
+      const signers = [...m.keys()].sort((a, b) => a - b);
+      this.adopt(e, { digest: e.digest, content: hexBytes(content), signers, sigs: signers.map((s) => m.get(s)!) });
+    }
+  }
+
+  private tryCertify(e: Entry): void {
+    if (e.cert && e.held === hex(e.cert.content)) this.out.certified.push(e.digest);
+  }
+
+  private adopt(e: Entry, cert: BatchCertificate): void {
+    e.cert = cert;
+    e.votes.clear();
+    if (e.held === undefined) return;
+    if (e.held === hex(cert.content)) this.out.certified.push(e.digest);
+    else {
+      // Certified content differs from what this node holds: its copy carries other signatures.
+      e.held = undefined;
+      if (e.state === 'verifying') e.state = 'waiting';
+      this.out.mismatch.push(e.digest);
+    }
+  }
+
+  private valid(c: BatchCertificate): boolean {
+    if (c.signers.length < this.quorum || c.signers.length !== c.sigs.length || c.signers.length > this.cfg.validators) return false;
+    const msg = batchVoteBytes(this.cfg.chainId, c.digest, c.content);
+    for (let i = 0; i < c.signers.length; i++) {
+      const s = c.signers[i]!;
+      if (!Number.isInteger(s) || s < 0 || s >= this.cfg.validators || (i > 0 && s <= c.signers[i - 1]!)) return false;
+      if (!this.cfg.crypto.verify(s, msg, c.sigs[i]!)) return false;
+    }
+    return true;
+  }
+
+  private entry(digest: Hash): Entry {
+    const key = hex(digest);
+    let e = this.entries.get(key);
+    if (e) return e;
+    e = { digest, origin: -1, heldAt: -1, state: 'waiting', votes: new Map(), voted: new Set(), ticks: 0, nextAt: 0 };
+    this.entries.set(key, e);
+    this.bound();
+    return e;
+  }
+
+  /** Digests nobody here holds (votes that came first, or a Byzantine signer's junk) are bounded: oldest go first. */
+  private bound(): void {
+    if (this.entries.size <= MAX_UNHELD) return;
+    let unheld = 0;
+    for (const e of this.entries.values()) if (e.held === undefined) unheld++;
+    for (const [k, e] of this.entries) {
+      if (unheld <= MAX_UNHELD / 2) break;
+      if (e.held !== undefined) continue;
+      this.entries.delete(k);
+      unheld--;
+    }
+  }
+
+  private nextPeer(): number {
+    const n = this.cfg.validators;
+    let v = this.cursor++ % n;
+    if (v === this.cfg.self) v = this.cursor++ % n;
+    return v;
+  }
+
+  private begin(now: number): void {
+    this.now = now;
+    this.out = emptyOutput();
+  }
+
+  private finish(): CertOutput {
+    let at = Number.POSITIVE_INFINITY;
+    if (!this.cfg.unsafeNoRecovery) {
+      for (const e of this.entries.values()) if (e.held !== undefined && !e.cert && e.state !== 'refused' && e.nextAt < at) at = e.nextAt;
+    }
+    this.out.timer = Number.isFinite(at) ? { at: Math.max(at, this.now) } : null;
+    return this.out;
+  }
+}
+
+function hexBytes(h: string): Uint8Array {
+  return new Uint8Array(Buffer.from(h, 'hex'));
+}
+
+function emptyOutput(): CertOutput {
+  return { verify: [], votes: [], requests: [], certified: [], verifiedHere: [], mismatch: [], timer: null };
+}
