@@ -15,6 +15,7 @@ import { TX_ID_SIZE, TX_SIZE } from '../src/tx/layout.js';
 import type { BenchWorkload } from './workload-cache.js';
 import { progress } from './progress.js';
 import { parseStageTotals, stageMeansMs, type StageTotals } from './stage-breakdown.js';
+import { ThreadCpuMeter, type ThreadCpu } from './thread-cpu.js';
 
 export interface LatencySummary {
   p50: number;
@@ -69,6 +70,8 @@ export interface SignedRun {
   settings: RunSettings;
   /** Where a local batch's time went (hotledger_stage_seconds), mean ms per batch over the recorded part of the run. */
   stagesMs: Record<string, { meanMs: number; samples: number }>;
+  /** CPU µs per committed transaction on the verify workers, the main thread and every other thread (Linux only). */
+  cpuUsPerTx: ThreadCpu | undefined;
 }
 
 /**
@@ -116,6 +119,7 @@ export function signedRun(
     const chunk = rate ? Number.MAX_SAFE_INTEGER : 2_000;
     let sent = 0;
     let refused = 0;
+    const cpu = new ThreadCpuMeter();
     const t0 = performance.now();
     let stagesBefore: StageTotals = parseStageTotals(await node.metrics.metrics());
     if (rate) {
@@ -153,11 +157,12 @@ export function signedRun(
     });
     await Promise.all(submissions);
     await node.idle();
+    const cpuUsPerTx = cpu.stop(committed + rejected, threads);
     bar.stop();
     if (refused > 0) process.stderr.write(`warning: ${refused} transactions refused at admission (mempool full?)\n`);
     const seconds = (lastCommit - t0) / 1000;
     const stagesMs = stageMeansMs([stagesBefore], [parseStageTotals(await node.metrics.metrics())]);
-    return { committed, rejected, seconds, tps: committed / seconds, offered: rate, latencyMs: summarize(hist), settings, stagesMs };
+    return { committed, rejected, seconds, tps: committed / seconds, offered: rate, latencyMs: summarize(hist), settings, stagesMs, cpuUsPerTx };
   });
 }
 

@@ -51,6 +51,9 @@ const stageLine = (s: SignedRun) =>
   Object.entries(s.stagesMs)
     .map(([k, v]) => `${k} ${v.meanMs}`)
     .join(' / ');
+/** Where the saturation run's CPU went: what is not verification comes out of it when threads = cores. */
+const cpuLine = (s: SignedRun) =>
+  s.cpuUsPerTx ? `verify ${s.cpuUsPerTx.verify} / main ${s.cpuUsPerTx.main} / others ${s.cpuUsPerTx.others} (busiest ${s.cpuUsPerTx.othersTop.join(', ')})` : 'n/a (no /proc)';
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const pct = (n: number) => `${(n * 100).toFixed(1)} %`;
 
@@ -85,6 +88,7 @@ function printRun(r: Awaited<ReturnType<typeof benchThreads>>) {
     ['signed tps at saturation (durable)', `${fmt(r.saturation.tps)} tx/s  = ${pct(r.saturation.tps / r.ceilingTps)} of ceiling`],
     ['  committed / rejected', `${fmt(r.saturation.committed)} / ${fmt(r.saturation.rejected)} in ${r.saturation.seconds.toFixed(2)} s`],
     ['  latency at saturation', lat(r.saturation)],
+    ['  CPU µs per transfer by thread', cpuLine(r.saturation)],
     [`fixed rate ${fmt(r.fixed.offered)} tx/s offered`, `${fmt(r.fixed.tps)} tx/s committed (${fmt(r.fixed.committed)} txs)`],
     ['  latency submit→durable', lat(r.fixed)],
     ['  stages, mean ms per batch', stageLine(r.fixed)],
@@ -120,6 +124,7 @@ if (opts.json) {
     ratio: r.saturation.tps / r.ceilingTps,
     latencyMs: r.fixed.latencyMs,
     fixedRateStagesMs: r.fixed.stagesMs,
+    cpuUsPerTx: r.saturation.cpuUsPerTx,
     offeredRate: r.fixed.offered,
     fixedRateTps: r.fixed.tps,
     saturationLatencyMs: r.saturation.latencyMs,
