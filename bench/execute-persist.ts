@@ -12,6 +12,9 @@ import { TX_ID_SIZE, TX_SIZE } from '../src/tx/layout.js';
 import { encodeUnsigned } from '../src/tx/transaction.js';
 import { LedgerStore } from '../src/storage/ledger-store.js';
 import type { GenesisAccount } from '../src/chain/genesis.js';
+import { availableParallelism } from 'node:os';
+import { measureVerifyCeiling } from './ceiling.js';
+import { loadWorkload } from './workload-cache.js';
 
 export interface ExecutePersistResult {
   transfers: number;
@@ -136,13 +139,20 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     .option('--block <n>', 'transfers per block', positiveInt('--block', 1_000_000), 100_000)
     .option('--shards <n>', 'execution shards', positiveInt('--shards', 64), 1)
     .option('--runs <n>', 'repeat the run', positiveInt('--runs', 20), 1)
+    .option('--threads <n>', 'verify threads of the ceiling printed beside it', positiveInt('--threads', 64), availableParallelism())
     .parse()
-    .opts<{ transfers: number; accounts: number; block: number; shards: number; runs: number }>();
+    .opts<{ transfers: number; accounts: number; block: number; shards: number; runs: number; threads: number }>();
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+  // The same-run verify ceiling, on the engine bench's cached signed workload: the stage is
+  // reported beside what signature verification allows on this machine at this moment.
+  const w = loadWorkload(7, 10_000, 200_000);
+  const ceilingN = Math.min(w.count, 50_000 * o.threads);
   for (let run = 0; run < o.runs; run++) {
+    const before = await measureVerifyCeiling(w.txs, ceilingN, o.threads);
     const r = await executePersist({ chainId: 7, accounts: o.accounts, transfers: o.transfers, blockSize: o.block, shards: o.shards });
+    const after = await measureVerifyCeiling(w.txs, ceilingN, o.threads);
     console.log(
-      `execute + persist alone: ${fmt(r.tps)} transfers/s (${fmt(r.transfers)} in ${r.seconds.toFixed(2)} s, blocks of ${fmt(o.block)}, ${o.shards} shard(s), ${fmt(o.accounts)} accounts); look-ups: committed id ${fmt(r.lookups.committedPerSec)}/s, absent id ${fmt(r.lookups.absentPerSec)}/s`,
+      `execute + persist alone: ${fmt(r.tps)} transfers/s (${fmt(r.transfers)} in ${r.seconds.toFixed(2)} s, blocks of ${fmt(o.block)}, ${o.shards} shard(s), ${fmt(o.accounts)} accounts) = ${(r.tps / ((before + after) / 2)).toFixed(1)}× the verify ceiling ${fmt((before + after) / 2)} tx/s (${o.threads} thr, before ${fmt(before)}, after ${fmt(after)}); look-ups: committed id ${fmt(r.lookups.committedPerSec)}/s, absent id ${fmt(r.lookups.absentPerSec)}/s`,
     );
   }
 }

@@ -66,7 +66,7 @@ export function creditPhase(state: AccountState, input: BlockInput, shard: numbe
     if (statuses[i] !== 0) continue;
     const off = i * TX_SIZE + Off.RECIPIENT;
     if (shards > 1 && shardOfKey(txs, off, shards) !== shard) continue;
-    const to = state.getOrCreate(txs.toString('latin1', off, off + 32), txs, off);
+    const to = state.getOrCreate(txs, off);
     to.balance += readU53(txs, i * TX_SIZE + Off.AMOUNT);
     touches.add(to);
   }
@@ -99,7 +99,7 @@ function debit(state: AccountState, input: BlockInput, i: number, touches: Block
   if (bad !== 0) return bad;
   const amount = readU53(txs, o + Off.AMOUNT);
   if (v !== 0) return v;
-  const from = state.get(txs.toString('latin1', o + Off.SENDER, o + Off.SENDER + 32), txs, o + Off.SENDER);
+  const from = state.get(txs, o + Off.SENDER);
   if (!from) return RejectCode.UNKNOWN_SENDER;
   const nonce = readU53(txs, o + Off.NONCE);
   if (nonce !== from.nonce + 1) {

@@ -88,7 +88,7 @@ export class Ledger {
 
   private async writeGenesis(gid: string): Promise<void> {
     const touched = this.opts.genesis.map((g) => {
-      const a = this.state.getOrCreate(g.publicKey.toString('latin1'), g.publicKey);
+      const a = this.state.getOrCreate(g.publicKey);
       a.balance += g.balance;
       return a;
     });

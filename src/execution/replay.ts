@@ -28,7 +28,7 @@ export function replayChain(store: LedgerStore, chainId: number, genesis: readon
   const state = new AccountState({ getAccount: () => undefined }, ZERO_ROOT(), Number.MAX_SAFE_INTEGER);
   const seen = new Set(
     genesis.map((g) => {
-      const a = state.getOrCreate(g.publicKey.toString('latin1'), g.publicKey);
+      const a = state.getOrCreate(g.publicKey);
       a.balance += g.balance;
       return a;
     }),

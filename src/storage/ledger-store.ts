@@ -98,6 +98,8 @@ export class LedgerStore {
    * commits): their ids, and their statuses once executed.
    */
   private readonly pending = new Map<number, { ids: Uint8Array; statuses: Uint8Array | undefined }>();
+  private confirmedStatus: number | undefined;
+  private readonly chunkKeyScratch = Buffer.alloc(8);
 
   constructor(opts: StoreOptions) {
     mkdirSync(opts.path, { recursive: true });
@@ -156,12 +158,13 @@ export class LedgerStore {
   /** Where the transaction with this id owns its outcome (the first copy the chain holds). */
   getTxLocation(id: Uint8Array): TxLocation | undefined {
     const index = this.finalIds();
+    this.confirmedStatus = undefined;
     const slot = index.find(id);
     if (slot < 0) return undefined;
     const height = index.heightAt(slot);
     const position = index.positionAt(slot);
-    const pending = this.pending.get(height);
-    const status = pending ? pending.statuses?.[position] : this.storedStatus(height, position);
+    // Read by the confirmation of this very match: one chunk read per look-up.
+    const status = this.confirmedStatus;
     if (status === undefined) throw new HotledgerError('STORAGE_CORRUPT', `block ${height} holds no result for tx ${position}`);
     return { height, position, status };
   }
@@ -225,20 +228,25 @@ export class LedgerStore {
     }
   }
 
-  /** Whether the id at (height, position) is `id`: from a registered block, else from LMDB. */
+  /**
+   * Whether the id at (height, position) is `id`: from a registered block, else from LMDB. On a
+   * match it leaves that position's status in `confirmedStatus` (undefined if not executed yet).
+   */
   private confirmId(height: number, position: number, id: Uint8Array): boolean {
     const p = this.pending.get(height);
-    if (p) return idAt(p.ids, position, id);
-    const chunk = fastGet(this.txIds, chunkKey(height, Math.floor(position / TX_ID_CHUNK)), this.readOpts());
-    return chunk !== undefined && idAt(chunk, position % TX_ID_CHUNK, id);
-  }
-
-  private storedStatus(height: number, position: number): number | undefined {
-    const chunk = this.txIds.get(chunkKey(height, Math.floor(position / TX_ID_CHUNK)), this.readOpts());
-    if (!chunk) return undefined;
+    if (p) {
+      this.confirmedStatus = p.statuses?.[position];
+      return idAt(p.ids, position, id);
+    }
+    this.chunkKeyScratch.writeUInt32BE(height, 0);
+    this.chunkKeyScratch.writeUInt32BE(Math.floor(position / TX_ID_CHUNK), 4);
+    const chunk = fastGet(this.txIds, this.chunkKeyScratch, this.readOpts());
+    if (!chunk) return false;
     const n = chunk.length / (TX_ID_SIZE + 1);
     const i = position % TX_ID_CHUNK;
-    return i < n ? chunk[n * TX_ID_SIZE + i] : undefined;
+    if (i >= n || !idAt(chunk, i, id)) return false;
+    this.confirmedStatus = chunk[n * TX_ID_SIZE + i];
+    return true;
   }
 
   getBatchLocation(digest: Uint8Array): BatchLocation | undefined {

@@ -20,7 +20,7 @@ function block(specs: { from: number; to: number; amount: number; nonce: number 
 function freshState(balances: Map<number, number>): AccountState {
   const state = new AccountState({ getAccount: () => undefined }, ZERO_ROOT(), 1_000_000);
   const touched = [...balances].map(([i, b]) => {
-    const a = state.getOrCreate(keys[i]!.toString('latin1'), keys[i]!);
+    const a = state.getOrCreate(keys[i]!);
     a.balance = b;
     return a;
   });
@@ -105,7 +105,7 @@ describe('executeBlock', () => {
     ]);
     const out = executeBlock(state, { height: 1, chainId: CHAIN, txs, count: 4, verified: new Uint8Array(4) }, 2);
     expect([...out.statuses]).toEqual([0, RejectCode.INSUFFICIENT_FUNDS, RejectCode.INSUFFICIENT_FUNDS, RejectCode.NONCE_GAP]);
-    const bal = (i: number) => state.get(keys[i]!.toString('latin1'), keys[i]!)?.balance;
+    const bal = (i: number) => state.get(keys[i]!)?.balance;
     expect([bal(0), bal(1), bal(2)]).toEqual([40, 60, undefined]);
     expect(out.committed).toBe(1);
   });
@@ -122,6 +122,34 @@ describe('executeBlock', () => {
     const verified = Uint8Array.from([0, RejectCode.BAD_SIGNATURE, 0, 0]);
     const out = executeBlock(state, { height: 1, chainId: CHAIN, txs, count: 4, verified }, 1);
     expect([...out.statuses]).toEqual([RejectCode.WRONG_CHAIN, RejectCode.BAD_SIGNATURE, RejectCode.NONCE_MISMATCH, 0]);
-    expect(state.get(keys[1]!.toString('latin1'), keys[1]!)?.balance).toBe(7);
+    expect(state.get(keys[1]!)?.balance).toBe(7);
+  });
+});
+
+describe('AccountState cache', () => {
+  it('finds every account, colliding hashes included, and evicts only what is visible in the store', () => {
+    const stored = new Map<string, { balance: number; nonce: number }>();
+    const state = new AccountState({ getAccount: (k) => stored.get(Buffer.from(k).toString('hex')) }, ZERO_ROOT(), 1024);
+    // Keys that share their first 8 bytes land in one chain whatever the seed.
+    const many = Array.from({ length: 3_000 }, (_, i) => {
+      const k = Buffer.alloc(32, 7);
+      k.writeUInt32LE(i % 2 === 0 ? i : 1, 0);
+      k.writeUInt32LE(i, 28);
+      return k;
+    });
+    many.forEach((k, i) => {
+      const a = state.getOrCreate(k);
+      a.balance = i;
+      a.height = i < 1_500 ? 1 : 2;
+    });
+    expect(state.size).toBe(3_000);
+    many.forEach((k, i) => expect(state.get(k)?.balance).toBe(i));
+    // Block 1 visible: its accounts may go (their values are in the store), block 2's may not.
+    for (const [i, k] of many.entries()) if (i < 1_500) stored.set(k.toString('hex'), { balance: i, nonce: 0 });
+    state.markVisible(1);
+    expect(state.size).toBe(1_500);
+    const misses = state.misses;
+    many.forEach((k, i) => expect(state.get(k)?.balance).toBe(i));
+    expect(state.misses - misses).toBe(1_500);
   });
 });
