@@ -7,13 +7,12 @@ import { loadConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
 import { startNode, type RunningNode } from '../src/node/node.js';
 import { newLatencyHistogram } from '../src/node/stats.js';
-import { LedgerClient } from '../src/pipeline/ledger-client.js';
 import { VerifyPool } from '../src/pipeline/verify-pool.js';
-import { genesisAccounts } from '../src/chain/genesis.js';
 import { txId } from '../src/tx/codec.js';
 import { TX_ID_SIZE, TX_SIZE } from '../src/tx/layout.js';
 import type { BenchWorkload } from './workload-cache.js';
 import { progress } from './progress.js';
+import { executePersist } from './execute-persist.js';
 import { parseStageTotals, stageMeansMs, type StageTotals } from './stage-breakdown.js';
 import { ThreadCpuMeter, type ThreadCpu } from './thread-cpu.js';
 
@@ -196,30 +195,11 @@ export async function verifyStageRun(w: BenchWorkload, threads: number, chunkSiz
 }
 
 /**
- * Execute + persist alone: pre-verified blocks of `blockSize` straight to the ledger thread, all
- * handed over at once (as the pipeline overlaps them), timed until the last one is durable.
+ * Execute + persist alone (bench/execute-persist.ts): 1,000,000 pre-verified transfers over the
+ * workload's accounts in blocks of `blockSize`, all handed to the ledger thread at once, timed
+ * until the last block is durable. A million, not the signed workload: a run of one or two blocks
+ * measured one block's latency, not the stage's rate.
  */
 export async function executePersistRun(w: BenchWorkload, blockSize: number, shards: number): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), 'hotledger-bench-ep-'));
-  const cfg = loadConfig({ profile: 'bench', overrides: { node: { dataDir: dir }, chain: { chainId: w.chainId, genesis: { devnetAccounts: w.accounts.length } } } });
-  const ledger = new LedgerClient();
-  try {
-    await ledger.init({ path: dir, mapSizeMb: cfg.storage.mapSizeMb, cacheSizeMb: cfg.storage.cacheSizeMb, chainId: w.chainId, shards, genesis: genesisAccounts(cfg) });
-    const blocks: { txs: Buffer; ids: Buffer; count: number }[] = [];
-    for (let start = 0; start < w.count; start += blockSize) {
-      const count = Math.min(blockSize, w.count - start);
-      const ids = Buffer.allocUnsafe(count * TX_ID_SIZE);
-      for (let i = 0; i < count; i++) txId(w.txs, (start + i) * TX_SIZE).copy(ids, i * TX_ID_SIZE);
-      blocks.push({ txs: Buffer.from(w.txs.subarray(start * TX_SIZE, (start + count) * TX_SIZE)), ids, count });
-    }
-    const t0 = performance.now();
-    const replies = await Promise.all(blocks.map((b) => ledger.apply({ ...b, verified: new Uint8Array(b.count), timestamp: Date.now(), round: 0 })));
-    const ms = performance.now() - t0;
-    const committed = replies.reduce((s, r) => s + r.committed, 0);
-    if (committed !== w.count) throw new Error(`execute+persist committed ${committed} of ${w.count}`);
-    return (committed / ms) * 1000;
-  } finally {
-    await ledger.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return (await executePersist({ chainId: w.chainId, accounts: w.accounts.length, transfers: 1_000_000, blockSize, shards })).tps;
 }
