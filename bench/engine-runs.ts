@@ -200,6 +200,6 @@ export async function verifyStageRun(w: BenchWorkload, threads: number, chunkSiz
  * until the last block is durable. A million, not the signed workload: a run of one or two blocks
  * measured one block's latency, not the stage's rate.
  */
-export async function executePersistRun(w: BenchWorkload, blockSize: number, shards: number): Promise<number> {
-  return (await executePersist({ chainId: w.chainId, accounts: w.accounts.length, transfers: 1_000_000, blockSize, shards })).tps;
+export async function executePersistRun(w: BenchWorkload, blockSize: number, shards: number, transfers = 1_000_000): Promise<number> {
+  return (await executePersist({ chainId: w.chainId, accounts: w.accounts.length, transfers, blockSize, shards })).tps;
 }

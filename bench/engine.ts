@@ -27,6 +27,7 @@ const program = new Command()
   .option('--max-inflight <n>', 'pipeline.maxInflightBatches for the runs (default: the bench profile)', positiveInt('--max-inflight', 64))
   .option('--shards <n>', 'pipeline.executionShards (default: one per thread)', positiveInt('--shards', 64))
   .option('--skip-saturation', 'only the fixed-rate run (needs --rate)')
+  .option('--execute-persist-txs <n>', 'pre-verified transfers for the execute+persist stage alone', positiveInt('--execute-persist-txs', 10_000_000), 1_000_000)
   .option('--json <file>', 'also write the results as JSON')
   .parse();
 
@@ -41,6 +42,7 @@ const opts = program.opts<{
   maxInflight?: number;
   shards?: number;
   skipSaturation?: boolean;
+  executePersistTxs: number;
 }>();
 const pipeline = { batchTimeoutMs: opts.batchTimeoutMs, maxInflightBatches: opts.maxInflight, executionShards: opts.shards };
 if (opts.skipSaturation && !opts.rate) program.error('--skip-saturation needs --rate');
@@ -77,7 +79,7 @@ async function benchThreads(threads: number) {
     );
     process.exit(0);
   }
-  const executePersist = await executePersistRun(w, 100_000, threads);
+  const executePersist = await executePersistRun(w, 100_000, threads, opts.executePersistTxs);
   return { threads, ceilingTps, ceilingRange: [ceilingBefore, ceilingAfter], saturation: saturation!, fixed, stageTps: { verify, executePersist } };
 }
 

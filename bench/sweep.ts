@@ -26,7 +26,8 @@ import { SWEEP_FORMAT, SweepFileSchema, type RunSummary, type SweepFile, type Sw
  * replaces any of them (e.g. --bench-args "--txs 200000" for the engine's full workload).
  */
 const DEFAULT_BENCH_ARGS: Record<SweepBench, string[]> = {
-  engine: ['--txs', '40000', '--accounts', '2000', '--rate-seconds', '4'],
+  // The execute+persist stage alone is not in the guide's tables: 100,000 transfers instead of the bench's 1,000,000.
+  engine: ['--txs', '40000', '--accounts', '2000', '--rate-seconds', '4', '--execute-persist-txs', '100000'],
   cluster: ['--validators', '4', '--warmup', '4', '--duration', '10', '--latency-duration', '8'],
 };
 
