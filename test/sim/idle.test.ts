@@ -14,7 +14,13 @@ describe('simulator: an idle spell after the faults', () => {
       expect(r.livenessFailure, `seed ${seed}: ${r.livenessDetail}`).toBe(false);
       // The old heartbeat (100 ms here) committed about 100,000 empty blocks in 3 hours.
       expect(r.idleEmptyBlocks, `seed ${seed}`).toBeLessThanOrEqual(2);
-      expect(r.idleRounds, `seed ${seed}`).toBeLessThanOrEqual((3 * HOUR) / 12_000 + 5);
+      // A Byzantine leader may propose a batch nobody else can get (seed 30006, 7 validators, one
+      // equivocating leader proposing its own uncertified batch every time it leads): that round is
+      // busy for everyone (a block with payload awaits its QC) and ends at the busy timeout, not the
+      // idle one. So b Byzantine leaders can cut short up to b rounds in n: n / (n - b) times the
+      // idle count. Without them the bound is the idle count itself.
+      const byzantineShare = r.validators / (r.validators - r.byzantine.length);
+      expect(r.idleRounds, `seed ${seed}`).toBeLessThanOrEqual(((3 * HOUR) / 12_000) * byzantineShare + 5);
       expect(r.maxLateCommitMs, `seed ${seed}`).toBeGreaterThan(0);
       worstLate = Math.max(worstLate, r.maxLateCommitMs);
     }
