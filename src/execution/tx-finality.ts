@@ -3,8 +3,8 @@ import { TX_ID_SIZE } from '../tx/layout.js';
 
 /** The ids that own their outcome so far, and where (a TxIdIndex; see tx-id-index.ts). */
 export interface FinalIds {
-  has(ids: Uint8Array, offset: number): boolean;
-  add(ids: Uint8Array, offset: number, height: number, position: number): void;
+  /** Adds the id at `ids[offset..]` as owned by (height, position) unless it is final already. */
+  claim(ids: Uint8Array, offset: number, height: number, position: number): boolean;
 }
 
 /**
@@ -29,8 +29,7 @@ export function markRepeats(ids: Uint8Array, count: number, verified: Uint8Array
   for (let i = 0; i < count; i++) {
     // A copy whose signature failed claims nothing: a genuine copy after it still counts.
     if (out[i] !== 0) continue;
-    if (final.has(ids, i * TX_ID_SIZE)) out[i] = RejectCode.DUPLICATE;
-    else final.add(ids, i * TX_ID_SIZE, height, i);
+    if (!final.claim(ids, i * TX_ID_SIZE, height, i)) out[i] = RejectCode.DUPLICATE;
   }
   return out;
 }

@@ -218,12 +218,14 @@ export class LedgerStore {
 
   /** Adds the owning ids of stored blocks `from..to` to the index: one sequential scan. */
   private indexStored(index: TxIdIndex, from: number, to: number): void {
-    for (const { key, value } of this.txIds.getRange({ start: chunkKey(from, 0), end: chunkKey(to + 1, 0), ...this.readOpts() })) {
-      const h = key.readUInt32BE(0);
-      const first = key.readUInt32BE(4) * TX_ID_CHUNK;
+    for (const entry of this.txIds.getRange({ start: chunkKey(from, 0), end: chunkKey(to + 1, 0), ...this.readOpts() })) {
+      // Copied: a confirmation read inside claim() may reuse lmdb's buffer under this value.
+      const value = Buffer.from(entry.value);
+      const h = entry.key.readUInt32BE(0);
+      const first = entry.key.readUInt32BE(4) * TX_ID_CHUNK;
       const n = value.length / (TX_ID_SIZE + 1);
       for (let i = 0; i < n; i++) {
-        if (ownsIndexEntry(value[n * TX_ID_SIZE + i]!) && !index.has(value, i * TX_ID_SIZE)) index.add(value, i * TX_ID_SIZE, h, first + i);
+        if (ownsIndexEntry(value[n * TX_ID_SIZE + i]!)) index.claim(value, i * TX_ID_SIZE, h, first + i);
       }
     }
   }

@@ -77,6 +77,27 @@ export class TxIdIndex {
     return this.positions[slot]!;
   }
 
+  /**
+   * Records `id` at (height ≥ 1, position) unless the table holds it already: one probe for both.
+   * Returns whether it was added.
+   */
+  claim(id: Uint8Array, offset: number, height: number, position: number): boolean {
+    if ((this.count + 1) * 4 > this.heights.length * 3) this.grow();
+    const a = read32(id, offset);
+    const b = read32(id, offset + 4);
+    const heights = this.heights;
+    let s = a & this.mask;
+    for (; heights[s] !== 0; s = (s + 1) & this.mask) {
+      if (this.keyA[s] === a && this.keyB[s] === b && this.confirm(heights[s]!, this.positions[s]!, id.subarray(offset, offset + TX_ID_SIZE))) return false;
+    }
+    this.keyA[s] = a;
+    this.keyB[s] = b;
+    heights[s] = height;
+    this.positions[s] = position;
+    this.count++;
+    return true;
+  }
+
   /** Records `id` at (height ≥ 1, position). The caller knows it is not in the table yet. */
   add(id: Uint8Array, offset: number, height: number, position: number): void {
     if ((this.count + 1) * 4 > this.heights.length * 3) this.grow();

@@ -32,6 +32,15 @@ describe('TxIdIndex (in-memory id → location)', () => {
       expect(slot).toBeGreaterThanOrEqual(0);
       expect([index.heightAt(slot), index.positionAt(slot)]).toEqual([1, i]);
     }
+    // claim: refuses an id held already (its prefix twin too), adds a new one.
+    expect(index.claim(ids, (n - 1) * TX_ID_SIZE, 2, 0)).toBe(false);
+    const fresh = Buffer.concat([ids, Buffer.from(ids.subarray(0, TX_ID_SIZE))]);
+    fresh[n * TX_ID_SIZE + 31] = fresh[n * TX_ID_SIZE + 31]! ^ 2;
+    const withFresh = new TxIdIndex((h, p, id) => h === 1 && idAt(fresh, p, id));
+    for (let i = 0; i < n; i++) withFresh.add(fresh, i * TX_ID_SIZE, 1, i);
+    expect(withFresh.claim(fresh, n * TX_ID_SIZE, 1, n)).toBe(true);
+    expect(withFresh.claim(fresh, n * TX_ID_SIZE, 1, n)).toBe(false);
+    expect(withFresh.size).toBe(n + 1);
     const absent = Buffer.from(ids.subarray(0, TX_ID_SIZE));
     absent[31] = absent[31]! ^ 1; // same 8-byte prefix as id 0 and id n/2, another id
     expect(index.has(absent)).toBe(false);
