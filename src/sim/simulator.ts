@@ -426,6 +426,7 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
       q.push(now + crng.int(1, 20), { kind: 'verified', node: x.index, boot: x.boots, digest: d });
     }
     for (const d of out.mismatch) x.held.delete(hex(d));
+    for (const f of out.fetch) if (x.payloads !== null) payloadOut(x, x.payloads.fetch([f.digest], f.from, now));
     for (const d of out.certified) {
       const c = x.certs?.certificateOf(d);
       if (c !== undefined) x.storedCerts.set(hex(d), c);

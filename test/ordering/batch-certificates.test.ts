@@ -75,9 +75,9 @@ describe('BatchCertificates (sans-I/O)', () => {
     // Escalation: the next verifiers (2, then 0) verify too, and refuse too: still no certificate.
     x.nodes[2]!.held(d, content(2), 3, 0);
     let verify = 0;
-    for (let t = 100; t <= 400; t += 100) verify += x.nodes[2]!.onTick(t).verify.length;
+    for (let t = 100; t <= 800; t += 100) verify += x.nodes[2]!.onTick(t).verify.length;
     expect(verify).toBe(1);
-    expect(x.nodes[2]!.verified(d, false, 450).votes).toEqual([]);
+    expect(x.nodes[2]!.verified(d, false, 850).votes).toEqual([]);
     expect(x.nodes[2]!.certified(d)).toBe(false);
     // With a threshold of f (one short), the Byzantine vote alone would have certified it.
     const broken = four({ unsafeQuorum: 1 });
@@ -123,11 +123,12 @@ describe('BatchCertificates (sans-I/O)', () => {
     const d = digest(5, 2); // origin 0: order [0, 2, 3, 1]: node 1 is last
     const c = x.nodes[1]!;
     expect(c.held(d, content(5), 0, 0).timer).toEqual({ at: 100 });
-    const ticks = [100, 200, 300, 400].map((t) => c.onTick(t));
-    expect(ticks.map((o) => o.requests.length)).toEqual([1, 1, 1, 1]);
-    expect(ticks.map((o) => o.verify.length)).toEqual([0, 0, 1, 0]); // f + ticks > position 3 at the third
+    const ticks = [100, 200, 300, 400, 500, 600, 700, 800, 900].map((t) => c.onTick(t));
+    expect(ticks.map((o) => o.requests.length)).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 1]);
+    // Position 3: one more verifier every 4 periods, so it verifies at the 8th (f + 1 + 2 > 3).
+    expect(ticks.map((o) => o.verify.length)).toEqual([0, 0, 0, 0, 0, 0, 0, 1, 0]);
     expect(ticks[0]!.requests[0]!.to).not.toBe(1);
-    const v = c.verified(d, true, 350);
+    const v = c.verified(d, true, 850);
     expect(v.verifiedHere).toEqual([d]); // valid here for execution; not certified (one vote)
     expect(v.certified).toEqual([]);
   });
