@@ -1,4 +1,6 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { txRootOf } from '../chain/block-header.js';
+import { batchVoteBytes } from '../ordering/batch-certificates.js';
 import {
   encodeMessage,
   genesisQc,
@@ -324,6 +326,35 @@ export const ATTACKS: Record<string, Attack> = {
             ? undefined
             : `the genuine tx ${id.slice(0, 12)} did not commit on every honest validator within 15 s after its forged copy`;
         },
+      };
+    },
+  },
+
+  /**
+   * The attacker, a validator and the batch's origin, vouches for its own batch holding one bad
+   * signature: the batch goes out with its signed batch vote ('bv'). A certificate needs f + 1
+   * votes and the honest designated verifiers (and the escalated ones) refuse, so the batch never
+   * certifies and its transactions never commit.
+   */
+  'vouched-bad-batch': {
+    item: 6,
+    what: "a sequenced batch of 3 victim txs, the second with a zero signature, and the attacker's signed batch vote for it",
+    run: async (ctx) => {
+      const nonce = await ctx.nextNonce();
+      const txs = generateTransfers({ chainId: ctx.chainId, senders: [ctx.victim], recipients: [ctx.recipient], count: 3, startNonces: [nonce] });
+      txs.fill(0, TX_SIZE + Off.SIGNATURE, TX_SIZE + Off.SIGNATURE + 64);
+      const ids = Buffer.concat([0, 1, 2].map((i) => txId(txs, i * TX_SIZE)));
+      const digest = txRootOf(ids);
+      const content = new Uint8Array(createHash('sha256').update(txs).digest());
+      let sent = ctx.peer.broadcast({ k: 'b', txs, i: ++fakeBoot, n: 1 });
+      sent += ctx.peer.broadcast({ k: 'bv', d: digest, h: content, s: ctx.peer.crypto.sign(batchVoteBytes(ctx.chainId, digest, content)) });
+      await ctx.peer.flushed();
+      const bad = txId(txs, TX_SIZE).toString('hex');
+      return {
+        sent,
+        note: `batch of victim nonces ${nonce}..${nonce + 2}, tx ${bad.slice(0, 12)} with a zero signature, vouched for`,
+        // Escalation reaches every honest validator within 4 + 2 round timeouts (6 s at 1 s).
+        probe: async () => ((await ctx.committedEverywhere(bad, 8_000)) ? `the tx ${bad.slice(0, 12)} with a bad signature committed` : undefined),
       };
     },
   },

@@ -120,6 +120,8 @@ export class ConsensusOrderer implements Orderer {
   private readonly certWaiters = new Map<string, () => void>();
   /** Certified batches offered to the core (once each). */
   private readonly offeredToCore = new Set<string>();
+  /** Batches a proposal named that the core still waits for: offered the moment they are certified. */
+  private readonly proposed = new Set<string>();
   private certTimer: { at: number; handle: NodeJS.Timeout } | undefined;
   private readonly requestLimiter: KeyedLimiter<number>;
   private readonly messageLimiter: KeyedLimiter<number>;
@@ -528,6 +530,7 @@ export class ConsensusOrderer implements Orderer {
     this.onPayload(this.payloadSide.batchAvailable(d, Date.now()));
     if (!certified) return;
     const waiter = this.certWaiters.get(key);
+    if (this.proposed.has(key)) this.offerToCore(d);
     if (waiter) waiter();
     else this.offerToCore(d);
   }
@@ -612,7 +615,13 @@ export class ConsensusOrderer implements Orderer {
           const m: PeerMessage = { k: 'c', m: encodeMessage(s.msg) };
           this.sendTo(s.to, m);
         }
-        for (const f of out.fetchPayload) this.onPayload(this.payloadSide.fetch(f.digests, f.from, Date.now()));
+        for (const f of out.fetchPayload) {
+          // A proposal names these: its leader fixed their order, so each goes to the core as soon
+          // as it is certified here, not behind its origin's earlier batches.
+          for (const d of f.digests) this.proposed.add(hex(d));
+          for (const d of f.digests) this.offerToCore(d);
+          this.onPayload(this.payloadSide.fetch(f.digests, f.from, Date.now()));
+        }
         if (out.commits.length > 0) {
           const delivery = this.payloadSide.committed(out.commits, Date.now());
           const last = out.commits[out.commits.length - 1]!;
@@ -667,6 +676,7 @@ export class ConsensusOrderer implements Orderer {
       this.payloads.delete(hex(d));
       this.certs.release(d);
       this.offeredToCore.delete(hex(d));
+      this.proposed.delete(hex(d));
     }
     for (const b of blocks) this.deliver?.(b);
     this.armPayload(out.timer);
