@@ -282,8 +282,11 @@ export class BatchCertificates {
       const first = this.cfg.firstEscalation ?? VERIFY_EVERY;
       const extra = e.ticks < first ? 0 : 1 + Math.floor((e.ticks - first) / VERIFY_EVERY);
       if (e.state === 'waiting' && this.position(e) < this.f + 1 + extra) this.startVerify(e);
-      // Votes can be lost: any peer that formed the certificate can hand it over.
+      // Votes can be lost: any peer that formed the certificate can hand it over. When nobody
+      // formed it (every holder has only its own vote), only sending the votes again helps.
       ask.push(e.digest);
+      const own = e.state === 'verified' && e.ticks % VERIFY_EVERY === 0 ? e.votes.get(e.held)?.get(this.cfg.self) : undefined;
+      if (own) this.out.votes.push({ digest: e.digest, content: hexBytes(e.held), signer: this.cfg.self, sig: own });
     }
     if (ask.length > 0) {
       const to = this.nextPeer();
