@@ -142,6 +142,8 @@ export class BatchCertificates {
   private readonly retained = new Map<string, BatchCertificate>();
   private readonly f: number;
   private readonly quorum: number;
+  /** Validators this node has no link to: skipped in the verifier order until they are back. */
+  private readonly down = new Set<number>();
   private cursor = 0;
   private now = 0;
   private out: CertOutput = emptyOutput();
@@ -159,7 +161,8 @@ export class BatchCertificates {
 
   /** Whether this validator verifies a batch from `origin` when it first arrives (before any escalation). */
   designated(digest: Hash, origin: number): boolean {
-    return verifierOrder(digest, origin, this.cfg.validators).indexOf(this.cfg.self) < this.f + 1;
+    const order = verifierOrder(digest, origin, this.cfg.validators);
+    return (this.down.size === 0 ? order : order.filter((v) => !this.down.has(v))).indexOf(this.cfg.self) < this.f + 1;
   }
 
   /**
@@ -262,6 +265,26 @@ export class BatchCertificates {
     if (e.state === 'verifying') e.state = 'waiting';
   }
 
+  /**
+   * A validator's link went down or came back. A designated verifier that is down cannot vote, and
+   * waiting for escalation behind it (several round timeouts) held every batch it was picked for,
+   * and its origin's later batches behind them. Positions are counted without the validators down
+   * here, so the next in the order verifies at once. Designation is only who does the work: any
+   * f+1 votes certify, so nodes need not agree on who is down.
+   */
+  peerLink(v: number, up: boolean, now: number): CertOutput {
+    this.begin(now);
+    if (v === this.cfg.self || up === !this.down.has(v)) return this.finish();
+    if (up) this.down.delete(v);
+    else this.down.add(v);
+    if (!up) {
+      for (const e of this.entries.values()) {
+        if (e.held !== undefined && !e.cert && e.state === 'waiting' && this.position(e) < this.f + 1) this.startVerify(e);
+      }
+    }
+    return this.finish();
+  }
+
   onTick(now: number): CertOutput {
     this.begin(now);
     if (this.cfg.unsafeNoRecovery) return this.finish();
@@ -296,7 +319,8 @@ export class BatchCertificates {
   }
 
   private position(e: Entry): number {
-    return verifierOrder(e.digest, e.origin, this.cfg.validators).indexOf(this.cfg.self);
+    const order = verifierOrder(e.digest, e.origin, this.cfg.validators);
+    return (this.down.size === 0 ? order : order.filter((v) => !this.down.has(v))).indexOf(this.cfg.self);
   }
 
   private startVerify(e: Entry): void {

@@ -246,10 +246,17 @@ export class ConsensusOrderer implements Orderer {
   start(deliver: (block: OrderedBlock) => void): void {
     this.deliver = deliver;
     this.o.transport.onMessage((from, msg) => this.onPeer(from, msg));
-    this.o.transport.onPeerUp((member) => this.isValidator(member) && this.onPayload(this.payloadSide.peerUp(member, Date.now())));
+    this.o.transport.onPeerUp((member) => {
+      if (!this.isValidator(member)) return;
+      this.onPayload(this.payloadSide.peerUp(member, Date.now()));
+      this.onCerts(this.certs.peerLink(member, true, Date.now()));
+    });
     this.o.transport.onPeerDown((member) => {
       this.feed.drop(member);
-      if (this.isValidator(member)) this.onPayload(this.payloadSide.peerDown(member, Date.now()));
+      if (this.isValidator(member)) {
+        this.onPayload(this.payloadSide.peerDown(member, Date.now()));
+        this.onCerts(this.certs.peerLink(member, false, Date.now()));
+      }
     });
     for (const v of this.o.transport.connectedPeers(this.isValidator)) this.onPayload(this.payloadSide.peerUp(v, Date.now()));
     this.sequencerTimer = setInterval(() => this.sequencerTick(), Math.max(50, Math.floor(this.o.timeoutMs / 4)));
@@ -270,10 +277,7 @@ export class ConsensusOrderer implements Orderer {
     const self = this.o.identity.index;
     const certified = this.awaitCertified(digest);
     this.onCerts(this.certs.held(digest, contentHash(txs), self, Date.now(), true));
-    this.inOrder(
-      self,
-      certified.then(() => this.offerToCore(digest)),
-    );
+    this.inOrder(self, () => certified.then(() => this.offerToCore(digest)));
   }
 
   applied(stateRoot: Uint8Array, round: number): void {
@@ -421,8 +425,7 @@ export class ConsensusOrderer implements Orderer {
   /** Offers a peer's held batches to the core strictly in the given order, each once certified (or given up on). */
   private offerInOrder(from: number, batches: Promise<Held | undefined>[]): void {
     for (const held of batches) {
-      this.inOrder(
-        from,
+      this.inOrder(from, () =>
         held.then(async (x) => {
           if (!x) return;
           await x.certified;
@@ -432,10 +435,16 @@ export class ConsensusOrderer implements Orderer {
     }
   }
 
-  /** Runs `step` after every earlier step of the same origin: a sender's batches reach the core in its seal order. */
-  private inOrder(origin: number, step: Promise<unknown>): void {
+  /**
+   * Starts `step` only after every earlier step of the same origin has finished: a sender's batches
+   * reach the core in its seal order. A thunk, not a promise: a promise already runs its
+   * continuation (the offer) the moment its batch is certified, whatever came before it, and a
+   * later batch certified first was then proposed first and its transfers rejected at execution
+   * (NONCE_MISMATCH on acknowledged transactions, test/cluster/cluster.test.ts).
+   */
+  private inOrder(origin: number, step: () => Promise<unknown>): void {
     const chain = (this.arrivals.get(origin) ?? Promise.resolve()).then(async () => {
-      await step;
+      await step();
     });
     this.arrivals.set(
       origin,
