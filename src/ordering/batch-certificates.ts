@@ -107,6 +107,8 @@ interface Entry {
   nextAt: number;
   /** Not held: when to ask the origin for it (0: not due). */
   fetchAt: number;
+  /** Fetches asked so far (rotates the holder asked). */
+  fetches: number;
 }
 
 /** The statement a batch vote signs: domain tag, chain id, digest, content hash. */
@@ -292,7 +294,10 @@ export class BatchCertificates {
     for (const e of this.entries.values()) {
       if (e.held === undefined && !e.cert && e.fetchAt > 0 && e.fetchAt <= now) {
         e.fetchAt = now + 4 * this.cfg.escalateMs;
-        this.out.fetch.push({ digest: e.digest, from: e.origin });
+        // Its origin first, then in turn every validator that voted for it (each stores it): an
+        // origin that never serves (silent, Byzantine) asked every time stalled the batch for good.
+        const holders = [e.origin, ...[...e.voted].filter((v) => v !== e.origin && v !== this.cfg.self)];
+        this.out.fetch.push({ digest: e.digest, from: holders[e.fetches++ % holders.length]! });
       }
       if (e.held === undefined || e.cert || e.state === 'refused' || e.nextAt > now) continue;
       e.ticks++;
@@ -381,7 +386,7 @@ export class BatchCertificates {
     const key = hex(digest);
     let e = this.entries.get(key);
     if (e) return e;
-    e = { digest, origin: -1, heldAt: -1, state: 'waiting', votes: new Map(), voted: new Set(), ticks: 0, nextAt: 0, fetchAt: 0 };
+    e = { digest, origin: -1, heldAt: -1, state: 'waiting', votes: new Map(), voted: new Set(), ticks: 0, nextAt: 0, fetchAt: 0, fetches: 0 };
     this.entries.set(key, e);
     this.bound();
     return e;

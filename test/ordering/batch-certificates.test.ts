@@ -133,6 +133,29 @@ describe('BatchCertificates (sans-I/O)', () => {
     expect(v.certified).toEqual([]);
   });
 
+  it('a designated verifier lacking the batch asks its origin, then in turn the other validators that voted for it', () => {
+    const x = four({ unsafeQuorum: 3 }); // two votes must not certify here
+    const d = digest(5, 2); // origin 0, then 2: node 2 is designated
+    // Origin 0 voted (its admission verify) and so did 3 (it verified by escalation); 2 never got the batch.
+    const sign = (v: number) => x.crypto[v]!.sign(batchVoteBytes(9, d, content(5)));
+    x.nodes[2]!.vote(0, { digest: d, content: content(5), signer: 0, sig: sign(0) }, 0);
+    x.nodes[2]!.vote(3, { digest: d, content: content(5), signer: 3, sig: sign(3) }, 0);
+    const asked: number[] = [];
+    for (let t = 100; t <= 3_000 && asked.length < 4; t += 100) for (const f of x.nodes[2]!.onTick(t).fetch) asked.push(f.from);
+    // An origin that never serves (silent, Byzantine) must not be the only one asked.
+    expect(asked).toEqual([0, 3, 0, 3]);
+  });
+
+  it('a designated verifier whose link is down is skipped: the next in the order verifies at once', () => {
+    const x = four();
+    const d = digest(6, 2); // order [0, 2, 3, 1]: designated {0, 2}
+    expect(x.nodes[3]!.held(d, content(6), 0, 0).verify).toEqual([]);
+    expect(x.nodes[3]!.peerLink(2, false, 10).verify).toEqual([d]);
+    expect(x.nodes[3]!.designated(digest(7, 2), 0)).toBe(true);
+    x.nodes[3]!.peerLink(2, true, 20);
+    expect(x.nodes[3]!.designated(digest(7, 2), 0)).toBe(false);
+  });
+
   it('forgets digests nobody here holds beyond its bound (a Byzantine signer cannot grow it without limit)', () => {
     const x = four();
     const c = x.nodes[1]!;
