@@ -616,7 +616,8 @@ export class ConsensusOrderer implements Orderer {
           if (out.persistTc) meta[TC_KEY] = encodeTimeoutCert(out.persistTc);
           if (out.persistBlocks.length > 0) meta[BLOCKS_KEY] = [...this.uncommitted.values()].map(encodeBlock);
           const t0 = performance.now();
-          await this.o.consensusStore.putDurable(meta);
+          // The safety file: one fdatasync, not an LMDB commit queued behind the root's writes.
+          await this.o.consensusStore.putSafety(meta);
           this.o.observe?.('safety_fsync', performance.now() - t0);
         }
         if (this.stopped) return;
