@@ -329,7 +329,8 @@ export class ConsensusCore {
         // blocks below its retained window are only in its store, and asking any peer backwards
         // for them again gets no answer (a node a few blocks behind whose peers pruned those
         // blocks stalled so). Sync forward from our root instead; the orphans held connect after.
-        if (blocks.length < SYNC_BATCH) return this.forwardNext(this.forward.start(this.tree.root.height + 1, from, { hash: b.parentHash, peer: from, height: b.height - 1 }, this.now), false);
+        if (blocks.length < SYNC_BATCH)
+          return this.forwardNext(this.forward.start(this.tree.root.height + 1, from, { hash: b.parentHash, peer: from, height: b.height - 1 }, this.now), false);
         return this.missingBlock(b.parentHash, from, b.height - 1, b.qc.round);
       }
       if (!this.tree.insert(b)) return void this.out.events.push({ type: 'invalid', from, reason: 'blocks-response: block does not fit' });
