@@ -10,6 +10,7 @@ import { projectRoot } from '../../src/runtime/module-path.js';
 import { devnetKeyPair, generateTransfers } from '../../src/workload/generate.js';
 import { txId } from '../../src/tx/codec.js';
 import type { BlockView, TxStatusView } from '../../src/node/node-api.js';
+import { faultTolerance } from '../../src/consensus/types.js';
 
 /**
  * One real `hotledger host` process hosting 4 validators on one verify pool (dist/ must be built).
@@ -128,8 +129,10 @@ describe(`hotledger host: ${N} validators in one process, one verify pool`, () =
       `host: ${batches} batches committed; peer-batch verifications requested ${v.requested}, run ${v.run} (joined ${v.joined}, cached ${v.cached}); RSS ${rss.toFixed(1)} MB for ${N} nodes = ${(rss / N).toFixed(1)} MB per logical node\n`,
     );
     expect(batches).toBeGreaterThanOrEqual(N);
-    // Every batch reaches the N - 1 other validators; each asks, one verification runs.
-    expect(v.requested).toBeGreaterThanOrEqual((N - 1) * (batches - 1));
+    // With batch certificates a peer batch is verified by its f designated verifiers besides its
+    // origin (more only on escalation), not by all N - 1: at least f ask per batch, and however
+    // many co-hosted validators ask, the process runs it at most once.
+    expect(v.requested).toBeGreaterThanOrEqual(faultTolerance(N).f * (batches - 1));
     expect(v.run).toBeLessThanOrEqual(batches);
     expect(v.run).toBeGreaterThanOrEqual(1);
     expect(v.run + v.joined + v.cached).toBe(v.requested);
