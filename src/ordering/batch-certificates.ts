@@ -294,10 +294,16 @@ export class BatchCertificates {
     for (const e of this.entries.values()) {
       if (e.held === undefined && !e.cert && e.fetchAt > 0 && e.fetchAt <= now) {
         e.fetchAt = now + 4 * this.cfg.escalateMs;
-        // Its origin first, then in turn every validator that voted for it (each stores it): an
-        // origin that never serves (silent, Byzantine) asked every time stalled the batch for good.
-        const holders = [e.origin, ...[...e.voted].filter((v) => v !== e.origin && v !== this.cfg.self)];
-        this.out.fetch.push({ digest: e.digest, from: holders[e.fetches++ % holders.length]! });
+        // Its origin first, then in turn every validator that voted for it (each stores it), then
+        // every other (dissemination reached them): asking only the origin let a silent Byzantine
+        // one stall the batch for good, and the "origin" is only the first voter heard from, which
+        // a Byzantine voter can be, with the honest votes lost.
+        const holders = new Set([e.origin, ...e.voted]);
+        for (let v = 0; v < this.cfg.validators; v++) holders.add(v);
+        holders.delete(this.cfg.self);
+        holders.delete(-1);
+        const list = [...holders];
+        this.out.fetch.push({ digest: e.digest, from: list[e.fetches++ % list.length]! });
       }
       if (e.held === undefined || e.cert || e.state === 'refused' || e.nextAt > now) continue;
       e.ticks++;
