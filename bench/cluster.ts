@@ -46,6 +46,7 @@ import { measureVerifyCeiling } from './ceiling.js';
 import { summarize, type LatencySummary } from './engine-runs.js';
 import { intArg } from './args.js';
 import { scrapeStages, stageMeansMs } from './stage-breakdown.js';
+import { faultTolerance } from '../src/consensus/types.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -125,7 +126,7 @@ const TARGETS = {
   validatorFinalityAt1000Ms: { p50: 20 },
   rssMbPerNode: 19,
   /** Batch certificates: f + 1 verifications per tx (the admission node's included), f of the validator set. */
-  verifiesPerTx: (validators: number) => Math.floor((validators - 1) / 3) + 1,
+  verifiesPerTx: (validators: number) => faultTolerance(validators).f + 1,
 } as const;
 
 const log = (s: string) => process.stderr.write(`${s}\n`);

@@ -60,6 +60,13 @@ export interface BatchCertificatesConfig {
    * verifier's queue must not be taken for a silent one.
    */
   firstEscalation?: number;
+  /**
+   * How many validators of the verifier order verify a batch on arrival: f + 1 by default (the
+   * design), up to n. Nodes run with n for now (every validator verifies, as before certificates):
+   * with f + 1 the real-process fault campaign stalled after a Byzantine validator's attack (see
+   * docs/consensus.md), which the simulator does not reproduce.
+   */
+  designated?: number;
   /** Test-only (simulator): certificates of f votes, one short of f + 1 (a broken threshold). */
   unsafeQuorum?: number;
   /** Test-only (simulator): no certificate requests and no escalation (lost votes are never made up). */
@@ -144,6 +151,8 @@ export class BatchCertificates {
   private readonly retained = new Map<string, BatchCertificate>();
   private readonly f: number;
   private readonly quorum: number;
+  /** Validators of a batch's verifier order that verify it on arrival (f + 1 unless configured more). */
+  private readonly designatedCount: number;
   /** Validators this node has no link to: skipped in the verifier order until they are back. */
   private readonly down = new Set<number>();
   private cursor = 0;
@@ -154,6 +163,7 @@ export class BatchCertificates {
   constructor(private readonly cfg: BatchCertificatesConfig) {
     this.f = faultTolerance(cfg.validators).f;
     this.quorum = cfg.unsafeQuorum ?? this.f + 1;
+    this.designatedCount = Math.min(cfg.validators, Math.max(this.f + 1, cfg.designated ?? this.f + 1));
   }
 
   /** Entries kept (held batches not yet released, and digests with early votes). */
@@ -164,7 +174,7 @@ export class BatchCertificates {
   /** Whether this validator verifies a batch from `origin` when it first arrives (before any escalation). */
   designated(digest: Hash, origin: number): boolean {
     const order = verifierOrder(digest, origin, this.cfg.validators);
-    return (this.down.size === 0 ? order : order.filter((v) => !this.down.has(v))).indexOf(this.cfg.self) < this.f + 1;
+    return (this.down.size === 0 ? order : order.filter((v) => !this.down.has(v))).indexOf(this.cfg.self) < this.designatedCount;
   }
 
   /**
@@ -187,7 +197,7 @@ export class BatchCertificates {
     e.nextAt = now + this.cfg.escalateMs;
     if (e.cert) this.out.certified.push(digest);
     else if (verified) this.sign(e, content);
-    else if (this.position(e) < this.f + 1) this.startVerify(e);
+    else if (this.position(e) < this.designatedCount) this.startVerify(e);
     else this.tryCertify(e);
     return this.finish();
   }
@@ -281,7 +291,7 @@ export class BatchCertificates {
     else this.down.add(v);
     if (!up) {
       for (const e of this.entries.values()) {
-        if (e.held !== undefined && !e.cert && e.state === 'waiting' && this.position(e) < this.f + 1) this.startVerify(e);
+        if (e.held !== undefined && !e.cert && e.state === 'waiting' && this.position(e) < this.designatedCount) this.startVerify(e);
       }
     }
     return this.finish();
@@ -315,7 +325,7 @@ export class BatchCertificates {
       // (bench:cluster at saturation: 3.68 verifications per tx instead of 2).
       const first = this.cfg.firstEscalation ?? VERIFY_EVERY;
       const extra = e.ticks < first ? 0 : 1 + Math.floor((e.ticks - first) / VERIFY_EVERY);
-      if (e.state === 'waiting' && this.position(e) < this.f + 1 + extra) this.startVerify(e);
+      if (e.state === 'waiting' && this.position(e) < this.designatedCount + extra) this.startVerify(e);
       // Votes can be lost: any peer that formed the certificate can hand it over. When nobody
       // formed it (every holder has only its own vote), only sending the votes again helps.
       ask.push(e.digest);

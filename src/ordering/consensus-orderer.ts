@@ -225,6 +225,9 @@ export class ConsensusOrderer implements Orderer {
       crypto,
       escalateMs: Math.max(50, Math.floor(o.timeoutMs / 4)),
       firstEscalation: 16,
+      // Every validator verifies every batch until the fault campaign's stall with f + 1 designated
+      // verifiers is fixed (docs/consensus.md, batch certificates): certificates still gate proposals.
+      designated: this.n,
     });
     this.core = new ConsensusCore({
       chainId: o.chainId,

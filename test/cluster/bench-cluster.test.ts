@@ -53,8 +53,9 @@ describe('npm run bench:cluster on a tiny topology', () => {
         expect(r.targets[k], k).toHaveProperty('met');
       }
       expect(r.targets.readyMs.met).toBeNull(); // no target for a custom topology
-      expect(r.targets.verifiesPerTx.met).toBe(r.verifiesPerTx <= 3);
-      expect(out).toMatch(/signature verifications per tx\s+[\d.]+\s+<= 3\s+(met|MISSED)/);
+      // Batch certificates: the target is f + 1 of the validator set (2 for 4 validators).
+      expect(r.targets.verifiesPerTx.met).toBe(r.verifiesPerTx <= 2);
+      expect(out).toMatch(/signature verifications per tx\s+[\d.]+\s+<= 2\s+(met|MISSED)/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
