@@ -50,6 +50,8 @@ const UNAPPLIED_KEY = 'consensus/unapplied';
 
 export interface ConsensusOrdererOptions {
   identity: MemberIdentity;
+  /** Validators that verify each batch on arrival (BatchCertificates.designated): all n unless set (f + 1 is the design; see docs/consensus.md). */
+  batchVerifiers?: number;
   chainId: number;
   timeoutMs: number;
   heartbeatMs: number;
@@ -227,7 +229,7 @@ export class ConsensusOrderer implements Orderer {
       firstEscalation: 16,
       // Every validator verifies every batch until the fault campaign's stall with f + 1 designated
       // verifiers is fixed (docs/consensus.md, batch certificates): certificates still gate proposals.
-      designated: this.n,
+      designated: o.batchVerifiers ?? this.n,
     });
     this.core = new ConsensusCore({
       chainId: o.chainId,

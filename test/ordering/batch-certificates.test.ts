@@ -207,7 +207,7 @@ async function serves(x: OrdererHarness, txs: Buffer): Promise<boolean> {
 
 describe('batch certificates in the validator ordering layer', () => {
   it('holds a batch it is not a designated verifier of, unverified, until f+1 votes certify it; then serves it with the certificate', async () => {
-    h = await ordererHarness();
+    h = await ordererHarness({ batchVerifiers: 2 }); // the design's f + 1 (nodes run with all n for now)
     const txs = notForOne(7, 2);
     h.net.deliver(2, { k: 'b', txs });
     await new Promise((r) => setTimeout(r, 200));
@@ -225,7 +225,7 @@ describe('batch certificates in the validator ordering layer', () => {
   });
 
   it('a Byzantine origin signing its own batch that holds a bad signature: never certified; escalation verifies it here and refuses it', async () => {
-    h = await ordererHarness({ timeoutMs: 400 }); // escalation every 100 ms
+    h = await ordererHarness({ timeoutMs: 400, batchVerifiers: 2 }); // escalation every 100 ms; f + 1 designated
     const forged = notForOne(8, 2);
     forged.fill(0, TX_SIZE + Off.SIGNATURE, TX_SIZE + Off.SIGNATURE + 64);
     h.net.deliver(2, { k: 'b', txs: forged });
