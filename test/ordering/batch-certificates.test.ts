@@ -5,11 +5,9 @@ import { BatchCertificates, batchVoteBytes, verifierOrder, type BatchCertificate
 import { idealCryptoSet } from '../../src/sim/sim-crypto.js';
 import { devnetKeyPair, generateTransfers } from '../../src/workload/generate.js';
 import { devnetValidatorKey } from '../../src/node/validator-set.js';
-import { txId } from '../../src/tx/codec.js';
-import { Off, TX_ID_SIZE, TX_SIZE } from '../../src/tx/layout.js';
-import { txRootOf } from '../../src/chain/block-header.js';
+import { Off, TX_SIZE } from '../../src/tx/layout.js';
 import { waitFor } from '../support/cluster.js';
-import { HARNESS_CHAIN as CHAIN, ordererHarness, type OrdererHarness } from '../support/orderer-harness.js';
+import { HARNESS_CHAIN as CHAIN, digestOf, ordererHarness, type OrdererHarness } from '../support/orderer-harness.js';
 
 const digest = (tag: number, first = 0) => {
   const d = new Uint8Array(32).fill(tag);
@@ -174,11 +172,6 @@ afterEach(async () => {
   h = undefined;
 });
 
-const digestOf = (txs: Buffer) => {
-  const ids = Buffer.alloc((txs.length / TX_SIZE) * TX_ID_SIZE);
-  for (let i = 0; i < txs.length / TX_SIZE; i++) txId(txs, i * TX_SIZE).copy(ids, i * TX_ID_SIZE);
-  return txRootOf(ids);
-};
 /** A batch whose verifier order from `origin` puts validator 1 (the harness) last: it is never designated. */
 const notForOne = (k: number, origin: number) => {
   for (let r = 500; ; r++) {

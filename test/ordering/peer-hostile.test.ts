@@ -1,15 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { generateTransfers, devnetKeyPair } from '../../src/workload/generate.js';
-import { txId } from '../../src/tx/codec.js';
-import { Off, TX_ID_SIZE, TX_SIZE } from '../../src/tx/layout.js';
-import { txRootOf } from '../../src/chain/block-header.js';
+import { Off, TX_SIZE } from '../../src/tx/layout.js';
 import { encodeMessage, genesisQc } from '../../src/consensus/index.js';
 import { waitFor } from '../support/cluster.js';
 import { batchVoteBytes, verifierOrder } from '../../src/ordering/batch-certificates.js';
 import { createHash } from 'node:crypto';
 import { Ed25519ConsensusCrypto } from '../../src/consensus/crypto.js';
 import { devnetValidatorKey } from '../../src/node/validator-set.js';
-import { HARNESS_CHAIN as CHAIN, ordererHarness, type OrdererHarness } from '../support/orderer-harness.js';
+import { HARNESS_CHAIN as CHAIN, digestOf, ordererHarness, type OrdererHarness } from '../support/orderer-harness.js';
 
 let h: OrdererHarness | undefined;
 afterEach(async () => {
@@ -17,11 +15,6 @@ afterEach(async () => {
   h = undefined;
 });
 
-const digestOf = (txs: Buffer) => {
-  const ids = Buffer.alloc((txs.length / TX_SIZE) * TX_ID_SIZE);
-  for (let i = 0; i < txs.length / TX_SIZE; i++) txId(txs, i * TX_SIZE).copy(ids, i * TX_ID_SIZE);
-  return txRootOf(ids);
-};
 /**
  * `count` valid transfers of devnet sender `k`: a batch an honest origin could send, one whose
  * designated verifiers include validator 1 (the harness) whichever peer sends it, so the harness

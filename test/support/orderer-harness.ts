@@ -6,6 +6,9 @@ import { LedgerStore } from '../../src/storage/ledger-store.js';
 import { ConsensusStore } from '../../src/storage/consensus-store.js';
 import type { PeerTransport } from '../../src/network/index.js';
 import { tempDir } from './fixtures.js';
+import { txId } from '../../src/tx/codec.js';
+import { TX_ID_SIZE, TX_SIZE } from '../../src/tx/layout.js';
+import { txRootOf } from '../../src/chain/block-header.js';
 
 export const HARNESS_CHAIN = 5;
 
@@ -80,3 +83,10 @@ export async function ordererHarness(opts: Partial<ConsensusOrdererOptions> & { 
     },
   };
 }
+
+/** The digest a batch of these transfers travels under (the root of its transaction ids), as the orderer computes it. */
+export const digestOf = (txs: Buffer): Uint8Array => {
+  const ids = Buffer.alloc((txs.length / TX_SIZE) * TX_ID_SIZE);
+  for (let i = 0; i < txs.length / TX_SIZE; i++) txId(txs, i * TX_SIZE).copy(ids, i * TX_ID_SIZE);
+  return txRootOf(ids);
+};
