@@ -50,7 +50,7 @@ const UNAPPLIED_KEY = 'consensus/unapplied';
 
 export interface ConsensusOrdererOptions {
   identity: MemberIdentity;
-  /** Validators that verify each batch on arrival (BatchCertificates.designated): all n unless set (f + 1 is the design; see docs/consensus.md). */
+  /** Validators that verify each batch on arrival (BatchCertificates.designated): f + 1 unless set (up to n). */
   batchVerifiers?: number;
   chainId: number;
   timeoutMs: number;
@@ -227,9 +227,7 @@ export class ConsensusOrderer implements Orderer {
       crypto,
       escalateMs: Math.max(50, Math.floor(o.timeoutMs / 4)),
       firstEscalation: 16,
-      // Every validator verifies every batch until the fault campaign's stall with f + 1 designated
-      // verifiers is fixed (docs/consensus.md, batch certificates): certificates still gate proposals.
-      designated: o.batchVerifiers ?? this.n,
+      designated: o.batchVerifiers,
     });
     this.core = new ConsensusCore({
       chainId: o.chainId,
@@ -473,8 +471,7 @@ export class ConsensusOrderer implements Orderer {
 
   /**
    * Holds a peer's batch (verified here or not) for its certificate. `certified` resolves once it is
-   * certified, refused, or waited for long enough (its origin's later batches then go ahead; it is
-   * still offered when its certificate comes).
+   * certified, refused, dropped or released (see awaitCertified).
    */
   private hold(vb: VerifiedBatch | undefined): Held | undefined {
     if (!vb) return undefined;
@@ -490,14 +487,20 @@ export class ConsensusOrderer implements Orderer {
     return { digest: d, certified };
   }
 
-  /** Resolves when the batch is certified here, dropped, or after two round timeouts (whichever first). */
+  /**
+   * Resolves when the batch is certified here, refused or dropped, or released (its block applied).
+   * Never on a timer: the origin's later batches wait behind it, because one that went ahead was
+   * proposed first and its senders' later nonces were rejected at execution (NONCE_GAP on
+   * acknowledged transfers, for good: the fault campaign's stall with f + 1 verifiers, where batches
+   * designated to a silent Byzantine verifier took longer than the 2-timeout give-up this had). A
+   * valid batch is certified in the end (escalation reaches every honest validator); an invalid one
+   * is refused once escalation reaches this node.
+   */
   private awaitCertified(d: Uint8Array): Promise<void> {
     const key = hex(d);
     if (this.certs.certified(d)) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(() => done(), 2 * this.o.timeoutMs);
       const done = (): void => {
-        clearTimeout(timer);
         if (this.certWaiters.get(key) === done) this.certWaiters.delete(key);
         resolve();
       };
@@ -690,6 +693,9 @@ export class ConsensusOrderer implements Orderer {
     for (const d of out.release) {
       this.payloads.delete(hex(d));
       this.certs.release(d);
+      // Its block is applied (delivered on this node's own verification, its certificate never
+      // seen here): nothing is left to wait for.
+      this.certWaiters.get(hex(d))?.();
       this.offeredToCore.delete(hex(d));
       this.proposed.delete(hex(d));
     }

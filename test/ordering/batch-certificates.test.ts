@@ -121,6 +121,10 @@ describe('BatchCertificates (sans-I/O)', () => {
     const d = digest(5, 2); // origin 0: order [0, 2, 3, 1]: node 1 is last
     const c = x.nodes[1]!;
     expect(c.held(d, content(5), 0, 0).timer).toEqual({ at: 100 });
+    // 0 and 2 are busy, not silent: they vote for other batches meanwhile (silent ones are skipped, below).
+    for (const v of [0, 2])
+      for (const t of [50, 450])
+        c.vote(v, { digest: digest(40 + t / 50 + v, 1), content: content(1), signer: v, sig: x.crypto[v]!.sign(batchVoteBytes(9, digest(40 + t / 50 + v, 1), content(1))) }, t);
     const ticks = [100, 200, 300, 400, 500, 600, 700, 800, 900].map((t) => c.onTick(t));
     expect(ticks.map((o) => o.requests.length)).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 1]);
     // Position 3: one more verifier every 4 periods, so it verifies at the 8th (f + 1 + 2 > 3).
@@ -152,6 +156,31 @@ describe('BatchCertificates (sans-I/O)', () => {
     expect(x.nodes[3]!.designated(digest(7, 2), 0)).toBe(true);
     x.nodes[3]!.peerLink(2, true, 20);
     expect(x.nodes[3]!.designated(digest(7, 2), 0)).toBe(false);
+  });
+
+  it('a designated verifier that sends no vote at all for 4 periods while a batch waits is skipped until it votes again; one voting for other batches is not', () => {
+    const crypto = idealCryptoSet(1, 4);
+    const c = new BatchCertificates({ chainId: 9, validators: 4, self: 3, crypto: crypto[3]!, escalateMs: 100, firstEscalation: 16 });
+    const vote = (from: number, d: Uint8Array, k: number, now: number) =>
+      c.vote(from, { digest: d, content: content(k), signer: from, sig: crypto[from]!.sign(batchVoteBytes(9, d, content(k))) }, now);
+    const d = digest(6, 2); // order [0, 2, 3, 1]: designated {0, 2}; 3 is next
+    c.held(d, content(6), 0, 0);
+    vote(0, d, 6, 1); // the origin's own vote
+    vote(2, digest(9, 1), 9, 250); // 2 votes for another batch meanwhile: busy, not silent
+    expect([100, 200, 300, 400, 500].map((t) => c.onTick(t).verify.length)).toEqual([0, 0, 0, 0, 0]);
+    expect(c.skipped()).toEqual([]);
+    // A later batch for which 2 sends nothing, nor for anything else: after 4 periods 2 is skipped,
+    // and 3 verifies both waiting batches at once (not after the first escalation, 16 periods).
+    const d2 = digest(7, 2);
+    c.held(d2, content(7), 0, 550);
+    vote(0, d2, 7, 551);
+    const verify = [600, 700, 800, 900, 1000].flatMap((t) => c.onTick(t).verify);
+    expect(verify.map((x) => x[4]).sort()).toEqual([6, 7]);
+    expect(c.skipped()).toEqual([2]);
+    expect(c.designated(digest(8, 2), 0)).toBe(true);
+    vote(2, digest(10, 1), 10, 1_100); // it votes again: designated again
+    expect(c.skipped()).toEqual([]);
+    expect(c.designated(digest(8, 2), 0)).toBe(false);
   });
 
   it('forgets digests nobody here holds beyond its bound (a Byzantine signer cannot grow it without limit)', () => {
@@ -200,7 +229,7 @@ async function serves(x: OrdererHarness, txs: Buffer): Promise<boolean> {
 
 describe('batch certificates in the validator ordering layer', () => {
   it('holds a batch it is not a designated verifier of, unverified, until f+1 votes certify it; then serves it with the certificate', async () => {
-    h = await ordererHarness({ batchVerifiers: 2 }); // the design's f + 1 (nodes run with all n for now)
+    h = await ordererHarness({ batchVerifiers: 2 }); // f + 1, as nodes run
     const txs = notForOne(7, 2);
     h.net.deliver(2, { k: 'b', txs });
     await new Promise((r) => setTimeout(r, 200));
@@ -228,5 +257,39 @@ describe('batch certificates in the validator ordering layer', () => {
     expect(h.net.sent.some((s) => s.msg.k === 'cq')).toBe(true);
     expect(h.net.sent.filter((s) => s.msg.k === 'bv')).toEqual([]);
     expect(await serves(h, forged)).toBe(false);
+  });
+
+  it("an origin's later batch, certified at once, is offered only after its earlier one, however long that one's certificate takes", async () => {
+    h = await ordererHarness({ timeoutMs: 400, batchVerifiers: 2 }); // escalation every 100 ms, the first after 1.6 s
+    // A: order [2, x, 1, y] (validator 1 verifies it at the first escalation); B: the next nonces.
+    let a: Buffer | undefined;
+    let b: Buffer | undefined;
+    for (let r = 600; !a; r++) {
+      const txs = generateTransfers({ chainId: CHAIN, senders: [devnetKeyPair(CHAIN, 9)], recipients: [devnetKeyPair(CHAIN, r).publicKey], count: 3 });
+      if (verifierOrder(digestOf(txs), 2, 4)[2] !== 1) continue;
+      a = txs;
+      b = generateTransfers({ chainId: CHAIN, senders: [devnetKeyPair(CHAIN, 9)], recipients: [devnetKeyPair(CHAIN, r).publicKey], count: 3, startNonces: [4] });
+    }
+    const x = verifierOrder(digestOf(a), 2, 4)[1]!;
+    const boot = 77;
+    h.net.deliver(2, { k: 'b', txs: a, i: boot, n: 1 });
+    h.net.deliver(2, { k: 'b', txs: b, i: boot, n: 2 });
+    h.net.deliver(2, voteMsg(2, a));
+    h.net.deliver(2, voteMsg(2, b));
+    // x votes for B (so it is not silent) but never for A: A waits for escalation, B is certified.
+    h.net.deliver(x, voteMsg(x, b!));
+    const offered: string[] = [];
+    const until = Date.now() + 6_000;
+    while (offered.length < 2 && Date.now() < until) {
+      for (const [name, txs] of [
+        ['A', a],
+        ['B', b!],
+      ] as const)
+        if (!offered.includes(name) && h.o.offeredToConsensus(digestOf(txs))) offered.push(name);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // Before: B went ahead after a 2-timeout give-up (800 ms), so its nonces 4..6 were proposed before 1..3.
+    expect(offered).toEqual(['A', 'B']);
+    expect(h.drops).toEqual([]);
   });
 });
