@@ -275,7 +275,7 @@ describe('batch certificates in the validator ordering layer', () => {
     h.net.deliver(2, { k: 'b', txs: a, i: boot, n: 1 });
     h.net.deliver(2, { k: 'b', txs: b, i: boot, n: 2 });
     h.net.deliver(2, voteMsg(2, a));
-    h.net.deliver(2, voteMsg(2, b));
+    h.net.deliver(2, voteMsg(2, b!));
     // x votes for B (so it is not silent) but never for A: A waits for escalation, B is certified.
     h.net.deliver(x, voteMsg(x, b!));
     const offered: string[] = [];
