@@ -32,6 +32,7 @@ import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
 import { KeyedLimiter } from '../limits/token-bucket.js';
 import type { MemberIdentity } from '../node/validator-set.js';
 import { BatchSequencer, type GapRequest } from './batch-sequencer.js';
+import { OriginQueues, type BatchOutcome } from './origin-queues.js';
 import { ConsensusStageTimer, type ConsensusStage } from './consensus-stage-timer.js';
 import { BatchServer } from './batch-server.js';
 import { HeldBatches } from './held-batches.js';
@@ -103,11 +104,13 @@ export class ConsensusOrderer implements Orderer {
   private payloadTimer: { at: number; handle: NodeJS.Timeout } | undefined;
   private outputs: Promise<void> = Promise.resolve();
   /**
-   * Per peer, the batch it sent last: each batch is offered to consensus only after the previous
-   * one from the same peer. Verification is asynchronous and a small later batch would otherwise
-   * finish first and be proposed before an earlier one, putting a sender's nonces out of order.
+   * Per origin, its batches (digest hex) in seal order, as the sequencer releases them: each is
+   * offered to the core once certified and after every earlier one was offered or dropped.
+   * Verification and certificates finish in any order, and a later batch proposed first has its
+   * senders' later nonces rejected at execution. Every way a queued batch leaves this node settles
+   * it (certified, refused, dropped, in the ledger, released), or its origin's queue blocks for good.
    */
-  private readonly arrivals = new Map<number, Promise<void>>();
+  private readonly queues = new OriginQueues<string>();
   /** Peers' batches: verified once, dropped whole if one tx is invalid, bounded per origin. */
   private readonly intake: PeerBatchIntake;
   /**
@@ -118,11 +121,12 @@ export class ConsensusOrderer implements Orderer {
   private readonly certs: BatchCertificates;
   /** Peers' batches held without their signatures checked here, until certified (or verified here after all). */
   private readonly unproven = new HeldBatches();
-  /** Batches waiting in their origin's order for their certificate: called when it comes (or they are dropped). */
-  private readonly certWaiters = new Map<string, () => void>();
   /** Certified batches offered to the core (once each). */
   private readonly offeredToCore = new Set<string>();
-  /** Batches a proposal named that the core still waits for: offered the moment they are certified. */
+  /**
+   * Batches whose order consensus fixed (a proposal named them, or fetched by `br` for a committed
+   * block): offered the moment they are certified, in no origin's queue.
+   */
   private readonly proposed = new Set<string>();
   private certTimer: { at: number; handle: NodeJS.Timeout } | undefined;
   private readonly requestLimiter: KeyedLimiter<number>;
@@ -137,7 +141,7 @@ export class ConsensusOrderer implements Orderer {
   viewChanges = 0;
   private batchResponses = 0;
   /** Peers' batches back in their seal order (a batch lost on a dropped connection is asked for again). */
-  private readonly sequencer: BatchSequencer<Promise<Held | undefined>>;
+  private readonly sequencer: BatchSequencer<string>;
   private sequencerTimer: NodeJS.Timeout | undefined;
   /** Own batches out to every peer, gaps filled again, batches served by digest. */
   private readonly server: BatchServer;
@@ -278,9 +282,8 @@ export class ConsensusOrderer implements Orderer {
     // Verified at admission: this validator is the first of its batch's verifiers and votes at once;
     // the core gets the batch once f others have voted (in seal order, behind earlier own batches).
     const self = this.o.identity.index;
-    const certified = this.awaitCertified(digest);
+    this.enqueue(self, hex(digest));
     this.onCerts(this.certs.held(digest, contentHash(txs), self, Date.now(), true));
-    this.inOrder(self, () => certified.then(() => this.offerToCore(digest)));
   }
 
   applied(stateRoot: Uint8Array, round: number): void {
@@ -304,7 +307,6 @@ export class ConsensusOrderer implements Orderer {
     if (this.payloadTimer) clearTimeout(this.payloadTimer.handle);
     if (this.certTimer) clearTimeout(this.certTimer.handle);
     if (this.sequencerTimer) clearInterval(this.sequencerTimer);
-    for (const w of [...this.certWaiters.values()]) w();
   }
 
   private onPeer(from: number, raw: unknown): void {
@@ -343,9 +345,10 @@ export class ConsensusOrderer implements Orderer {
         case 'b': {
           // Verification starts at once (in parallel) where this validator is one of the batch's
           // designated verifiers; elsewhere the batch is held for its certificate. Offering waits
-          // for the origin's order.
+          // for the origin's order (the sequencer, then the origin's queue).
           const txs = Buffer.from(msg.txs);
           const known = PeerBatchIntake.identify(txs);
+          const key = hex(known.digest);
           const verify = this.certs.designated(known.digest, this.isValidator(from) ? from : -1);
           const taken = this.intake.take(from, txs, { known, verify });
           // No room for this origin now: as if lost in transit. The sequencer sees the gap when a
@@ -354,11 +357,18 @@ export class ConsensusOrderer implements Orderer {
           if ('full' in taken) return;
           // Held (and voted for) as soon as taken in: a designated verifier's vote must not wait for
           // a gap in the origin's sequence to fill, or every validator's certificate would.
-          const held = taken.verifying.then((b) => this.hold(b));
-          if (msg.i === undefined || msg.n === undefined) return this.offerInOrder(from, [held]);
-          const r = this.sequencer.receive(from, { boot: msg.i, seq: msg.n, item: held }, Date.now());
+          void taken.verifying.then(
+            (b) => (b ? this.hold(b) : this.settleIfGone(key)),
+            (e: unknown) => {
+              this.o.logger.warn({ from, err: (e as Error).message }, 'peer batch failed');
+              this.settleIfGone(key);
+            },
+          );
+          if (msg.i === undefined || msg.n === undefined) return this.enqueue(from, key);
+          const r = this.sequencer.receive(from, { boot: msg.i, seq: msg.n, item: key }, Date.now());
           if (r.request) this.askAgain(r.request);
-          return this.offerInOrder(from, r.release);
+          for (const k of r.release) this.enqueue(from, k);
+          return;
         }
         case 'bn':
           if (!this.requestLimiter.take(from, Date.now())) return this.dropped(from, 'request-rate', 'bn');
@@ -383,10 +393,18 @@ export class ConsensusOrderer implements Orderer {
             const verify = cert === undefined && (this.payloadSide.ordered(known.digest) || this.certs.designated(known.digest, from));
             const taken = this.intake.take(from, txs, { known, solicited: true, verify });
             if ('full' in taken) continue; // asked for again by the next fetch
-            // Of a committed block (its order is fixed): offered when certified, in no origin's queue.
+            // Of a block (its order is fixed): offered when certified, in no origin's queue.
             void taken.verifying.then(
-              (b) => void this.hold(b)?.certified.then(() => this.offerToCore(known.digest)),
-              (e: unknown) => this.o.logger.warn({ from, err: (e as Error).message }, 'requested batch failed'),
+              (b) => {
+                if (!b) return this.settleIfGone(key);
+                this.proposed.add(key);
+                this.hold(b);
+                this.offerToCore(known.digest);
+              },
+              (e: unknown) => {
+                this.o.logger.warn({ from, err: (e as Error).message }, 'requested batch failed');
+                this.settleIfGone(key);
+              },
             );
           }
           return;
@@ -425,42 +443,12 @@ export class ConsensusOrderer implements Orderer {
     this.o.logger.warn({ from, reason, detail }, faulty ? 'peer sent an invalid message: it is faulty' : 'dropped a peer message');
   }
 
-  /** Offers a peer's held batches to the core strictly in the given order, each once certified (or given up on). */
-  private offerInOrder(from: number, batches: Promise<Held | undefined>[]): void {
-    for (const held of batches) {
-      this.inOrder(from, () =>
-        held.then(async (x) => {
-          if (!x) return;
-          await x.certified;
-          this.offerToCore(x.digest);
-        }),
-      );
-    }
-  }
-
-  /**
-   * Starts `step` only after every earlier step of the same origin has finished: a sender's batches
-   * reach the core in its seal order. A thunk, not a promise: a promise already runs its
-   * continuation (the offer) the moment its batch is certified, whatever came before it, and a
-   * later batch certified first was then proposed first and its transfers rejected at execution
-   * (NONCE_MISMATCH on acknowledged transactions, test/cluster/cluster.test.ts).
-   */
-  private inOrder(origin: number, step: () => Promise<unknown>): void {
-    const chain = (this.arrivals.get(origin) ?? Promise.resolve()).then(async () => {
-      await step();
-    });
-    this.arrivals.set(
-      origin,
-      chain.catch((e: unknown) => this.o.logger.warn({ origin, err: (e as Error).message }, 'peer batch failed')),
-    );
-  }
-
   private sequencerTick(): void {
     if (this.stopped) return;
     const { release, requests } = this.sequencer.tick(Date.now());
     for (const { origin, items } of release) {
       this.o.logger.warn({ origin, released: items.length }, 'gave up waiting for a peer batch lost in transit');
-      this.offerInOrder(origin, items);
+      for (const k of items) this.enqueue(origin, k);
     }
     for (const r of requests) this.askAgain(r);
   }
@@ -470,43 +458,48 @@ export class ConsensusOrderer implements Orderer {
   }
 
   /**
-   * Holds a peer's batch (verified here or not) for its certificate. `certified` resolves once it is
-   * certified, refused, dropped or released (see awaitCertified).
+   * Appends a batch to its origin's queue (in seal order), with its outcome if known already
+   * (certified and held, offered, or in the ledger; or gone from this node before its turn came:
+   * refused, quarantined, dropped by intake), and offers what that frees.
    */
-  private hold(vb: VerifiedBatch | undefined): Held | undefined {
-    if (!vb) return undefined;
-    const d = vb.digest!;
-    const key = hex(d);
-    if (this.stopped || this.payloads.has(key) || this.unproven.has(key)) return undefined;
-    // In the ledger already (a late copy): needed neither for a proposal nor for a delivery.
-    if (this.o.store.getBatchLocation(d) !== undefined) return undefined;
-    this.unproven.set(key, vb);
-    const origin = vb.origin !== undefined && this.isValidator(vb.origin) ? vb.origin : -1;
-    const certified = this.awaitCertified(d);
-    this.onCerts(this.certs.held(d, contentHash(vb.batch.txs.subarray(0, vb.batch.count * TX_SIZE)), origin, Date.now(), vb.signaturesChecked !== false));
-    return { digest: d, certified };
+  private enqueue(origin: number, key: string): void {
+    const d = Buffer.from(key, 'hex');
+    let known: BatchOutcome | undefined;
+    if (this.offeredToCore.has(key) || (this.payloads.has(key) && this.certs.certified(d))) known = 'certified';
+    else if (this.o.store.getBatchLocation(d) !== undefined) known = 'dropped';
+    else if (!this.holds(key)) known = 'dropped';
+    this.offerAll(this.queues.push(origin, key, known));
   }
 
-  /**
-   * Resolves when the batch is certified here, refused or dropped, or released (its block applied).
-   * Never on a timer: the origin's later batches wait behind it, because one that went ahead was
-   * proposed first and its senders' later nonces were rejected at execution (NONCE_GAP on
-   * acknowledged transfers, for good: the fault campaign's stall with f + 1 verifiers, where batches
-   * designated to a silent Byzantine verifier took longer than the 2-timeout give-up this had). A
-   * valid batch is certified in the end (escalation reaches every honest validator); an invalid one
-   * is refused once escalation reaches this node.
-   */
-  private awaitCertified(d: Uint8Array): Promise<void> {
+  /** Held here (verified or not) or being verified: its outcome is still to come. */
+  private holds(key: string): boolean {
+    return this.payloads.has(key) || this.unproven.has(key) || this.intake.isVerifying(key);
+  }
+
+  /** A copy was refused, quarantined or dropped by intake: if no other copy holds the key, it is gone. */
+  private settleIfGone(key: string): void {
+    if (!this.stopped && !this.holds(key)) this.settle(key, 'dropped');
+  }
+
+  private settle(key: string, outcome: BatchOutcome): void {
+    this.offerAll(this.queues.settle(key, outcome));
+  }
+
+  private offerAll(keys: string[]): void {
+    for (const k of keys) this.offerToCore(Buffer.from(k, 'hex'));
+  }
+
+  /** Holds a peer's batch (verified here or not) for its certificate. Its origin's queue is settled when it is certified or gone. */
+  private hold(vb: VerifiedBatch): void {
+    const d = vb.digest!;
     const key = hex(d);
-    if (this.certs.certified(d)) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        if (this.certWaiters.get(key) === done) this.certWaiters.delete(key);
-        resolve();
-      };
-      this.certWaiters.get(key)?.();
-      this.certWaiters.set(key, done);
-    });
+    // Held already (another copy, or this node's own batch): that one settles it.
+    if (this.stopped || this.payloads.has(key) || this.unproven.has(key)) return;
+    // In the ledger already (a late copy): needed neither for a proposal nor for a delivery.
+    if (this.o.store.getBatchLocation(d) !== undefined) return this.settle(key, 'dropped');
+    this.unproven.set(key, vb);
+    const origin = vb.origin !== undefined && this.isValidator(vb.origin) ? vb.origin : -1;
+    this.onCerts(this.certs.held(d, contentHash(vb.batch.txs.subarray(0, vb.batch.count * TX_SIZE)), origin, Date.now(), vb.signaturesChecked !== false));
   }
 
   /**
@@ -546,10 +539,8 @@ export class ConsensusOrderer implements Orderer {
     if (!this.payloads.has(key)) return;
     this.onPayload(this.payloadSide.batchAvailable(d, Date.now()));
     if (!certified) return;
-    const waiter = this.certWaiters.get(key);
     if (this.proposed.has(key)) this.offerToCore(d);
-    if (waiter) waiter();
-    else this.offerToCore(d);
+    this.settle(key, 'certified');
   }
 
   /** Escalation: this validator verifies a batch it held unverified. A bad one is dropped and its sender quarantined. */
@@ -577,7 +568,7 @@ export class ConsensusOrderer implements Orderer {
   private dropUnproven(d: Uint8Array): void {
     const key = hex(d);
     this.unproven.delete(key);
-    this.certWaiters.get(key)?.();
+    this.settle(key, 'dropped');
   }
 
   private armCerts(timer: { at: number } | null): void {
@@ -693,9 +684,9 @@ export class ConsensusOrderer implements Orderer {
     for (const d of out.release) {
       this.payloads.delete(hex(d));
       this.certs.release(d);
-      // Its block is applied (delivered on this node's own verification, its certificate never
-      // seen here): nothing is left to wait for.
-      this.certWaiters.get(hex(d))?.();
+      // Its block is applied (delivered on this node's own verification, its certificate perhaps
+      // never seen here): its origin's later batches wait for it no longer.
+      this.settle(hex(d), 'dropped');
       this.offeredToCore.delete(hex(d));
       this.proposed.delete(hex(d));
     }
@@ -741,10 +732,4 @@ function toWire(c: BatchCertificate): WireBatchCert {
 
 function fromWire(c: WireBatchCert): BatchCertificate {
   return { digest: c.d, content: c.h, signers: c.v, sigs: c.s };
-}
-
-/** A peer's batch held for its certificate: `certified` resolves when it is (or is given up on). */
-interface Held {
-  digest: Uint8Array;
-  certified: Promise<void>;
 }
