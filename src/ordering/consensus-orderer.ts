@@ -459,14 +459,14 @@ export class ConsensusOrderer implements Orderer {
 
   /**
    * Appends a batch to its origin's queue (in seal order), with its outcome if known already
-   * (certified and held, offered, or in the ledger; or gone from this node before its turn came:
-   * refused, quarantined, dropped by intake), and offers what that frees.
+   * (certified and held, offered; committed or in the ledger, so never offered; or gone from this
+   * node before its turn came: refused, quarantined, dropped by intake), and offers what that frees.
    */
   private enqueue(origin: number, key: string): void {
     const d = Buffer.from(key, 'hex');
     let known: BatchOutcome | undefined;
     if (this.offeredToCore.has(key) || (this.payloads.has(key) && this.certs.certified(d))) known = 'certified';
-    else if (this.o.store.getBatchLocation(d) !== undefined) known = 'dropped';
+    else if (this.payloadSide.ordered(d) || this.o.store.getBatchLocation(d) !== undefined) known = 'dropped';
     else if (!this.holds(key)) known = 'dropped';
     this.offerAll(this.queues.push(origin, key, known));
   }
@@ -633,6 +633,10 @@ export class ConsensusOrderer implements Orderer {
         }
         if (out.commits.length > 0) {
           const delivery = this.payloadSide.committed(out.commits, Date.now());
+          // Ordered now, never offered to the core again: its origin's later batches need not wait
+          // for its certificate here (a copy re-held between its delivery and the ledger's apply
+          // would never get one, and would block its origin's queue for good).
+          for (const c of out.commits) for (const d of c.block.payload) this.settle(hex(d), 'dropped');
           const last = out.commits[out.commits.length - 1]!;
           for (const [k, b] of this.uncommitted) if (b.height <= last.block.height) this.uncommitted.delete(k);
           // Not awaited: either order against the ledger's write is safe. Root ahead of the ledger:
