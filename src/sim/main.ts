@@ -40,6 +40,9 @@ let lateMs = 0;
 let forged = 0;
 let refused = 0;
 let followers = 0;
+let queueOffers = 0;
+let giveUps = 0;
+let gapRequests = 0;
 const t0 = performance.now();
 for (let s = start; s < start + count; s++) {
   const v = fixedV ?? validatorsFor(s);
@@ -51,6 +54,9 @@ for (let s = start; s < start + count; s++) {
   forged += r.forgedRuns;
   refused += r.refusedRuns;
   followers += r.followers;
+  queueOffers += r.queueOffers;
+  giveUps += r.sequencerGiveUps;
+  gapRequests += r.gapRequests;
   if (r.livenessFailure) liveness++;
   if (r.safetyViolations > 0 || r.livenessFailure || verbose) {
     const byz = r.byzantine.map((b) => `${b.index}:${b.mode}`).join(',') || 'none';
@@ -65,6 +71,7 @@ for (let s = start; s < start + count; s++) {
   }
 }
 console.log(`${count} seeds, ${safety} safety violations, ${liveness} liveness failures`);
+console.log(`origin order: ${queueOffers} batches offered in seal order (checked), ${gapRequests} gap requests, ${giveUps} gaps given up (not checked across)`);
 console.log(`followers: ${followers} simulated business/slim nodes, ${forged} forged commit runs from Byzantine validators, ${refused} refused`);
 if (idleMs > 0)
   console.log(`idle ${idleMs} ms: at most ${idleEmpty} empty blocks and ${idleRounds} rounds per honest node; post-heal batches committed everywhere within ${lateMs} ms (max)`);

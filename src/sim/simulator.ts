@@ -13,6 +13,8 @@ import { SimFollowers, type FollowerEv } from './sim-followers.js';
 import { genesisBlock, genesisQc } from '../consensus/types.js';
 import { ValidatorPayloads, type PayloadOutput } from '../ordering/validator-payloads.js';
 import { BatchCertificates, type BatchCertificate, type BatchVote, type CertOutput } from '../ordering/batch-certificates.js';
+import { BatchSequencer, type GapRequest } from '../ordering/batch-sequencer.js';
+import { OriginQueues, type BatchOutcome } from '../ordering/origin-queues.js';
 
 export interface SimOptions {
   validators?: number;
@@ -76,6 +78,11 @@ export interface SimOptions {
   brokenCertQuorum?: boolean;
   /** Test-only: no certificate requests and no escalation to more verifiers (lost votes are never made up). */
   brokenCertRecovery?: boolean;
+  /**
+   * Test-only: honest validators offer a batch to the core the moment it is certified, ignoring its
+   * origin's queue (as the orderer's 2-timeout give-up did before b9f49fd).
+   */
+  brokenOriginOrder?: boolean;
   /** Log each crash, partition and commit height to this function. */
   log?: (line: string) => void;
 }
@@ -118,12 +125,23 @@ export interface SeedResult {
   /** Batch votes sent, and the share lost on the way (certificate loss). */
   batchVotes: number;
   batchVotesLost: number;
+  /** Gaps in an origin's sequence that an honest validator's BatchSequencer gave up on (its order is not checked across them). */
+  sequencerGiveUps: number;
+  /** Gap requests (`bn`) honest validators sent, and batches honest validators offered to the core through their origin's queue (each checked for seal order). */
+  gapRequests: number;
+  queueOffers: number;
+  /** Honest origins' batches still queued at an honest validator at the end (a liveness failure: a batch never settled blocks its origin for good). */
+  stuckQueues: string[];
 }
 
 type Ev =
   | { kind: 'deliver'; from: number; to: number; msg: ConsensusMessage | Uint8Array }
   | { kind: 'tick'; node: number; version: number }
-  | { kind: 'payload'; node: number; digest: Uint8Array }
+  /** A copy of a batch from its origin (FIFO per link); `boot`: an answer to a gap request of that run of the node. */
+  | { kind: 'payload'; node: number; digest: Uint8Array; boot?: number }
+  /** A gap request (`bn`) to a batch's origin for its sequence numbers lo..hi, from run `boot` of the asker. */
+  | { kind: 'bn'; from: number; to: number; lo: number; hi: number; boot: number }
+  | { kind: 'seq-tick'; node: number; version: number }
   | { kind: 'inject'; digest: Uint8Array }
   | { kind: 'crash'; node: number; midOutput: boolean }
   | { kind: 'restart'; node: number }
@@ -182,6 +200,14 @@ interface SimNode {
   certTimerVersion: number;
   /** Byzantine only: votes for every batch without verifying, originates bad batches. */
   badVerifier: boolean;
+  /** The production BatchSequencer and OriginQueues (digest keys): in memory, lost on a crash. */
+  sequencer: BatchSequencer<string> | null;
+  queues: OriginQueues<string> | null;
+  seqTimerVersion: number;
+  seqArmed: boolean;
+  /** Core outputs still to process, and whether one is being processed (see `apply`). */
+  outputs: ConsensusOutput[];
+  applying: boolean;
 }
 
 const CHAIN_ID = 7;
@@ -252,6 +278,12 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     certs: null,
     certTimerVersion: 0,
     badVerifier: badVerifiers.has(i),
+    sequencer: null,
+    queues: null,
+    seqTimerVersion: 0,
+    seqArmed: false,
+    outputs: [],
+    applying: false,
   }));
   // Batch fetch traffic and ledger timing draw from a stream of their own.
   const brng = new Prng(seed ^ 0x0ba7_c4ed);
@@ -378,7 +410,12 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
       x.ledgerFreeAt = Math.max(x.ledgerFreeAt, now + brng.int(0, maxDelay));
       q.push(x.ledgerFreeAt, { kind: 'ledger', node: x.index, boot: x.boots, block: d.block });
     }
-    for (const d of out.release) x.certs?.release(d);
+    for (const d of out.release) {
+      x.certs?.release(d);
+      // Its block is delivered: its origin's later batches wait for it no longer.
+      settle(x, hex(d), 'dropped');
+      proposed[x.index]!.delete(hex(d));
+    }
     if (out.timer !== null) {
       x.payloadTimerVersion++;
       q.push(Math.max(out.timer.at, now), { kind: 'payload-tick', node: x.index, version: x.payloadTimerVersion });
@@ -388,17 +425,114 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
   /** Per node: batches offered to the core (certified) and to the payload side (valid here); lost on a crash. */
   const coreOffered = nodes.map(() => new Set<string>());
   const validHere = nodes.map(() => new Set<string>());
+  /** Per node, as ConsensusOrderer.proposed: batches whose order a block fixed, offered the moment they are certified. */
+  const proposed = nodes.map(() => new Set<string>());
   /**
-   * A batch is valid here: certified (`toCore`: also proposable and votable) or verified by this
-   * node itself (for delivery only), as in ConsensusOrderer.
+   * Per node and origin: the sequence number of the last batch released by the sequencer and of the
+   * last offered through the queue, and the numbers the sequencer gave up on ("origin:seq").
+   */
+  const lastReleased = nodes.map(() => new Map<number, number>());
+  const lastOffered = nodes.map(() => new Map<number, number>());
+  const gaveUp = nodes.map(() => new Set<string>());
+  let sequencerGiveUps = 0;
+  let gapRequests = 0;
+  let queueOffers = 0;
+
+  /**
+   * Offers a certified batch to the core, once (ConsensusOrderer.offerToCore). `inQueue`: released
+   * by its origin's queue, so checked against the origin's seal order.
+   */
+  const coreOffer = (x: SimNode, k: string, inQueue: boolean): void => {
+    if (x.core === null || x.payloads === null || coreOffered[x.index]!.has(k)) return;
+    coreOffered[x.index]!.add(k);
+    const d = allDigests.get(k)!;
+    // As ConsensusOrderer.offerToCore: one of a queued committed block is not offered to the core.
+    if (options.brokenReoffer !== true && x.payloads.ordered(d)) return;
+    if (inQueue) checkOriginOrder(x, k);
+    apply(x, x.core.onPayloadAvailable(d, now));
+  };
+
+  /** Invariant: at an honest validator, an honest origin's batches reach the core in its seal order, but across a gap the sequencer gave up on. */
+  const checkOriginOrder = (x: SimNode, k: string): void => {
+    const origin = originOf.get(k);
+    const seq = seqOf.get(k);
+    if (x.byzantine !== null || origin === undefined || seq === undefined || nodes[origin]!.byzantine !== null) return;
+    queueOffers++;
+    const last = lastOffered[x.index]!.get(origin) ?? -1;
+    if (seq < last && !gaveUp[x.index]!.has(`${origin}:${seq}`))
+      checker.onAlarm(x.index, `offered origin ${origin}'s batch ${seq} to the core after its batch ${last} (out of seal order)`);
+    if (seq > last) lastOffered[x.index]!.set(origin, seq);
+  };
+
+  const settle = (x: SimNode, k: string, outcome: BatchOutcome): void => {
+    if (x.queues !== null) for (const o of x.queues.settle(k, outcome)) coreOffer(x, o, true);
+  };
+
+  /** As ConsensusOrderer.enqueue: the outcome is pushed with the batch when known already. */
+  const enqueue = (x: SimNode, origin: number, k: string): void => {
+    if (x.queues === null || x.certs === null) return;
+    const d = allDigests.get(k)!;
+    let known: BatchOutcome | undefined;
+    if (coreOffered[x.index]!.has(k)) known = 'certified';
+    else if ((x.ledgerDigests.has(k) || x.payloads?.ordered(d)) && options.brokenReoffer !== true) known = 'dropped';
+    else if (!x.held.has(k) || x.certs.refused(d)) known = 'dropped';
+    else if (x.certs.certified(d)) known = 'certified';
+    for (const o of x.queues.push(origin, k, known)) coreOffer(x, o, true);
+  };
+
+  /** The sequencer released these keys of `origin`, in order: a hole between two is a gap it gave up on. */
+  const released = (x: SimNode, origin: number, keys: string[]): void => {
+    const last = lastReleased[x.index]!;
+    for (const k of keys) {
+      const seq = seqOf.get(k)!;
+      const prev = last.get(origin);
+      if (prev !== undefined && seq > prev + 1) {
+        if (x.byzantine === null) sequencerGiveUps++;
+        for (let g = prev + 1; g < seq; g++) gaveUp[x.index]!.add(`${origin}:${g}`);
+      }
+      if (prev === undefined || seq > prev) last.set(origin, seq);
+      enqueue(x, origin, k);
+    }
+  };
+
+  const armSequencer = (x: SimNode): void => {
+    if (x.seqArmed || x.sequencer === null) return;
+    x.seqArmed = true;
+    q.push(now + Math.max(50, Math.floor(timeoutMs / 4)), { kind: 'seq-tick', node: x.index, version: x.seqTimerVersion });
+  };
+
+  /** A gap request to the origin, over the same lossy network as the batches. */
+  const askAgain = (x: SimNode, r: GapRequest): void => {
+    if (x.byzantine === null) gapRequests++;
+    if (!healed && ((groupOf !== null && groupOf[x.index] !== groupOf[r.origin]) || srng.chance(dropP))) return;
+    q.push(now + (healed ? srng.int(1, 10) : srng.int(1, maxDelay)), { kind: 'bn', from: x.index, to: r.origin, lo: r.from, hi: r.to, boot: x.boots });
+  };
+
+  /** A batch copy from its origin went through the node's sequencer: what it releases joins the origin's queue. */
+  const sequence = (x: SimNode, k: string): void => {
+    const origin = originOf.get(k);
+    const seq = seqOf.get(k);
+    if (x.sequencer === null || origin === undefined || seq === undefined) return;
+    const r = x.sequencer.receive(origin, { boot: 1, seq, item: k }, now);
+    if (r.request) askAgain(x, r.request);
+    released(x, origin, r.release);
+    if (r.release.length === 0) armSequencer(x);
+  };
+
+  /**
+   * A batch is valid here: certified (`toCore`: also proposable and votable, offered in its
+   * origin's order) or verified by this node itself (for delivery only), as in ConsensusOrderer.
    */
   const offer = (x: SimNode, d: Uint8Array, toCore: boolean): void => {
     const k = hex(d);
     if (x.core === null || x.payloads === null) return;
-    if (toCore && !coreOffered[x.index]!.has(k)) {
-      coreOffered[x.index]!.add(k);
-      // As ConsensusOrderer.offer: one of a queued committed block is not offered to the core.
-      if (options.brokenReoffer === true || !x.payloads.ordered(d)) apply(x, x.core.onPayloadAvailable(d, now));
+    if (toCore) {
+      // A bad verifier offers everything at once; the broken switch offers on certification, as the old give-up let it.
+      if (x.badVerifier || (x.byzantine === null && options.brokenOriginOrder === true)) coreOffer(x, k, true);
+      else {
+        if (proposed[x.index]!.has(k)) coreOffer(x, k, false);
+        settle(x, k, 'certified');
+      }
     }
     if (x.payloads !== null && !validHere[x.index]!.has(k)) {
       validHere[x.index]!.add(k);
@@ -425,7 +559,10 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
       verifications++;
       q.push(now + crng.int(1, 20), { kind: 'verified', node: x.index, boot: x.boots, digest: d });
     }
-    for (const d of out.mismatch) x.held.delete(hex(d));
+    for (const d of out.mismatch) {
+      x.held.delete(hex(d));
+      settle(x, hex(d), 'dropped');
+    }
     for (const f of out.fetch) if (x.payloads !== null) payloadOut(x, x.payloads.fetch([f.digest], f.from, now));
     for (const d of out.certified) {
       const c = x.certs?.certificateOf(d);
@@ -461,7 +598,24 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     if (own) verifications++; // its admission verify
   };
 
+  /**
+   * The core's outputs are processed strictly one after another, as ConsensusOrderer.handle chains
+   * them: one produced while another is processed (a batch its commit let out of an origin's queue
+   * offered to the core) waits for it, or its commits and timer would overtake the outer ones.
+   */
   const apply = (x: SimNode, out: ConsensusOutput): void => {
+    x.outputs.push(out);
+    if (x.applying) return;
+    x.applying = true;
+    for (let o = x.outputs.shift(); o !== undefined; o = x.outputs.shift()) {
+      applyOne(x, o);
+      // Crashed meanwhile: the rest is lost with the process.
+      if (x.core === null) x.outputs.length = 0;
+    }
+    x.applying = false;
+  };
+
+  const applyOne = (x: SimNode, out: ConsensusOutput): void => {
     // Persist first: a crash after this point loses the sends but never the safety data.
     if (out.persist !== undefined) x.persisted = out.persist;
     if (out.persistTc !== undefined) x.persistedTc = out.persistTc;
@@ -479,8 +633,15 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
         else transmit(x.index, s.to, s.msg);
       }
     }
-    // Before the commits, as in ConsensusOrderer: a block's fetch precedes its delivery.
-    for (const fp of out.fetchPayload) if (x.payloads !== null) payloadOut(x, x.payloads.fetch(fp.digests, fp.from, now));
+    // Before the commits, as in ConsensusOrderer: a block's fetch precedes its delivery. A proposal
+    // fixed these batches' order: each goes to the core once certified, in no origin's queue.
+    for (const fp of out.fetchPayload) {
+      for (const d of fp.digests) {
+        proposed[x.index]!.add(hex(d));
+        if (x.held.has(hex(d)) && x.certs?.certified(d)) coreOffer(x, hex(d), false);
+      }
+      if (x.payloads !== null) payloadOut(x, x.payloads.fetch(fp.digests, fp.from, now));
+    }
     for (const c of out.commits) {
       if (x.byzantine === null && now >= idleFrom && now < idleTo && c.block.payload.length === 0) idleEmpty.set(x.index, (idleEmpty.get(x.index) ?? 0) + 1);
       if (x.byzantine === null) for (const d of c.block.payload) lateCommit(hex(d), x.index);
@@ -496,6 +657,8 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     }
     // Written with the root (x.committed): the unapplied list comes out of the same call.
     if (out.commits.length > 0 && x.payloads !== null) payloadOut(x, x.payloads.committed(out.commits, now));
+    // As ConsensusOrderer: a committed batch is never offered again, so its origin's queue goes on.
+    if (options.brokenReoffer !== true) for (const c of out.commits) for (const d of c.block.payload) settle(x, hex(d), 'dropped');
     if (out.commits.length > 0) followers.committed(x.index, out.commits, out.commitProof, now, healed, dropP);
     for (const e of out.events) {
       if (e.type === 'equivocation') {
@@ -515,6 +678,13 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     x.payloads = null;
     x.certs = null;
     x.certTimerVersion++;
+    x.sequencer = null;
+    x.queues = null;
+    x.seqTimerVersion++;
+    x.seqArmed = false;
+    for (const m of [lastReleased, lastOffered]) m[x.index]!.clear();
+    gaveUp[x.index]!.clear();
+    proposed[x.index]!.clear();
     coreOffered[x.index]!.clear();
     validHere[x.index]!.clear();
     x.held.clear();
@@ -549,6 +719,9 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
       unsafeQuorum: x.byzantine === null && options.brokenCertQuorum === true ? Math.max(1, f) : undefined,
       unsafeNoRecovery: x.byzantine === null && options.brokenCertRecovery === true,
     });
+    // As ConsensusOrderer: gaps are given up after a round timeout.
+    x.sequencer = new BatchSequencer<string>(64, timeoutMs);
+    x.queues = new OriginQueues<string>();
     x.ledgerFreeAt = now;
     for (const y of nodes) {
       if (y === x || y.core === null || y.payloads === null) continue;
@@ -560,11 +733,17 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     // Uncommitted batches are announced again; those of committed-but-unapplied blocks are not
     // (a restarted node holds none in memory): they must be fetched from peers.
     // With the certificates stored beside them; one never formed here is asked for again, or the batch verified again.
-    for (const [k, d] of x.store) {
-      if (x.committedDigests.has(k) || x.core === null || x.payloads === null) continue;
-      const c = x.storedCerts.get(k);
-      if (c !== undefined && x.certs !== null) certOut(x, x.certs.certificate(c, now));
-      batchArrived(x, d, originOf.get(k) ?? -1);
+    // In each origin's seal order through the new sequencer (committed ones too, as settled), so
+    // that it starts at the first and no stored batch passes behind a later one.
+    const stored = [...x.store.keys()].sort((a, b) => (originOf.get(a) ?? -1) - (originOf.get(b) ?? -1) || (seqOf.get(a) ?? 0) - (seqOf.get(b) ?? 0));
+    for (const k of stored) {
+      if (x.core === null || x.payloads === null) break;
+      if (!x.committedDigests.has(k)) {
+        const c = x.storedCerts.get(k);
+        if (c !== undefined && x.certs !== null) certOut(x, x.certs.certificate(c, now));
+        batchArrived(x, x.store.get(k)!, originOf.get(k) ?? -1);
+      }
+      sequence(x, k);
     }
   };
 
@@ -574,6 +753,19 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     allDigests.set(hex(d), d);
     return d;
   };
+
+  /** Each origin's batches numbered in injection order (its seal order), and back from the number. */
+  const seqOf = new Map<string, number>();
+  const bySeq = nodes.map(() => new Map<number, string>());
+  /** Per link (origin * n + to): when its last batch copy arrives. Copies of one link arrive in order, as over TCP. */
+  const linkAt = new Array<number>(n * n).fill(0);
+  const sendCopy = (origin: number, to: number, d: Uint8Array, at: number, boot?: number): void => {
+    const link = origin * n + to;
+    linkAt[link] = Math.max(at, linkAt[link]!);
+    q.push(linkAt[link]!, boot === undefined ? { kind: 'payload', node: to, digest: d } : { kind: 'payload', node: to, digest: d, boot });
+  };
+  /** Gap requests and their answers draw from a stream of their own. */
+  const srng = new Prng(seed ^ 0x05e9_ba7c);
 
   // Schedule the run: digests throughout, faults only before faultMs.
   const withOrigin = (d: Uint8Array): Uint8Array => {
@@ -647,9 +839,36 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
         if (x.core !== null && ev.version === x.timerVersion) apply(x, x.core.onTick(now));
         break;
       }
-      case 'payload':
-        batchArrived(nodes[ev.node]!, ev.digest, originOf.get(hex(ev.digest)) ?? -1);
+      case 'payload': {
+        const x = nodes[ev.node]!;
+        // An answer to a gap request of an earlier run of the node: its link is gone with it.
+        if (ev.boot !== undefined && ev.boot !== x.boots) break;
+        batchArrived(x, ev.digest, originOf.get(hex(ev.digest)) ?? -1);
+        sequence(x, hex(ev.digest));
         break;
+      }
+      case 'bn': {
+        // Answered from the origin's durable batch store; Byzantine origins never answer.
+        const y = nodes[ev.to]!;
+        if (y.core === null || y.byzantine !== null) break;
+        for (let s = ev.lo; s <= ev.hi; s++) {
+          const k = bySeq[y.index]!.get(s);
+          if (k === undefined || !y.store.has(k)) continue;
+          if (!healed && ((groupOf !== null && groupOf[y.index] !== groupOf[ev.from]) || srng.chance(dropP))) continue;
+          sendCopy(y.index, ev.from, y.store.get(k)!, now + (healed ? srng.int(1, 10) : srng.int(1, maxDelay)), ev.boot);
+        }
+        break;
+      }
+      case 'seq-tick': {
+        const x = nodes[ev.node]!;
+        if (x.sequencer === null || ev.version !== x.seqTimerVersion) break;
+        x.seqArmed = false;
+        const t = x.sequencer.tick(now);
+        for (const r of t.release) released(x, r.origin, r.items);
+        for (const r of t.requests) askAgain(x, r);
+        if (x.sequencer !== null && x.sequencer.gaps().length > 0) armSequencer(x);
+        break;
+      }
       case 'bq': {
         // Byzantine validators never serve batches: the asker must move on to another.
         const y = nodes[ev.to]!;
@@ -667,7 +886,10 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
           if (x.byzantine === null && !x.held.has(hex(d))) batchesFetched++;
           const cert = ev.certs.find((c) => hex(c.digest) === hex(d));
           if (cert !== undefined && x.certs !== null) certOut(x, x.certs.certificate(cert, now));
+          // Of a block (its order fixed): offered once certified, in no origin's queue.
+          proposed[x.index]!.add(hex(d));
           batchArrived(x, d, -1);
+          if (x.held.has(hex(d)) && x.certs?.certified(d)) coreOffer(x, hex(d), false);
         }
         break;
       }
@@ -692,7 +914,10 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
       case 'verified': {
         const x = nodes[ev.node]!;
         if (ev.boot !== x.boots || x.certs === null) break;
-        certOut(x, x.certs.verified(ev.digest, x.badVerifier || !badDigests.has(hex(ev.digest)), now));
+        const ok = x.badVerifier || !badDigests.has(hex(ev.digest));
+        certOut(x, x.certs.verified(ev.digest, ok, now));
+        // Refused here (ConsensusOrderer: dropped, its sender quarantined): skipped in its origin's queue.
+        if (!ok) settle(x, hex(ev.digest), 'dropped');
         break;
       }
       case 'cert-tick': {
@@ -715,15 +940,20 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
         if (x.payloads !== null && ev.version === x.payloadTimerVersion) payloadOut(x, x.payloads.onTick(now));
         break;
       }
-      case 'inject':
+      case 'inject': {
+        // Numbered in its origin's seal order; the origin holds its own batch (sealed there) whatever the network does.
+        const k = hex(ev.digest);
+        const origin = originOf.get(k)!;
+        seqOf.set(k, bySeq[origin]!.size);
+        bySeq[origin]!.set(bySeq[origin]!.size, k);
+        sendCopy(origin, origin, ev.digest, now);
         // A batch reaches each validator separately; during faults some copies are lost.
         for (const x of nodes) {
           if (now < faultMs && rng.chance(dropP)) continue;
-          q.push(now + rng.int(1, maxDelay), { kind: 'payload', node: x.index, digest: ev.digest });
+          sendCopy(origin, x.index, ev.digest, now + rng.int(1, maxDelay));
         }
-        // The origin holds its own batch (sealed there) whatever the network does.
-        if (originOf.has(hex(ev.digest))) q.push(now, { kind: 'payload', node: originOf.get(hex(ev.digest))!, digest: ev.digest });
         break;
+      }
       case 'crash': {
         const x = nodes[ev.node]!;
         if (x.core === null) break;
@@ -765,6 +995,16 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     }
   }
 
+  /** Honest origins' batches still queued at honest validators at the end (a queue never settled blocks its origin for good). */
+  const stuck: string[] = [];
+  for (const x of honest) {
+    for (const w of x.queues?.waiting() ?? [])
+      if (nodes[w.origin]!.byzantine === null) {
+        const d = allDigests.get(w.head)!;
+        const state = `held ${x.held.has(w.head)}, certified ${x.certs?.certified(d)}, committed ${x.committedDigests.has(w.head)}, applied ${x.ledgerDigests.has(w.head)}`;
+        stuck.push(`node ${x.index}: ${w.queued} of origin ${w.origin} behind its batch ${seqOf.get(w.head)} (${state})`);
+      }
+  }
   // Counted before the late batches' rounds: the idle spell ends when they are injected.
   const idleRounds = Math.max(0, ...honest.map((x) => (roundAfterIdle.get(x.index) ?? 0) - (roundAtIdleFrom.get(x.index) ?? 0)));
   const missing: string[] = [];
@@ -780,6 +1020,7 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     }
   }
   missing.push(...followers.missing(lateDigests));
+  missing.push(...stuck.map((w) => `origin queue blocked at the end: ${w}`));
   for (const x of honest) log?.(`node ${x.index} status ${JSON.stringify(x.core?.status())} persisted lastVoted ${x.persisted?.lastVotedRound}`);
   log?.(`end: heights ${honest.map((x) => checker.heightOf(x.index)).join(',')}, ${messages} messages, ${equivocations} equivocations detected`);
   return {
@@ -809,6 +1050,10 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     verifiesPerBatch: verifications / Math.max(1, allDigests.size - badDigests.size),
     batchVotes,
     batchVotesLost,
+    sequencerGiveUps,
+    gapRequests,
+    queueOffers,
+    stuckQueues: stuck,
   };
 }
 
