@@ -1,4 +1,5 @@
-import { sodiumSecretKey, sodiumSign, verifySignature } from '../crypto/ed25519.js';
+import { sodiumSecretKey, sodiumSign } from '../crypto/ed25519.js';
+import { verifyOnce } from '../crypto/verified-signatures.js';
 
 /**
  * What the core needs from cryptography. Messages are already domain-tagged by the caller
@@ -10,7 +11,10 @@ export interface ConsensusCrypto {
   verify(index: number, msg: Uint8Array, sig: Uint8Array): boolean;
 }
 
-/** Production implementation: libsodium Ed25519, strict verification (the consensus rule). */
+/**
+ * Production implementation: libsodium Ed25519, strict verification (the consensus rule), each
+ * (key, message, signature) verified once per process (verifyOnce).
+ */
 export class Ed25519ConsensusCrypto implements ConsensusCrypto {
   private readonly secretKey: Buffer | undefined;
   private readonly publicKeys: Uint8Array[];
@@ -31,6 +35,6 @@ export class Ed25519ConsensusCrypto implements ConsensusCrypto {
 
   verify(index: number, msg: Uint8Array, sig: Uint8Array): boolean {
     const pk = Number.isInteger(index) ? this.publicKeys[index] : undefined;
-    return pk !== undefined && verifySignature(sig, msg, pk);
+    return pk !== undefined && verifyOnce(sig, msg, pk);
   }
 }
