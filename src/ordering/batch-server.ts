@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { hex } from '../consensus/index.js';
 import type { LedgerStore } from '../storage/ledger-store.js';
 import { TX_SIZE } from '../tx/layout.js';
+import { SEQUENCE_RESEND_WINDOW } from './batch-sequencer.js';
 import type { HeldBatches } from './held-batches.js';
 import type { PeerMessage, WireBatchCert } from './peer-wire.js';
 
@@ -20,8 +21,8 @@ export interface BatchServerOptions {
   certificateOf?: (digest: Uint8Array) => WireBatchCert | undefined;
 }
 
-/** Own batches remembered by sequence number, for peers that lost some in transit. */
-const RESEND_WINDOW = 1_024;
+/** Own batches remembered by sequence number, for peers that lost some in transit (a receiver skips gaps older than this). */
+const RESEND_WINDOW = SEQUENCE_RESEND_WINDOW;
 /** Sequence numbers served per gap request. */
 const RESEND_MAX = 64;
 

@@ -169,7 +169,7 @@ export class ConsensusOrderer implements Orderer {
     const root = read(ROOT_KEY, decodeCommittedBlock);
     const highTc = read(TC_KEY, decodeTimeoutCert);
     for (const b of blocks) this.uncommitted.set(hex(b.hash), b);
-    this.sequencer = new BatchSequencer(64, o.timeoutMs);
+    this.sequencer = new BatchSequencer(o.maxPeerBatches);
     this.server = new BatchServer({
       held: this.payloads,
       store: o.store,
@@ -445,12 +445,7 @@ export class ConsensusOrderer implements Orderer {
 
   private sequencerTick(): void {
     if (this.stopped) return;
-    const { release, requests } = this.sequencer.tick(Date.now());
-    for (const { origin, items } of release) {
-      this.o.logger.warn({ origin, released: items.length }, 'gave up waiting for a peer batch lost in transit');
-      for (const k of items) this.enqueue(origin, k);
-    }
-    for (const r of requests) this.askAgain(r);
+    for (const r of this.sequencer.tick().requests) this.askAgain(r);
   }
 
   private askAgain(r: GapRequest): void {

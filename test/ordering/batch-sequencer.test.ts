@@ -31,24 +31,39 @@ describe("BatchSequencer: one origin's batches in seal order", () => {
     expect(s.receive(2, b(2), 0).release).toEqual(['b2']);
   });
 
-  it('re-asks for an open gap on tick and gives it up after the timeout, releasing in order', () => {
-    const s = new BatchSequencer<string>(64, 100);
+  it('re-asks for an open gap on every tick and never gives it up on a timer: later batches wait until it fills', () => {
+    const s = new BatchSequencer<string>(64);
     s.receive(1, b(1), 0);
     s.receive(1, b(3), 10);
     s.receive(1, b(4), 20);
-    expect(s.tick(50)).toEqual({ release: [], requests: [{ origin: 1, boot: 7, from: 2, to: 2 }] });
-    expect(s.tick(110)).toEqual({ release: [{ origin: 1, items: ['b3', 'b4'] }], requests: [] });
-    // The skipped batch arriving late is passed through (dropped by digest if already ordered).
-    expect(s.receive(1, b(2), 120)).toEqual({ release: ['b2'] });
-    expect(s.receive(1, b(5), 130)).toEqual({ release: ['b5'] });
+    expect(s.tick(50)).toEqual({ requests: [{ origin: 1, boot: 7, from: 2, to: 2 }] });
+    // Before: given up after the timeout, b3 and b4 went ahead of b2 (its senders' nonces rejected).
+    expect(s.tick(60_000)).toEqual({ requests: [{ origin: 1, boot: 7, from: 2, to: 2 }] });
+    expect(s.receive(1, b(2), 60_010)).toEqual({ release: ['b2', 'b3', 'b4'] });
+    expect(s.tick(60_020)).toEqual({ requests: [] });
   });
 
-  it('gives up a gap when too many batches pile up behind it', () => {
-    const s = new BatchSequencer<string>(2, 10_000);
+  it('drops batches beyond its bound behind a gap (as if lost) and asks for them once the gap fills', () => {
+    const s = new BatchSequencer<string>(2);
     s.receive(1, b(1), 0);
     s.receive(1, b(3), 0);
     s.receive(1, b(4), 0);
-    expect(s.receive(1, b(5), 0).release).toEqual(['b3', 'b4', 'b5']);
+    expect(s.receive(1, b(5), 0).release).toEqual([]); // not kept
+    expect(s.dropped).toBe(1);
+    expect(s.receive(1, b(2), 0).release).toEqual(['b2', 'b3', 'b4']);
+    expect(s.tick(1)).toEqual({ requests: [{ origin: 1, boot: 7, from: 5, to: 5 }] });
+    expect(s.receive(1, b(5), 2).release).toEqual(['b5']);
+  });
+
+  it("skips only what fell out of the origin's resend window, releasing what it held in order", () => {
+    const s = new BatchSequencer<string>(64, 10);
+    s.receive(1, b(1), 0);
+    s.receive(1, b(3), 0);
+    expect(s.receive(1, b(11), 0).release).toEqual([]); // the origin still keeps 2..11
+    // At 12 it keeps 3..12 only: b2 can no longer be asked for; b3 goes, the gap 4..11 stays open.
+    expect(s.receive(1, b(12), 0).release).toEqual(['b3']);
+    expect(s.skipped).toBe(1);
+    expect(s.gaps()).toEqual([{ origin: 1, from: 4, held: 2 }]);
   });
 
   it('starts over when the origin restarts with a new boot id', () => {

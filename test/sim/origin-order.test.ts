@@ -24,7 +24,7 @@ describe("simulator: an origin's batches reach each core in its seal order (Batc
     }
   }, 60_000);
 
-  it('gaps are asked for again from the origin (bn), and the ones given up on are counted', () => {
+  it('gaps are asked for again from the origin (bn) until they fill: none is given up, no queue stays blocked', () => {
     let requests = 0;
     let giveUps = 0;
     for (let seed = 60_001; seed <= 60_012; seed++) {
@@ -35,6 +35,7 @@ describe("simulator: an origin's batches reach each core in its seal order (Batc
       giveUps += r.sequencerGiveUps;
     }
     expect(requests).toBeGreaterThan(0);
-    expect(giveUps).toBeGreaterThan(0);
+    // Before, the sequencer gave gaps up after one round timeout and later batches went ahead.
+    expect(giveUps).toBe(0);
   }, 60_000);
 });
