@@ -70,6 +70,7 @@ export function createMembership(d: MembershipDeps): Membership {
       logger: logger.child({ component: 'follower' }),
       appliedRound: d.appliedRound,
       maxBatchTxs: config.pipeline.batchSize,
+      verifier: d.verifier,
       onPeerDrop,
     });
     return { kind: 'follower', orderer, transport, store: consensusStore, ids: validatorIds };

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { ConsensusCrypto } from '../consensus/crypto.js';
+import type { WireBatchCert } from './peer-wire.js';
 import { faultTolerance, hex, type Hash } from '../consensus/types.js';
 
 /**
@@ -139,6 +141,36 @@ export function verifierOrder(digest: Hash, origin: number, n: number): number[]
     if (v !== origin) out.push(v);
   }
   return out;
+}
+
+/** SHA-256 of a batch's full bytes, signatures included: what a batch vote certifies besides the digest. */
+export function batchContentHash(txs: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(txs).digest());
+}
+
+export function certToWire(c: BatchCertificate): WireBatchCert {
+  return { d: c.digest, h: c.content, v: c.signers, s: c.sigs };
+}
+
+export function certFromWire(c: WireBatchCert): BatchCertificate {
+  return { digest: c.d, content: c.h, signers: c.v, sigs: c.s };
+}
+
+/**
+ * Whether `c` is a certificate of the validator set: at least `quorum` (f + 1 unless given) distinct
+ * validators, ascending, each with a valid signature on (digest, content). Followers check the
+ * batches they are served with it, validators the certificates they are sent.
+ */
+export function validBatchCertificate(c: BatchCertificate, set: { chainId: number; validators: number; crypto: ConsensusCrypto; quorum?: number }): boolean {
+  const quorum = set.quorum ?? faultTolerance(set.validators).f + 1;
+  if (c.signers.length < quorum || c.signers.length !== c.sigs.length || c.signers.length > set.validators) return false;
+  const msg = batchVoteBytes(set.chainId, c.digest, c.content);
+  for (let i = 0; i < c.signers.length; i++) {
+    const s = c.signers[i]!;
+    if (!Number.isInteger(s) || s < 0 || s >= set.validators || (i > 0 && s <= c.signers[i - 1]!)) return false;
+    if (!set.crypto.verify(s, msg, c.sigs[i]!)) return false;
+  }
+  return true;
 }
 
 export class BatchCertificates {
@@ -429,14 +461,7 @@ export class BatchCertificates {
   }
 
   private valid(c: BatchCertificate): boolean {
-    if (c.signers.length < this.quorum || c.signers.length !== c.sigs.length || c.signers.length > this.cfg.validators) return false;
-    const msg = batchVoteBytes(this.cfg.chainId, c.digest, c.content);
-    for (let i = 0; i < c.signers.length; i++) {
-      const s = c.signers[i]!;
-      if (!Number.isInteger(s) || s < 0 || s >= this.cfg.validators || (i > 0 && s <= c.signers[i - 1]!)) return false;
-      if (!this.cfg.crypto.verify(s, msg, c.sigs[i]!)) return false;
-    }
-    return true;
+    return validBatchCertificate(c, { chainId: this.cfg.chainId, validators: this.cfg.validators, crypto: this.cfg.crypto, quorum: this.quorum });
   }
 
   private entry(digest: Hash): Entry {

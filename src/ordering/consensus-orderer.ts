@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import {
@@ -38,8 +37,8 @@ import { BatchServer } from './batch-server.js';
 import { HeldBatches } from './held-batches.js';
 import { PeerBatchIntake, type IntakeDrop } from './peer-batch-intake.js';
 import { FollowerFeed } from './follower-feed.js';
-import { parsePeerMessage, sendPeerMessage, type PeerMessage, type PeerWireLimits, type WireBatchCert } from './peer-wire.js';
-import { BatchCertificates, type BatchCertificate, type CertOutput } from './batch-certificates.js';
+import { parsePeerMessage, sendPeerMessage, type PeerMessage, type PeerWireLimits } from './peer-wire.js';
+import { BatchCertificates, batchContentHash, certFromWire, certToWire, type CertOutput } from './batch-certificates.js';
 import { ValidatorPayloads, type PayloadOutput } from './validator-payloads.js';
 
 const SAFETY_KEY = 'consensus/safety';
@@ -178,7 +177,7 @@ export class ConsensusOrderer implements Orderer {
       logger: o.logger,
       certificateOf: (d) => {
         const c = this.certs.certificateOf(d);
-        return c && toWire(c);
+        return c && certToWire(c);
       },
     });
     this.wire = wireLimits(ids.validators.length);
@@ -283,7 +282,7 @@ export class ConsensusOrderer implements Orderer {
     // the core gets the batch once f others have voted (in seal order, behind earlier own batches).
     const self = this.o.identity.index;
     this.enqueue(self, hex(digest));
-    this.onCerts(this.certs.held(digest, contentHash(txs), self, Date.now(), true));
+    this.onCerts(this.certs.held(digest, batchContentHash(txs), self, Date.now(), true));
   }
 
   applied(stateRoot: Uint8Array, round: number): void {
@@ -389,7 +388,7 @@ export class ConsensusOrderer implements Orderer {
             // With the server's certificate the batch is not verified here; without one (served from
             // a ledger, its certificate forgotten) a batch of a committed block is verified at once.
             const cert = msg.c?.find((c) => hex(c.d) === key);
-            if (cert) this.onCerts(this.certs.certificate(fromWire(cert), Date.now()));
+            if (cert) this.onCerts(this.certs.certificate(certFromWire(cert), Date.now()));
             const verify = cert === undefined && (this.payloadSide.ordered(known.digest) || this.certs.designated(known.digest, from));
             const taken = this.intake.take(from, txs, { known, solicited: true, verify });
             if ('full' in taken) continue; // asked for again by the next fetch
@@ -415,12 +414,12 @@ export class ConsensusOrderer implements Orderer {
         case 'cq': {
           if (!this.requestLimiter.take(from, Date.now())) return this.dropped(from, 'request-rate', 'cq');
           const certs = msg.d.map((d) => this.certs.certificateOf(d)).filter((c) => c !== undefined);
-          if (certs.length > 0) this.sendTo(from, { k: 'cr', c: certs.map(toWire) });
+          if (certs.length > 0) this.sendTo(from, { k: 'cr', c: certs.map(certToWire) });
           return;
         }
         case 'cr':
           if (!this.messageLimiter.take(from, Date.now())) return this.dropped(from, 'message-rate', 'cr');
-          for (const c of msg.c) this.onCerts(this.certs.certificate(fromWire(c), Date.now()));
+          for (const c of msg.c) this.onCerts(this.certs.certificate(certFromWire(c), Date.now()));
           return;
         case 'bq':
           // Charged by size: a request for 64 batches costs what 4 small ones do.
@@ -494,7 +493,7 @@ export class ConsensusOrderer implements Orderer {
     if (this.o.store.getBatchLocation(d) !== undefined) return this.settle(key, 'dropped');
     this.unproven.set(key, vb);
     const origin = vb.origin !== undefined && this.isValidator(vb.origin) ? vb.origin : -1;
-    this.onCerts(this.certs.held(d, contentHash(vb.batch.txs.subarray(0, vb.batch.count * TX_SIZE)), origin, Date.now(), vb.signaturesChecked !== false));
+    this.onCerts(this.certs.held(d, batchContentHash(vb.batch.txs.subarray(0, vb.batch.count * TX_SIZE)), origin, Date.now(), vb.signaturesChecked !== false));
   }
 
   /**
@@ -718,17 +717,4 @@ export class ConsensusOrderer implements Orderer {
       Math.max(0, at - Date.now()),
     );
   }
-}
-
-/** SHA-256 of a batch's full bytes, signatures included: what a batch vote certifies besides the digest. */
-function contentHash(txs: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(txs).digest());
-}
-
-function toWire(c: BatchCertificate): WireBatchCert {
-  return { d: c.digest, h: c.content, v: c.signers, s: c.sigs };
-}
-
-function fromWire(c: WireBatchCert): BatchCertificate {
-  return { digest: c.d, content: c.h, signers: c.v, sigs: c.s };
 }

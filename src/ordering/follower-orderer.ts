@@ -17,7 +17,10 @@ import type { MemberIdentity } from '../node/validator-set.js';
 import type { ConsensusStore } from '../storage/consensus-store.js';
 import type { LedgerStore } from '../storage/ledger-store.js';
 import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
+import { batchContentHash, certFromWire, validBatchCertificate } from './batch-certificates.js';
 import { BatchServer } from './batch-server.js';
+import type { SignatureVerifier } from '../pipeline/verify-pool.js';
+import type { ConsensusCrypto } from '../consensus/crypto.js';
 import { FollowerCore, type FollowerOutput } from './follower-core.js';
 import { HeldBatches } from './held-batches.js';
 import type { OrderedBlock, Orderer, VerifiedBatch } from './orderer.js';
@@ -40,16 +43,24 @@ export interface FollowerOrdererOptions {
   /** Consensus round of the last block in the ledger. */
   appliedRound: number;
   maxBatchTxs: number;
+  /** Checks the signatures of a served batch that comes without a certificate for its exact bytes. */
+  verifier: SignatureVerifier;
   /** A peer message dropped (hotledger_peer_messages_dropped_total). */
-  onPeerDrop?: (from: number, reason: 'malformed' | 'not-for-role' | 'unsolicited' | 'invalid-commit' | 'unsendable') => void;
+  onPeerDrop?: (from: number, reason: FollowerDropReason) => void;
 }
+
+export type FollowerDropReason = 'malformed' | 'not-for-role' | 'unsolicited' | 'invalid-commit' | 'unsendable' | 'bad-signature';
 
 /**
  * The ordering stage of a business or slim node: FollowerCore with real I/O around it. A business
  * node's own batches go to every validator (numbered like a validator's, so gaps are asked for
  * again); committed blocks come from validators as certified runs and are executed here once
  * their batches are. Batches of certified blocks are not verified again: the quorum that
- * certified a block held and verified every batch in it (docs/consensus.md, "Followers").
+ * certified a block held and verified every batch in it (docs/consensus.md, "Followers"). What
+ * the quorum vouched for is the batch's exact bytes, so a served copy is taken on a batch
+ * certificate for its content hash; without one (served from a ledger, or a copy whose signature
+ * bytes differ) its signatures are checked here, and a copy that fails is dropped and the batch
+ * asked of another validator.
  */
 export class FollowerOrderer implements Orderer {
   private readonly core: FollowerCore;
@@ -63,6 +74,14 @@ export class FollowerOrderer implements Orderer {
   private stopped = false;
   /** Transactions executed here without a signature check of our own (certified by the quorum). */
   certifiedTxs = 0;
+  /** Transactions of served batches that came without a certificate for their bytes: checked here. */
+  checkedTxs = 0;
+  /** Served batches whose signatures failed (a Byzantine validator's altered copy). */
+  badCopies = 0;
+  private readonly crypto: ConsensusCrypto;
+  private readonly validators: number;
+  /** Digests of served copies being checked here. */
+  private readonly checking = new Set<string>();
   invalidRuns = 0;
   /** Own batches sent again because no committed block held them yet. */
   resent = 0;
@@ -71,15 +90,17 @@ export class FollowerOrderer implements Orderer {
     const n = o.identity.validators.length;
     this.wire = wireLimits(n);
     this.peerLimits = { maxBatchTxs: o.maxBatchTxs, maxConsensusBytes: maxMessageBytes(this.wire) };
+    this.validators = n;
+    this.crypto = new Ed25519ConsensusCrypto(
+      null,
+      o.identity.validators.map((v) => v.publicKey),
+    );
     const stored = o.consensusStore.get<Uint8Array>(FOLLOW_ROOT_KEY);
     const root: CommittedBlock = stored ? decodeCommittedBlock(stored, this.wire) : { block: genesisBlock(o.chainId), qc: genesisQc(o.chainId) };
     this.core = new FollowerCore({
       chainId: o.chainId,
       validators: n,
-      crypto: new Ed25519ConsensusCrypto(
-        null,
-        o.identity.validators.map((v) => v.publicKey),
-      ),
+      crypto: this.crypto,
       retryMs: Math.max(50, o.timeoutMs),
       root,
       appliedRound: o.appliedRound,
@@ -143,20 +164,24 @@ export class FollowerOrderer implements Orderer {
           for (const t of msg.txs) {
             const txs = Buffer.from(t);
             const { ids, digest, count } = PeerBatchIntake.identify(txs);
+            const key = hex(digest);
             if (!this.core.wanted(digest)) {
-              this.dropped(from, 'unsolicited', hex(digest));
+              this.dropped(from, 'unsolicited', key);
               continue;
             }
-            this.certifiedTxs += count;
-            const vb: VerifiedBatch = {
-              batch: { seq: 0, entries: [], txs, ids, count, sealedAt: performance.now() },
-              verified: new Uint8Array(count),
-              verifyMs: 0,
-              digest,
-              origin: from,
-            };
-            this.held.set(hex(digest), vb);
-            this.handle(this.core.batchAvailable(digest, Date.now()));
+            if (this.held.has(key) || this.checking.has(key)) continue;
+            const wire = msg.c?.find((c) => hex(c.d) === key);
+            const cert = wire && certFromWire(wire);
+            if (
+              cert &&
+              Buffer.from(cert.content).equals(batchContentHash(txs)) &&
+              validBatchCertificate(cert, { chainId: this.o.chainId, validators: this.validators, crypto: this.crypto })
+            ) {
+              this.certifiedTxs += count;
+              this.take(from, txs, ids, digest, new Uint8Array(count));
+              continue;
+            }
+            this.check(from, txs, ids, digest);
           }
           return;
         case 'bn':
@@ -213,8 +238,43 @@ export class FollowerOrderer implements Orderer {
     sendPeerMessage(this.o.transport, to, m, { logger: this.o.logger, onFail: (t) => this.o.onPeerDrop?.(t, 'unsendable') });
   }
 
-  private dropped(from: number, reason: 'malformed' | 'not-for-role' | 'unsolicited', detail?: string): void {
+  /** A served batch of a committed block, valid here: held for execution. */
+  private take(from: number, txs: Buffer, ids: Buffer, digest: Uint8Array, verified: Uint8Array): void {
+    const count = txs.length / TX_SIZE;
+    const vb: VerifiedBatch = { batch: { seq: 0, entries: [], txs, ids, count, sealedAt: performance.now() }, verified, verifyMs: 0, digest, origin: from };
+    this.held.set(hex(digest), vb);
+    this.handle(this.core.batchAvailable(digest, Date.now()));
+  }
+
+  /** A served copy without a certificate for its bytes: its signatures are checked here first. */
+  private check(from: number, txs: Buffer, ids: Buffer, digest: Uint8Array): void {
+    const key = hex(digest);
+    const count = txs.length / TX_SIZE;
+    this.checking.add(key);
+    this.o.verifier.verify(txs, count).then(
+      (verified) => {
+        this.checking.delete(key);
+        if (this.stopped) return;
+        const bad = verified.findIndex((v) => v !== 0);
+        if (bad >= 0) {
+          // The core asks another validator for it at its next retry.
+          this.badCopies++;
+          return this.dropped(from, 'bad-signature', `batch ${key.slice(0, 16)}, tx ${bad}`);
+        }
+        if (!this.core.wanted(digest) || this.held.has(key)) return;
+        this.checkedTxs += count;
+        this.take(from, txs, ids, digest, verified);
+      },
+      (e: unknown) => {
+        this.checking.delete(key);
+        this.o.logger.warn({ from, err: (e as Error).message }, 'could not check a served batch');
+      },
+    );
+  }
+
+  private dropped(from: number, reason: FollowerDropReason, detail?: string): void {
     this.o.onPeerDrop?.(from, reason);
-    this.o.logger.debug({ from, reason, detail }, 'dropped a peer message');
+    if (reason === 'bad-signature') this.o.logger.warn({ from, reason, detail }, 'a validator served a batch copy with a bad signature: it is faulty');
+    else this.o.logger.debug({ from, reason, detail }, 'dropped a peer message');
   }
 }

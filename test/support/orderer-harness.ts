@@ -16,17 +16,26 @@ export const HARNESS_CHAIN = 5;
 export function fakeTransport(maxMessageBytes = 64 * 1024 * 1024) {
   const sent: { to: number | 'all'; msg: Record<string, unknown> }[] = [];
   let handler: ((from: number, msg: unknown) => void) | undefined;
+  const upHandlers: ((i: number) => void)[] = [];
   const t = {
     maxMessageBytes,
     onMessage: (fn: (from: number, msg: unknown) => void) => ((handler = fn), () => undefined),
     send: (to: number, msg: unknown) => (sent.push({ to, msg: msg as Record<string, unknown> }), true),
     broadcast: (msg: unknown) => (sent.push({ to: 'all', msg: msg as Record<string, unknown> }), 3),
-    onPeerUp: () => () => undefined,
+    onPeerUp: (fn: (i: number) => void) => (upHandlers.push(fn), () => undefined),
     onPeerDown: () => () => undefined,
     isConnected: () => true,
     connectedPeers: (only?: (i: number) => boolean) => [0, 2, 3, 4].filter((i) => !only || only(i)),
   };
-  return { transport: t as unknown as PeerTransport, sent, deliver: (from: number, msg: unknown) => handler!(from, msg) };
+  return {
+    transport: t as unknown as PeerTransport,
+    sent,
+    deliver: (from: number, msg: unknown) => handler!(from, msg),
+    /** Tells the orderer that peer `i` connected. */
+    peerUp: (i: number) => {
+      for (const fn of upHandlers) fn(i);
+    },
+  };
 }
 
 export interface OrdererHarness {
