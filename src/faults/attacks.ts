@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { txRootOf } from '../chain/block-header.js';
-import { batchVoteBytes } from '../ordering/batch-certificates.js';
+import { batchVoteBytes } from '../ordering/batch-certificate.js';
 import {
   encodeMessage,
   genesisQc,

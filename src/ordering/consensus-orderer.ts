@@ -38,7 +38,8 @@ import { HeldBatches } from './held-batches.js';
 import { PeerBatchIntake, type IntakeDrop } from './peer-batch-intake.js';
 import { FollowerFeed } from './follower-feed.js';
 import { parsePeerMessage, sendPeerMessage, type PeerMessage, type PeerWireLimits } from './peer-wire.js';
-import { BatchCertificates, batchContentHash, certFromWire, certToWire, type CertOutput } from './batch-certificates.js';
+import { batchContentHash, certFromWire, certToWire } from './batch-certificate.js';
+import { BatchCertificates, type CertOutput } from './batch-certificates.js';
 import { ValidatorPayloads, type PayloadOutput } from './validator-payloads.js';
 
 const SAFETY_KEY = 'consensus/safety';

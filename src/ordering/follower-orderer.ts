@@ -17,7 +17,7 @@ import type { MemberIdentity } from '../node/validator-set.js';
 import type { ConsensusStore } from '../storage/consensus-store.js';
 import type { LedgerStore } from '../storage/ledger-store.js';
 import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
-import { batchContentHash, certFromWire, validBatchCertificate } from './batch-certificates.js';
+import { batchContentHash, certFromWire, validBatchCertificate } from './batch-certificate.js';
 import { BatchServer } from './batch-server.js';
 import type { SignatureVerifier } from '../pipeline/verify-pool.js';
 import type { ConsensusCrypto } from '../consensus/crypto.js';

@@ -12,7 +12,8 @@ import { ed25519CryptoSet, idealCryptoSet } from './sim-crypto.js';
 import { SimFollowers, type FollowerEv } from './sim-followers.js';
 import { genesisBlock, genesisQc } from '../consensus/types.js';
 import { ValidatorPayloads, type PayloadOutput } from '../ordering/validator-payloads.js';
-import { BatchCertificates, type BatchCertificate, type BatchVote, type CertOutput } from '../ordering/batch-certificates.js';
+import type { BatchCertificate, BatchVote } from '../ordering/batch-certificate.js';
+import { BatchCertificates, type CertOutput } from '../ordering/batch-certificates.js';
 import { BatchSequencer, type GapRequest } from '../ordering/batch-sequencer.js';
 import { OriginQueues, type BatchOutcome } from '../ordering/origin-queues.js';
 

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { Ed25519ConsensusCrypto } from '../../src/consensus/crypto.js';
-import { BatchCertificates, batchVoteBytes, verifierOrder, type BatchCertificate, type CertOutput } from '../../src/ordering/batch-certificates.js';
+import { batchVoteBytes, verifierOrder, type BatchCertificate } from '../../src/ordering/batch-certificate.js';
+import { BatchCertificates, type CertOutput } from '../../src/ordering/batch-certificates.js';
 import { idealCryptoSet } from '../../src/sim/sim-crypto.js';
 import { devnetKeyPair, generateTransfers } from '../../src/workload/generate.js';
 import { devnetValidatorKey } from '../../src/node/validator-set.js';

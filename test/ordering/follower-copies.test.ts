@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Ed25519ConsensusCrypto } from '../../src/consensus/crypto.js';
 import { encodeCommittedBlock, genesisBlock, genesisQc, makeBlock, voteSigningBytes, type Block, type CommittedBlock, type QuorumCert } from '../../src/consensus/index.js';
-import { batchVoteBytes } from '../../src/ordering/batch-certificates.js';
+import { batchVoteBytes } from '../../src/ordering/batch-certificate.js';
 import { FollowerOrderer } from '../../src/ordering/follower-orderer.js';
 import type { OrderedBlock } from '../../src/ordering/orderer.js';
 import { devnetFollowerKey, devnetValidatorKey } from '../../src/node/validator-set.js';

@@ -3,7 +3,7 @@ import { generateTransfers, devnetKeyPair } from '../../src/workload/generate.js
 import { Off, TX_SIZE } from '../../src/tx/layout.js';
 import { encodeMessage, genesisQc } from '../../src/consensus/index.js';
 import { waitFor } from '../support/cluster.js';
-import { batchVoteBytes, verifierOrder } from '../../src/ordering/batch-certificates.js';
+import { batchVoteBytes, verifierOrder } from '../../src/ordering/batch-certificate.js';
 import { createHash } from 'node:crypto';
 import { Ed25519ConsensusCrypto } from '../../src/consensus/crypto.js';
 import { devnetValidatorKey } from '../../src/node/validator-set.js';
