@@ -183,7 +183,17 @@ export class BatchCertificates {
     this.begin(now);
     if (v.signer !== from || from === this.cfg.self) return this.finish();
     const e = this.entries.get(hex(v.digest));
-    if (e?.cert || e?.voted.has(from)) return this.finish();
+    if (e?.cert) return this.finish();
+    if (e?.voted.has(from)) {
+      // Said again (a voter repeats its vote every VERIFY_EVERY periods while the batch has no
+      // certificate): if this node never got the batch, it fetches it now, so escalation and the
+      // silent-verifier rule run here too. Otherwise a batch whose only other designated verifier
+      // is silent stayed uncertified for good when every other validator had lost its copy (they
+      // were not designated, so they never fetched it, and held nothing to escalate on): the
+      // origin's later batches then waited behind it for ever (simulator seeds 6,031 and 14,603).
+      if (e.held === undefined && e.fetchAt === 0) e.fetchAt = this.now;
+      return this.finish();
+    }
     if (!this.cfg.crypto.verify(from, batchVoteBytes(this.cfg.chainId, v.digest, v.content), v.sig)) return this.finish();
     // Voting again: designated again from the next batch on (batches already reassigned stay so).
     this.silent.delete(from);

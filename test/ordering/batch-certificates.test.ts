@@ -149,6 +149,20 @@ describe('BatchCertificates (sans-I/O)', () => {
     expect(asked).toEqual([0, 3, 1, 0]);
   });
 
+  it('a validator that never got a batch fetches it when a voter says its vote again (no certificate after a round timeout), designated or not', () => {
+    const x = four();
+    const d = digest(11, 2); // origin 0, order [0, 2, 3, 1]: node 1 is last, not designated
+    const sign = (v: number) => x.crypto[v]!.sign(batchVoteBytes(9, d, content(11)));
+    const c = x.nodes[1]!;
+    c.vote(0, { digest: d, content: content(11), signer: 0, sig: sign(0) }, 0);
+    expect([100, 200, 300].flatMap((t) => c.onTick(t).fetch)).toEqual([]); // not designated: waits for the certificate
+    // The origin says its vote again: the batch is stuck (here, its designated verifier 2 silent
+    // and 3 without a copy); node 1 fetches it, so escalation can reach it.
+    c.vote(0, { digest: d, content: content(11), signer: 0, sig: sign(0) }, 400);
+    const asked = [500, 600].flatMap((t) => c.onTick(t).fetch);
+    expect(asked.map((f) => f.from)).toEqual([0]);
+  });
+
   it('a designated verifier whose link is down is skipped: the next in the order verifies at once', () => {
     const x = four();
     const d = digest(6, 2); // order [0, 2, 3, 1]: designated {0, 2}
