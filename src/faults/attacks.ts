@@ -1,6 +1,6 @@
-import { createHash, randomBytes, randomInt } from 'node:crypto';
-import { txRootOf } from '../chain/block-header.js';
-import { batchVoteBytes } from '../ordering/batch-certificate.js';
+import { randomBytes, randomInt } from 'node:crypto';
+import { batchContentHash, batchVoteBytes } from '../ordering/batch-certificate.js';
+import { PeerBatchIntake } from '../ordering/peer-batch-intake.js';
 import {
   encodeMessage,
   genesisQc,
@@ -343,9 +343,8 @@ export const ATTACKS: Record<string, Attack> = {
       const nonce = await ctx.nextNonce();
       const txs = generateTransfers({ chainId: ctx.chainId, senders: [ctx.victim], recipients: [ctx.recipient], count: 3, startNonces: [nonce] });
       txs.fill(0, TX_SIZE + Off.SIGNATURE, TX_SIZE + Off.SIGNATURE + 64);
-      const ids = Buffer.concat([0, 1, 2].map((i) => txId(txs, i * TX_SIZE)));
-      const digest = txRootOf(ids);
-      const content = new Uint8Array(createHash('sha256').update(txs).digest());
+      const { digest } = PeerBatchIntake.identify(txs);
+      const content = batchContentHash(txs);
       let sent = ctx.peer.broadcast({ k: 'b', txs, i: ++fakeBoot, n: 1 });
       sent += ctx.peer.broadcast({ k: 'bv', d: digest, h: content, s: ctx.peer.crypto.sign(batchVoteBytes(ctx.chainId, digest, content)) });
       await ctx.peer.flushed();

@@ -61,7 +61,7 @@ export class BatchSequencer<T> {
     private readonly window = SEQUENCE_RESEND_WINDOW,
   ) {}
 
-  receive(origin: number, b: SequencedBatch<T>, _now?: number): SequencerOutput<T> {
+  receive(origin: number, b: SequencedBatch<T>): SequencerOutput<T> {
     let s = this.origins.get(origin);
     // First batch from this origin, or the origin restarted (new boot id): start at what came.
     if (s === undefined || s.boot !== b.boot) {
@@ -84,7 +84,7 @@ export class BatchSequencer<T> {
   }
 
   /** Asks again for every gap still open (the missing ones, up to the first held or the latest seen). */
-  tick(_now?: number): { requests: GapRequest[] } {
+  tick(): { requests: GapRequest[] } {
     const requests: GapRequest[] = [];
     for (const [origin, s] of this.origins) {
       if (s.next > s.maxSeen) continue;

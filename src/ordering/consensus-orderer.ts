@@ -365,7 +365,7 @@ export class ConsensusOrderer implements Orderer {
             },
           );
           if (msg.i === undefined || msg.n === undefined) return this.enqueue(from, key);
-          const r = this.sequencer.receive(from, { boot: msg.i, seq: msg.n, item: key }, Date.now());
+          const r = this.sequencer.receive(from, { boot: msg.i, seq: msg.n, item: key });
           if (r.request) this.askAgain(r.request);
           for (const k of r.release) this.enqueue(from, k);
           return;

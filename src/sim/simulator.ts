@@ -514,7 +514,7 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     const origin = originOf.get(k);
     const seq = seqOf.get(k);
     if (x.sequencer === null || origin === undefined || seq === undefined) return;
-    const r = x.sequencer.receive(origin, { boot: 1, seq, item: k }, now);
+    const r = x.sequencer.receive(origin, { boot: 1, seq, item: k });
     if (r.request) askAgain(x, r.request);
     released(x, origin, r.release);
     if (r.release.length === 0) armSequencer(x);
@@ -869,7 +869,7 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
         const x = nodes[ev.node]!;
         if (x.sequencer === null || ev.version !== x.seqTimerVersion) break;
         x.seqArmed = false;
-        for (const r of x.sequencer.tick(now).requests) askAgain(x, r);
+        for (const r of x.sequencer.tick().requests) askAgain(x, r);
         if (x.sequencer !== null && x.sequencer.gaps().length > 0) armSequencer(x);
         break;
       }

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Ed25519ConsensusCrypto } from '../../src/consensus/crypto.js';
 import { encodeCommittedBlock, genesisBlock, genesisQc, makeBlock, voteSigningBytes, type Block, type CommittedBlock, type QuorumCert } from '../../src/consensus/index.js';
-import { batchVoteBytes } from '../../src/ordering/batch-certificate.js';
+import { batchContentHash, batchVoteBytes } from '../../src/ordering/batch-certificate.js';
 import { FollowerOrderer } from '../../src/ordering/follower-orderer.js';
 import type { OrderedBlock } from '../../src/ordering/orderer.js';
 import { devnetFollowerKey, devnetValidatorKey } from '../../src/node/validator-set.js';
@@ -63,7 +62,7 @@ function chainFor(digest: Uint8Array): { records: CommittedBlock[]; proof: Commi
 
 const certFor = (txs: Buffer) => {
   const d = digestOf(txs);
-  const h = new Uint8Array(createHash('sha256').update(txs).digest());
+  const h = batchContentHash(txs);
   return { d, h, v: [0, 2], s: [0, 2].map((i) => signers[i]!.sign(batchVoteBytes(CHAIN, d, h))) };
 };
 
