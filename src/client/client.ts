@@ -1,10 +1,10 @@
 import type { RejectName } from '../errors.js';
-import { TX_SIZE } from '../tx/layout.js';
 import { ClientError, TransactionRejectedError } from './errors.js';
 import { type Answer, Endpoints, type HttpOptions } from './http.js';
 import { bytesOf, hexOf } from './hex.js';
 import { NonceTracker } from './nonces.js';
 import { openSocket, textOf } from './socket.js';
+import { signCallTx, signDeployTx, type SignedDeploy } from './contract.js';
 import { signTransferTx, type SignedTransaction } from './transfer.js';
 import { Watcher, type Outcome } from './watch.js';
 
@@ -83,9 +83,57 @@ export interface HealthReport {
   checks: { name: string; status: 'UP' | 'DOWN'; data?: Record<string, string | number | boolean> }[];
 }
 
+/** One event a contract emitted (hex): the emitting contract, its topic bytes and data bytes. */
+export interface ContractEvent {
+  contract: string;
+  topic: string;
+  data: string;
+}
+
+/**
+ * What a committed deploy or call did. `status` is `OK` or why the call reverted (`OUT_OF_GAS`,
+ * `CONTRACT_TRAP`, `CONTRACT_ABORT`, ...): a reverted call is still committed, its nonce used and
+ * its fee (`feeFor(gasUsed)`) burned; only its state changes and transfers were undone.
+ */
+export interface ContractReceipt {
+  status: 'OK' | RejectName | 'UNKNOWN';
+  gasUsed: number;
+  fee: number;
+  events: ContractEvent[];
+  /** Bytes the method returned, hex. */
+  output: string;
+  /** The deployed contract (a deploy that succeeded). */
+  address?: string;
+  /** Abort message, trap text or the module's refusal reason. */
+  message?: string;
+}
+
+export interface ContractOutcome extends Durable {
+  receipt: ContractReceipt;
+}
+
+export interface DeployOutcome extends ContractOutcome {
+  /** Where the contract is (derived from sender and nonce: known before the deploy commits). */
+  address: string;
+}
+
+/** GET /api/v11/contracts/:address. `storage` holds the keys asked for (hex): the value, or null when unset. */
+export interface ContractInfo {
+  address: string;
+  codeHash: string;
+  deployer: string;
+  balance: bigint;
+  codeSize: number;
+  storage: Record<string, string | null>;
+}
+
+type From = { seed: Uint8Array; publicKey: Uint8Array };
+/** A committed outcome and the endpoint that took the transaction. */
+type Committed = Extract<Outcome, { status: 'committed' }> & { endpoint: string };
+
 export type TransactionStatus =
   | { status: 'pending'; id: string }
-  | { status: 'committed'; id: string; height: number; position: number }
+  | { status: 'committed'; id: string; height: number; position: number; contract?: ContractReceipt }
   | { status: 'rejected'; id: string; code: RejectName | 'UNKNOWN'; message: string; height?: number };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -147,8 +195,13 @@ export class HotledgerClient {
   async submit(txs: Submittable | Submittable[], opts: { endpoint?: string } = {}): Promise<SubmitAnswer> {
     const list = Array.isArray(txs) ? txs : [txs];
     if (list.length === 0) throw new TypeError('nothing to submit');
-    const body = new Uint8Array(list.length * TX_SIZE);
-    list.forEach((t, i) => body.set(t.bytes, i * TX_SIZE));
+    // Transfers (168 bytes) and contract transactions (own length) concatenate as they are: the node frames them.
+    const body = new Uint8Array(list.reduce((n, t) => n + t.bytes.length, 0));
+    let at = 0;
+    for (const t of list) {
+      body.set(t.bytes, at);
+      at += t.bytes.length;
+    }
     let a: Answer;
     try {
       a = await this.http.request('/api/v11/transactions', { method: 'POST', body }, opts.endpoint !== undefined ? { only: opts.endpoint } : {});
@@ -166,11 +219,61 @@ export class HotledgerClient {
    * height and position, rejects with TransactionRejectedError (admission or execution) or
    * ClientError (the node could not be reached, or DURABILITY_TIMEOUT).
    */
-  async transfer(t: { from: { seed: Uint8Array; publicKey: Uint8Array }; to: Uint8Array | string; amount: number | bigint; reference?: Uint8Array | string }): Promise<Durable> {
-    const sender = hexOf(t.from.publicKey);
-    let tx: SignedTransaction;
+  async transfer(t: { from: From; to: Uint8Array | string; amount: number | bigint; reference?: Uint8Array | string }): Promise<Durable> {
+    const { tx, outcome } = await this.signSubmitWait(t.from, (nonce) => this.sign({ ...t, nonce }));
+    return { id: tx.id, height: outcome.height, position: outcome.position };
+  }
+
+  /**
+   * Deploys a contract: nonce from the sender's sequence (shared with its transfers), signs,
+   * submits as binary and waits until the deploy is in a committed block. Resolves with the
+   * receipt, also when the deploy reverted (`receipt.status` is then not `OK`, e.g.
+   * `MODULE_INVALID`, and no contract exists at `address`); throws like `transfer()` when the
+   * transaction itself is rejected (`INSUFFICIENT_FUNDS` for the fee reservation, nonce rules).
+   */
+  async deploy(d: { from: From; code: Uint8Array; initArgs?: Uint8Array | string; gasLimit: number }): Promise<DeployOutcome> {
+    const chainId = await this.getChainId();
+    const { tx, outcome } = await this.signSubmitWait(d.from, (nonce) => signDeployTx({ ...d, chainId, nonce }));
+    return { id: tx.id, height: outcome.height, position: outcome.position, address: (tx as SignedDeploy).address, receipt: await this.receiptOf(tx, outcome) };
+  }
+
+  /** Calls a contract method; like `deploy()`, a reverted call resolves with its receipt (`status` OUT_OF_GAS, CONTRACT_ABORT, ...). */
+  async call(c: { from: From; contract: Uint8Array | string; method: string; args?: Uint8Array | string; amount?: number | bigint; gasLimit: number }): Promise<ContractOutcome> {
+    const chainId = await this.getChainId();
+    const { tx, outcome } = await this.signSubmitWait(c.from, (nonce) => signCallTx({ ...c, chainId, nonce }));
+    return { id: tx.id, height: outcome.height, position: outcome.position, receipt: await this.receiptOf(tx, outcome) };
+  }
+
+  /** A contract's record and the storage values of `keys` (hex or bytes), or undefined when no contract is at `address`. */
+  async getContract(address: Uint8Array | string, keys: readonly (Uint8Array | string)[] = []): Promise<ContractInfo | undefined> {
+    const a = hexOf(bytesOf(address, 'contract address', 32));
+    const query = keys.map((k) => `key=${typeof k === 'string' ? k : hexOf(k)}`).join('&');
+    const r = await this.http.request(`/api/v11/contracts/${a}${query ? `?${query}` : ''}`, {}, { allow404: true });
+    if (r.status === 404) return undefined;
+    const b = r.body as Omit<ContractInfo, 'balance'> & { balance: string };
+    return { ...b, balance: BigInt(b.balance) };
+  }
+
+  /** The watch message carries the receipt; a polled or older outcome may not: then it is read from the node that took the transaction. */
+  private async receiptOf(tx: SignedTransaction, o: Committed): Promise<ContractReceipt> {
+    if (o.contract) return o.contract;
+    const s = await this.transaction(tx.id, { endpoint: o.endpoint });
+    if (s?.status === 'committed' && s.contract) return s.contract;
+    throw new ClientError('RECEIPT_MISSING', `transaction ${tx.id} is committed at height ${o.height} but the node reports no contract receipt for it`, {
+      retrySafe: false,
+      transaction: tx,
+    });
+  }
+
+  /**
+   * The shared path of transfer, deploy and call: next nonce of the sender, sign once, submit,
+   * wait for the outcome on the node that took it. A rejection resets the sender's nonces.
+   */
+  private async signSubmitWait<T extends SignedTransaction>(from: From, build: (nonce: number) => T | Promise<T>): Promise<{ tx: T; outcome: Committed }> {
+    const sender = hexOf(from.publicKey);
+    let tx: T;
     try {
-      tx = await this.sign({ ...t, nonce: await this.nonces.next(sender) });
+      tx = await build(await this.nonces.next(sender));
     } catch (e) {
       this.nonces.reset(sender);
       throw e;
@@ -192,7 +295,7 @@ export class HotledgerClient {
       this.nonces.reset(sender);
       throw new TransactionRejectedError(o.id, o.code as RejectName, o.message, o.height);
     }
-    return { id: o.id, height: o.height, position: o.position };
+    return { tx, outcome: { ...o, endpoint: answer.endpoint } };
   }
 
   /** Waits for a transaction's outcome on `endpoint`: WebSocket watch, else polling. */

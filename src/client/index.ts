@@ -18,10 +18,16 @@ export {
   type NodeInfo,
   type NodeStats,
   type HealthReport,
+  type ContractReceipt,
+  type ContractEvent,
+  type ContractOutcome,
+  type DeployOutcome,
+  type ContractInfo,
 } from './client.js';
 export { Keypair } from './keypair.js';
 export { ClientError, TransactionRejectedError, type ClientErrorCode } from './errors.js';
 export { NonceTracker } from './nonces.js';
 export { signTransferTx, transactionId, type SignedTransaction, type TransferFields } from './transfer.js';
+export { signDeployTx, signCallTx, contractAddressOf, u64Arg, type DeployFields, type CallFields, type SignedDeploy } from './contract.js';
 export type { KeyFile } from '../crypto/keys.js';
 export type { RejectName } from '../errors.js';

@@ -1,8 +1,12 @@
+import type { ContractReceipt } from './client.js';
 import { openSocket, textOf, type MinimalSocket } from './socket.js';
 
 const OPEN = 1;
 
-export type Outcome = { status: 'committed'; id: string; height: number; position: number } | { status: 'rejected'; id: string; code: string; message: string; height?: number };
+/** `contract`: the receipt of a deploy or call, when the node sent it with the outcome. */
+export type Outcome =
+  | { status: 'committed'; id: string; height: number; position: number; contract?: ContractReceipt }
+  | { status: 'rejected'; id: string; code: string; message: string; height?: number };
 
 /**
  * One WebSocket per endpoint carrying `watch` for every transaction this client waits on. If the
