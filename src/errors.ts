@@ -53,6 +53,8 @@ export const RejectCode = {
   CONTRACT_ABORT: 59,
   /** The contract's call depth passed MAX_CALL_DEPTH: state changes reverted. */
   STACK_OVERFLOW: 60,
+  /** The block's contract transactions together asked for more than BLOCK_GAS_LIMIT: this one was left out (nonce not consumed). */
+  BLOCK_GAS_EXCEEDED: 61,
 } as const;
 export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 export type RejectName = keyof typeof RejectCode;
@@ -97,6 +99,7 @@ export const rejectMessage: Record<RejectName, string> = {
   CONTRACT_TRAP: 'contract trapped; its state changes were reverted',
   CONTRACT_ABORT: 'contract aborted; its state changes were reverted',
   STACK_OVERFLOW: 'contract call depth exceeded the maximum; its state changes were reverted',
+  BLOCK_GAS_EXCEEDED: 'earlier contract transactions of the block used up the block gas limit; this one did not run',
 };
 
 /** Error codes for things that are not a single transaction's fate. */
@@ -117,6 +120,8 @@ export type ErrorCode =
   | 'INVALID_TRANSACTION'
   /** A contract module refused at deploy; details.reason is a ModuleRejectReason (src/contracts/limits.ts). */
   | 'CONTRACT_MODULE_INVALID'
+  /** GET /api/v11/contracts/:address: no contract at that address (HTTP 404). */
+  | 'CONTRACT_NOT_FOUND'
   | 'OVERLOADED'
   /** A client (address) went past its own share: request or transaction rate, connections, bodies. */
   | 'RATE_LIMITED'
