@@ -10,7 +10,7 @@ import { buildRouter, methodNotAllowed, JSON_TYPE, BINARY_TYPE } from './routes.
 import { clientKey } from './client-address.js';
 import { ApiLimits } from './limits.js';
 import { JsonDecoder } from './json-decoder.js';
-import { TX_SIZE } from '../tx/layout.js';
+import { submissionCharge } from './submit.js';
 import type { Reply, RequestContext, Route } from './router.js';
 import { attachWebSocket } from './ws.js';
 
@@ -54,7 +54,7 @@ export async function startApiServer(node: NodeApi, cfg: Config['api'], logger: 
     // A binary batch with a known length is charged per transaction before its body is read, so a
     // client past its tx budget never makes the server read 32 MiB it will refuse.
     const chargeTxsNow = match.route?.body !== undefined && contentType === BINARY_TYPE && declared !== undefined && declared <= cfg.maxBodyBytes;
-    const refused = chargeTxsNow ? limits.submission(client, Math.floor(declared / TX_SIZE)) : limits.request(client, path === '/q/health' || path.startsWith('/q/health/'));
+    const refused = chargeTxsNow ? limits.submission(client, submissionCharge(declared)) : limits.request(client, path === '/q/health' || path.startsWith('/q/health/'));
     if (refused) {
       // A body may be on the wire: close the connection rather than read it.
       respondError(res, { aborted: false, done: false }, refused, method, match.route ? match.route.pattern : (match.pattern ?? 'unmatched'), start, hasBody);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { maxBatchBytes } from '../tx/frames.js';
 import { MAX_AMOUNT, TX_SIZE } from '../tx/layout.js';
 
 /** Integer in [min, max]; every failure says the allowed range, so the loader can name it. */
@@ -182,12 +183,12 @@ export const ConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['network', 'maxPendingPerAddress'], message: `must be at most network.maxPendingHandshakes (${c.network.maxPendingHandshakes})` });
     }
     // A batch travels to validators as one message: a full one must fit in one frame.
-    const fullBatchBytes = c.pipeline.batchSize * TX_SIZE + 65_536;
+    const fullBatchBytes = maxBatchBytes(c.pipeline.batchSize) + 65_536;
     if (c.network.maxFrameBytes < fullBatchBytes) {
       ctx.addIssue({
         code: 'custom',
         path: ['network', 'maxFrameBytes'],
-        message: `must be at least pipeline.batchSize × ${TX_SIZE} + 65536 (${fullBatchBytes}): a full batch must fit in one frame`,
+        message: `must be at least pipeline.batchSize × ${TX_SIZE} (or one largest contract transaction) + 65536 (${fullBatchBytes}): a full batch must fit in one frame`,
       });
     }
     if (c.consensus.heartbeatMs >= c.consensus.timeoutMs) {

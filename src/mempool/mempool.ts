@@ -1,9 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { RejectCode, rejectName, type RejectName } from '../errors.js';
 import sodium from 'sodium-native';
-import { readU53, txId } from '../tx/codec.js';
-import { Off, TX_BODY_SIZE, TX_SIZE } from '../tx/layout.js';
-import { nonceRejectCode, staticRejectCode } from '../tx/rules.js';
+import { bodyLengthAt, isContractTxAt, maxBatchBytes, nonceAt, senderOffset, staticRejectAt, txIdAt, txLengthAt } from '../tx/frames.js';
+import { TX_SIZE } from '../tx/layout.js';
+import { BlockGasMeter } from '../contracts/block-gas.js';
+import { readU53 } from '../tx/codec.js';
+import { CtxOff } from '../tx/contract-tx.js';
 import { ReadyQueue } from './ready-queue.js';
 
 export interface MempoolOptions {
@@ -76,7 +78,7 @@ export interface AdmitOptions {
   prechecked?: boolean | undefined;
   since?: AdmissionEpoch | undefined;
 }
-type Checked = { ok: true; q: SenderQueue; fresh: boolean; nonce: number; id: Buffer; idKey: string; senderKey: string } | { ok: false; code: RejectName };
+type Checked = { ok: true; q: SenderQueue; fresh: boolean; nonce: number; id: Buffer; idKey: string; senderKey: string; len: number } | { ok: false; code: RejectName };
 
 /**
  * Admission of verified transactions, per-sender nonce order, and a hard capacity. A sender's tx becomes
@@ -183,8 +185,8 @@ export class Mempool {
     const { q, nonce, id, idKey } = c;
     const now = opts.verifiedAt ?? performance.now();
     // A copy: the submission's buffer is not kept alive by the transactions that stay pending.
-    const tx = Buffer.allocUnsafe(TX_SIZE);
-    tx.set(bytes.subarray(offset, offset + TX_SIZE));
+    const tx = Buffer.allocUnsafe(c.len);
+    tx.set(bytes.subarray(offset, offset + c.len));
     const entry: PendingTx = { tx, id, idKey, sender: q, nonce, admittedAt: opts.receivedAt ?? now, verifiedAt: now };
     if (c.fresh) this.senders.set(q.key, q);
     this.byId.set(idKey, entry);
@@ -202,16 +204,19 @@ export class Mempool {
   }
 
   private check(bytes: Uint8Array, offset: number, known: AdmitOptions, committedNonces?: Map<string, number | undefined>): Checked {
-    if (bytes.length - offset < TX_SIZE) return reject(RejectCode.WRONG_SIZE);
+    // Either layout (src/tx/frames.ts): a transfer is 168 bytes, a contract transaction its own length.
+    const len = txLengthAt(bytes, offset);
+    if (len === 0) return reject(RejectCode.WRONG_SIZE);
     // A Buffer view only when a rule or a key needs Buffer methods (a prechecked tx needs none).
     let b: Buffer | undefined;
     if (!known.prechecked) {
-      b = Buffer.from(bytes.buffer, bytes.byteOffset + offset, TX_SIZE);
-      const bad = staticRejectCode(b, 0, this.opts.chainId) || nonceRejectCode(b, 0);
+      b = Buffer.from(bytes.buffer, bytes.byteOffset + offset, len);
+      const bad = staticRejectAt(b, 0, len, this.opts.chainId);
       if (bad !== 0) return reject(bad);
     }
-    const nonce = readU53(bytes, offset + Off.NONCE);
-    const senderKey = known.senderKey ?? (b ??= Buffer.from(bytes.buffer, bytes.byteOffset + offset, TX_SIZE)).toString('latin1', Off.SENDER, Off.SENDER + 32);
+    const nonce = nonceAt(bytes, offset);
+    const senderAt = senderOffset(bytes, offset) - offset;
+    const senderKey = known.senderKey ?? (b ??= Buffer.from(bytes.buffer, bytes.byteOffset + offset, len)).toString('latin1', senderAt, senderAt + 32);
     let q = this.senders.get(senderKey);
     const fresh = q === undefined;
     if (!q) {
@@ -220,7 +225,7 @@ export class Mempool {
         // exact: this sender's commits since went through its queue, and no foreign block came
       } else if (committedNonces?.has(senderKey)) c = committedNonces.get(senderKey);
       else {
-        c = this.committed.committedNonce(bytes.subarray(offset + Off.SENDER, offset + Off.SENDER + 32));
+        c = this.committed.committedNonce(bytes.subarray(offset + senderAt, offset + senderAt + 32));
         committedNonces?.set(senderKey, c);
       }
       if (c === undefined) return reject(RejectCode.UNKNOWN_SENDER);
@@ -231,10 +236,10 @@ export class Mempool {
     if (nonce > q.committedNonce + this.opts.maxNonceGap) return reject(RejectCode.NONCE_TOO_FAR);
     if (q.active + q.waiting.size >= this.opts.maxPerSender) return reject(RejectCode.SENDER_QUEUE_FULL);
     if (this.count >= this.opts.capacity) return reject(RejectCode.MEMPOOL_FULL);
-    const id = known.id ?? admissionTxId(bytes, offset);
+    const id = known.id ?? admissionTxId(bytes, offset, len);
     const idKey = known.idKey ?? id.toString('latin1');
     if (this.byId.has(idKey) || this.finalSince(idKey, id, known.since)) return reject(RejectCode.DUPLICATE);
-    return { ok: true, q, fresh, nonce, id, idKey, senderKey };
+    return { ok: true, q, fresh, nonce, id, idKey, senderKey, len };
   }
 
   /**
@@ -250,13 +255,24 @@ export class Mempool {
     return this.committed.hasTx(id);
   }
 
-  /** Takes up to `max` ready transactions, in admission order, for sealing into a batch. */
+  /**
+   * Takes up to `max` ready transactions, in admission order, for sealing into a batch: at most
+   * maxBatchBytes(max) bytes (contract transactions are larger than transfers) and contract gas
+   * limits summing to at most BLOCK_GAS_LIMIT, so one batch always fits a block's gas. The first
+   * entry that would break a bound stays at the head for the next batch (order is kept).
+   */
   takeReady(max: number): PendingTx[] {
     const out: PendingTx[] = [];
+    const byteBudget = maxBatchBytes(max);
+    const gas = new BlockGasMeter();
+    let bytes = 0;
     while (out.length < max) {
-      const e = this.ready.shift();
+      const e = this.ready.peek();
       if (!e) break;
-      out.push(e);
+      if (bytes + e.tx.length > byteBudget) break;
+      if (isContractTxAt(e.tx, 0) && !gas.tryReserve(readU53(e.tx, CtxOff.GAS_LIMIT))) break;
+      bytes += e.tx.length;
+      out.push(this.ready.shift()!);
     }
     return out;
   }
@@ -361,11 +377,11 @@ const NO_WAITING: Map<number, PendingTx> = new Map();
  * (measured ~1.1 against ~2.1 µs), and the output comes from Buffer's slab, not an ArrayBuffer
  * of its own. The mempool test checks it equals `txId`.
  */
-export function admissionTxId(bytes: Uint8Array, offset: number): Buffer {
+export function admissionTxId(bytes: Uint8Array, offset: number, len = TX_SIZE): Buffer {
   // sodium-native misreads SharedArrayBuffer-backed input (DESIGN.md): those take node:crypto.
-  if (bytes.buffer instanceof SharedArrayBuffer) return txId(bytes, offset);
+  if (bytes.buffer instanceof SharedArrayBuffer) return txIdAt(bytes, offset, len);
   const id = Buffer.allocUnsafe(32);
-  sodium.crypto_hash_sha256(id, bytes.subarray(offset, offset + TX_BODY_SIZE));
+  sodium.crypto_hash_sha256(id, bytes.subarray(offset, offset + bodyLengthAt(bytes, offset, len)));
   return id;
 }
 

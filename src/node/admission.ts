@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
-import { rejectName, type RejectName } from '../errors.js';
+import { HotledgerError, rejectName, type RejectName } from '../errors.js';
 import type { Mempool, Precheck } from '../mempool/mempool.js';
 import { AdmissionVerifier } from '../pipeline/admission-verifier.js';
 import type { SignatureVerifier } from '../pipeline/verify-pool.js';
-import { TX_SIZE } from '../tx/layout.js';
+import { frameTxs, mustFrame } from '../tx/frames.js';
 import type { AdmitResult } from './node-api.js';
 import type { NodeMetrics } from './node-metrics.js';
 
@@ -46,9 +46,13 @@ export class Admission {
     return this.verifier.busy;
   }
 
+  /** `txs` must frame (src/tx/frames.ts): the API refuses a body that does not, with the offset. */
   async submit(txs: Buffer): Promise<AdmitResult[]> {
     this.o.assertAccepting();
-    const n = Math.floor(txs.length / TX_SIZE);
+    const frames = frameTxs(txs);
+    if (!frames) throw new HotledgerError('BAD_REQUEST', 'transactions do not frame: a record is truncated or a contract transaction has a bad length');
+    const { offsets } = frames;
+    const n = frames.count;
     const receivedAt = performance.now();
     const out: AdmitResult[] = new Array(n);
     const pass: number[] = [];
@@ -58,7 +62,7 @@ export class Admission {
     const since = this.mempool.epoch();
     for (let i = 0; i < n; i++) {
       if (i > 0 && i % ADMISSION_SLICE === 0) await yieldToEventLoop();
-      const r = this.mempool.precheck(txs, i * TX_SIZE, committedNonces);
+      const r = this.mempool.precheck(txs, offsets[i]!, committedNonces);
       if (r.ok) {
         pass.push(i);
         checks.push(r);
@@ -66,7 +70,8 @@ export class Admission {
     }
     if (pass.length === 0) return out;
     this.o.assertAccepting();
-    const candidates = pass.length === n ? txs : gather(txs, pass);
+    const candidates = pass.length === n ? txs : gather(txs, offsets, pass);
+    const at = pass.length === n ? offsets : mustFrame(candidates).offsets;
     const verifying = this.verifier.verify(candidates, pass.length);
     if (!verifying) {
       for (const i of pass) this.refuse(out, i, 'VERIFY_QUEUE_FULL', 'admission');
@@ -89,7 +94,7 @@ export class Admission {
         continue;
       }
       const c = checks[j]!;
-      const r = this.mempool.admit(candidates, j * TX_SIZE, { id: c.id, idKey: c.idKey, senderKey: c.senderKey, receivedAt, verifiedAt, prechecked: true, since });
+      const r = this.mempool.admit(candidates, at[j]!, { id: c.id, idKey: c.idKey, senderKey: c.senderKey, receivedAt, verifiedAt, prechecked: true, since });
       if (r.ok) {
         admitted++;
         out[i] = { ok: true, id: r.id };
@@ -112,9 +117,12 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** The transactions at `positions`, copied into one flat buffer. */
-function gather(txs: Buffer, positions: readonly number[]): Buffer {
-  const out = Buffer.allocUnsafe(positions.length * TX_SIZE);
-  for (let j = 0; j < positions.length; j++) txs.copy(out, j * TX_SIZE, positions[j]! * TX_SIZE, (positions[j]! + 1) * TX_SIZE);
+/** The transactions at `positions` (indexes into `offsets`), copied into one flat buffer. */
+function gather(txs: Buffer, offsets: Uint32Array, positions: readonly number[]): Buffer {
+  let bytes = 0;
+  for (const i of positions) bytes += offsets[i + 1]! - offsets[i]!;
+  const out = Buffer.allocUnsafe(bytes);
+  let w = 0;
+  for (const i of positions) w += txs.copy(out, w, offsets[i]!, offsets[i + 1]!);
   return out;
 }

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import { hex } from '../consensus/index.js';
 import type { LedgerStore } from '../storage/ledger-store.js';
-import { TX_SIZE } from '../tx/layout.js';
+import { type Frames, mustFrame } from '../tx/frames.js';
 import { SEQUENCE_RESEND_WINDOW } from './batch-sequencer.js';
 import type { HeldBatches } from './held-batches.js';
 import type { PeerMessage, WireBatchCert } from './peer-wire.js';
@@ -89,7 +89,7 @@ export class BatchServer {
       certs = [];
       bytes = 0;
     };
-    const blocks = new Map<number, Buffer | undefined>();
+    const blocks = new Map<number, StoredBlock | undefined>();
     for (const d of digests) {
       const txs = this.batchBytes(d, blocks);
       if (!txs) continue;
@@ -105,17 +105,25 @@ export class BatchServer {
   }
 
   /** A batch's transactions from memory, or from the ledger once applied (lagging peers). */
-  private batchBytes(d: Uint8Array, blocks?: Map<number, Buffer | undefined>): Uint8Array | undefined {
+  private batchBytes(d: Uint8Array, blocks?: Map<number, StoredBlock | undefined>): Uint8Array | undefined {
     const mem = this.o.held.get(hex(d));
-    if (mem && mem.batch.txs.byteLength > 0) return mem.batch.txs.subarray(0, mem.batch.count * TX_SIZE);
+    if (mem && mem.batch.txs.byteLength > 0) return mem.batch.txs;
     const loc = this.o.store.getBatchLocation(d);
     if (!loc) return undefined;
     // A block's payload is read (copied out of LMDB) once per request, not once per batch in it.
-    let payload = blocks?.get(loc.height);
-    if (payload === undefined) {
-      payload = this.o.store.getPayload(loc.height);
-      blocks?.set(loc.height, payload);
+    let block = blocks?.get(loc.height);
+    if (block === undefined) {
+      const payload = this.o.store.getPayload(loc.height);
+      // Framed once per block: its transactions may be of either layout (src/tx/frames.ts).
+      block = payload && { payload, frames: mustFrame(payload) };
+      blocks?.set(loc.height, block);
     }
-    return payload?.subarray(loc.start * TX_SIZE, (loc.start + loc.count) * TX_SIZE);
+    return block?.payload.subarray(block.frames.offsets[loc.start], block.frames.offsets[loc.start + loc.count]);
   }
+}
+
+/** A block's payload read for serving, with its frames. */
+interface StoredBlock {
+  payload: Buffer;
+  frames: Frames;
 }

@@ -27,7 +27,7 @@ import type { OrderedBlock, Orderer, VerifiedBatch } from './orderer.js';
 import type { SignatureVerifier } from '../pipeline/verify-pool.js';
 import type { ConsensusStore } from '../storage/consensus-store.js';
 import type { LedgerStore } from '../storage/ledger-store.js';
-import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
+import { TX_ID_SIZE } from '../tx/layout.js';
 import { KeyedLimiter } from '../limits/token-bucket.js';
 import type { MemberIdentity } from '../node/validator-set.js';
 import { BatchSequencer, type GapRequest } from './batch-sequencer.js';
@@ -276,7 +276,7 @@ export class ConsensusOrderer implements Orderer {
     vb.digest = digest;
     this.payloads.set(hex(digest), vb);
     this.stages?.submitted(digest);
-    const txs = vb.batch.txs.subarray(0, vb.batch.count * TX_SIZE);
+    const txs = vb.batch.txs;
     // Encoded (copied) now: the batch buffer is transferred to the ledger thread once ordered.
     this.server.broadcast(digest, txs);
     // Verified at admission: this validator is the first of its batch's verifiers and votes at once;
@@ -494,7 +494,7 @@ export class ConsensusOrderer implements Orderer {
     if (this.o.store.getBatchLocation(d) !== undefined) return this.settle(key, 'dropped');
     this.unproven.set(key, vb);
     const origin = vb.origin !== undefined && this.isValidator(vb.origin) ? vb.origin : -1;
-    this.onCerts(this.certs.held(d, batchContentHash(vb.batch.txs.subarray(0, vb.batch.count * TX_SIZE)), origin, Date.now(), vb.signaturesChecked !== false));
+    this.onCerts(this.certs.held(d, batchContentHash(vb.batch.txs), origin, Date.now(), vb.signaturesChecked !== false));
   }
 
   /**

@@ -16,7 +16,7 @@ import type { PeerTransport } from '../network/index.js';
 import type { MemberIdentity } from '../node/validator-set.js';
 import type { ConsensusStore } from '../storage/consensus-store.js';
 import type { LedgerStore } from '../storage/ledger-store.js';
-import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
+import { TX_ID_SIZE } from '../tx/layout.js';
 import { batchContentHash, certFromWire, validBatchCertificate } from './batch-certificate.js';
 import { BatchServer } from './batch-server.js';
 import type { SignatureVerifier } from '../pipeline/verify-pool.js';
@@ -131,7 +131,7 @@ export class FollowerOrderer implements Orderer {
     const digest = txRootOf(vb.batch.ids.subarray(0, vb.batch.count * TX_ID_SIZE));
     vb.digest = digest;
     this.held.set(hex(digest), vb);
-    this.server.broadcast(digest, vb.batch.txs.subarray(0, vb.batch.count * TX_SIZE));
+    this.server.broadcast(digest, vb.batch.txs);
     this.handle(this.core.ownBatch(digest, Date.now()));
   }
 
@@ -240,7 +240,7 @@ export class FollowerOrderer implements Orderer {
 
   /** A served batch of a committed block, valid here: held for execution. */
   private take(from: number, txs: Buffer, ids: Buffer, digest: Uint8Array, verified: Uint8Array): void {
-    const count = txs.length / TX_SIZE;
+    const count = ids.length / TX_ID_SIZE;
     const vb: VerifiedBatch = { batch: { seq: 0, entries: [], txs, ids, count, sealedAt: performance.now() }, verified, verifyMs: 0, digest, origin: from };
     this.held.set(hex(digest), vb);
     this.handle(this.core.batchAvailable(digest, Date.now()));
@@ -249,7 +249,7 @@ export class FollowerOrderer implements Orderer {
   /** A served copy without a certificate for its bytes: its signatures are checked here first. */
   private check(from: number, txs: Buffer, ids: Buffer, digest: Uint8Array): void {
     const key = hex(digest);
-    const count = txs.length / TX_SIZE;
+    const count = ids.length / TX_ID_SIZE;
     this.checking.add(key);
     this.o.verifier.verify(txs, count).then(
       (verified) => {

@@ -4,9 +4,8 @@ import { hex } from '../consensus/index.js';
 import { rejectName } from '../errors.js';
 import type { VerifiedBatch } from './orderer.js';
 import type { SignatureVerifier } from '../pipeline/verify-pool.js';
-import { txId } from '../tx/codec.js';
-import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
-import { nonceRejectCode, staticRejectCode } from '../tx/rules.js';
+import { mustFrame, staticRejectAt, txIdAt } from '../tx/frames.js';
+import { TX_ID_SIZE } from '../tx/layout.js';
 import { OriginLoads, type HeldBatches, type OriginLoad } from './held-batches.js';
 
 /** Why a peer's batch was not taken. `static-rule` and `bad-signature` prove the sender faulty. */
@@ -53,9 +52,10 @@ export class PeerBatchIntake {
 
   /** Digest and ids of a batch's transactions (never the sender's word for them). */
   static identify(txs: Buffer): { ids: Buffer; digest: Uint8Array; count: number } {
-    const count = txs.length / TX_SIZE;
+    // The peer wire admits only buffers that frame (peer-wire.ts), so this cannot throw on a peer's bytes.
+    const { offsets, count } = mustFrame(txs);
     const ids = Buffer.allocUnsafe(count * TX_ID_SIZE);
-    for (let i = 0; i < count; i++) txId(txs, i * TX_SIZE).copy(ids, i * TX_ID_SIZE);
+    for (let i = 0; i < count; i++) txIdAt(txs, offsets[i]!, offsets[i + 1]! - offsets[i]!).copy(ids, i * TX_ID_SIZE);
     return { ids, digest: txRootOf(ids), count };
   }
 
@@ -101,9 +101,9 @@ export class PeerBatchIntake {
       this.o.onDrop(origin, 'intake-full', `${l.batches} batches, ${l.bytes} bytes held`);
       return { full: true };
     }
-    const count = txs.length / TX_SIZE;
+    const { offsets, count } = mustFrame(txs);
     for (let i = 0; i < count; i++) {
-      const code = staticRejectCode(txs, i * TX_SIZE, this.o.chainId) || nonceRejectCode(txs, i * TX_SIZE);
+      const code = staticRejectAt(txs, offsets[i]!, offsets[i + 1]! - offsets[i]!, this.o.chainId);
       if (code !== 0) return { verifying: Promise.resolve(this.faulty(origin, 'static-rule', `tx ${i}: ${rejectName(code)}`)) };
     }
     // Charged until taken in, unverified ones too: a burst of batches arriving in one tick is bounded.

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { HotledgerError } from '../errors.js';
 import type { PeerTransport } from '../network/index.js';
-import { TX_SIZE } from '../tx/layout.js';
+import { frameTxs, maxBatchBytes } from '../tx/frames.js';
 
 /**
  * The ordering layer's peer messages (the consensus core's own messages travel inside `c`).
@@ -134,8 +134,8 @@ function bytes(v: unknown, what: string, min: number, max: number): void {
 }
 
 function batch(v: unknown, what: string, maxTxs: number): void {
-  bytes(v, what, TX_SIZE, maxTxs * TX_SIZE);
-  if ((v as Uint8Array).length % TX_SIZE !== 0) invalid(`${what} is not whole ${TX_SIZE}-byte transactions`);
+  bytes(v, what, 1, maxBatchBytes(maxTxs));
+  if (!frameTxs(v as Uint8Array, maxTxs)) invalid(`${what} is not a whole number of transactions (at most ${maxTxs})`);
 }
 
 function cert(v: unknown, what: string): void {

@@ -1,5 +1,5 @@
 import { HotledgerError, type ErrorCode } from '../errors.js';
-import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
+import { TX_ID_SIZE } from '../tx/layout.js';
 import { LedgerThread } from './ledger-thread.js';
 import type { ApplyInput, LedgerOptions } from '../execution/ledger.js';
 import type { LedgerReply, LedgerRequest, TipMessage } from './ledger-protocol.js';
@@ -52,7 +52,7 @@ export class LedgerClient {
   apply(b: LedgerBlock): Promise<CommittedReply> {
     if (this.failure) return Promise.reject(this.failure);
     const seq = ++this.seq;
-    const txs = ownedArrayBuffer(b.txs, b.count * TX_SIZE);
+    const txs = ownedArrayBuffer(b.txs, b.txs.length);
     const verified = ownedArrayBuffer(b.verified, b.count);
     const ids = ownedArrayBuffer(b.ids, b.count * TX_ID_SIZE);
     return new Promise((resolve, reject) => {

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Mempool } from '../mempool/mempool.js';
-import { TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
+import { TX_ID_SIZE } from '../tx/layout.js';
 import type { LedgerClient, CommittedReply } from './ledger-client.js';
 import { sealBatch } from './batch.js';
 import type { OrderedBlock, Orderer, VerifiedBatch } from '../ordering/orderer.js';
@@ -144,12 +144,13 @@ function concatBatches(batches: readonly VerifiedBatch[]): { txs: Buffer; ids: B
     return { txs: b.batch.txs, ids: b.batch.ids, verified: b.verified, count: b.batch.count };
   }
   const count = batches.reduce((s, b) => s + b.batch.count, 0);
-  const txs = Buffer.allocUnsafe(count * TX_SIZE);
+  const txs = Buffer.allocUnsafe(batches.reduce((s, b) => s + b.batch.txs.length, 0));
   const ids = Buffer.allocUnsafe(count * TX_ID_SIZE);
   const verified = new Uint8Array(count);
   let at = 0;
+  let byteAt = 0;
   for (const b of batches) {
-    b.batch.txs.copy(txs, at * TX_SIZE, 0, b.batch.count * TX_SIZE);
+    byteAt += b.batch.txs.copy(txs, byteAt);
     b.batch.ids.copy(ids, at * TX_ID_SIZE, 0, b.batch.count * TX_ID_SIZE);
     verified.set(b.verified, at);
     at += b.batch.count;

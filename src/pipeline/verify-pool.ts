@@ -1,5 +1,6 @@
 import { Piscina } from 'piscina';
 import { compiledPath } from '../runtime/module-path.js';
+import { allTransfers, mustFrame } from '../tx/frames.js';
 import { TX_SIZE } from '../tx/layout.js';
 import type { VerifyTask } from './verify-worker.js';
 
@@ -64,21 +65,33 @@ export class VerifyPool implements SignatureVerifier {
     const tasks: Promise<void>[] = [];
     // Small batches are still spread over every worker: a batch's latency is its slowest chunk.
     const per = Math.min(this.chunkSize, Math.max(MIN_CHUNK, Math.ceil(count / this.threads)));
+    // Chunks are cut by transaction count, copied by byte range: contract transactions vary in size.
+    const frames = segments.map((s) => (allTransfers(s.txs, s.count) ? undefined : mustFrame(s.txs)));
+    const at = (seg: number, i: number): number => frames[seg]?.offsets[i] ?? i * TX_SIZE;
     let seg = 0;
     let segAt = 0;
     for (let start = 0; start < count; start += per) {
       const n = Math.min(per, count - start);
-      const chunk = new Uint8Array(n * TX_SIZE);
+      const parts: Uint8Array[] = [];
+      let bytes = 0;
       for (let filled = 0; filled < n; ) {
         const s = segments[seg]!;
         const take = Math.min(n - filled, s.count - segAt);
-        chunk.set(s.txs.subarray(segAt * TX_SIZE, (segAt + take) * TX_SIZE), filled * TX_SIZE);
+        const part = s.txs.subarray(at(seg, segAt), at(seg, segAt + take));
+        parts.push(part);
+        bytes += part.length;
         filled += take;
         segAt += take;
         if (segAt === s.count) {
           seg++;
           segAt = 0;
         }
+      }
+      const chunk = new Uint8Array(bytes);
+      let w = 0;
+      for (const p of parts) {
+        chunk.set(p, w);
+        w += p.length;
       }
       tasks.push(
         this.pool.run({ txs: chunk, count: n }, { transferList: [chunk.buffer] }).then((r) => {

@@ -1,3 +1,4 @@
+import { allTransfers, verifyFramed } from '../tx/frames.js';
 import { verifyTransactions } from '../tx/verify.js';
 
 export interface VerifyTask {
@@ -8,5 +9,6 @@ export interface VerifyTask {
 
 /** Piscina task: one status byte per tx, 0 when the signature verifies, else BAD_SIGNATURE. */
 export default function verifyChunk(task: VerifyTask): Uint8Array {
-  return verifyTransactions(task.txs, task.count);
+  // Transfers only (the common case) skip the framing pass.
+  return allTransfers(task.txs, task.count) ? verifyTransactions(task.txs, task.count) : verifyFramed(task.txs, task.count);
 }

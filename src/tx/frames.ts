@@ -1,9 +1,9 @@
 import { RejectCode } from '../errors.js';
-import { verifySignature } from '../crypto/ed25519.js';
-import { readU53, signingMessage, txId } from './codec.js';
-import { contractStaticRejectCode, contractTxId, contractTxLength, CTX_VERSION, CtxOff, verifyContractTx } from './contract-tx.js';
-import { KEY_SIZE, Off, SIGNATURE_SIZE, SIGNING_MESSAGE_SIZE, TX_SIZE, TX_VERSION } from './layout.js';
+import { readU53, txId } from './codec.js';
+import { contractStaticRejectCode, contractTxId, contractTxLength, CTX_MAX_SIZE, CTX_VERSION, CtxOff, verifyContractTx } from './contract-tx.js';
+import { Off, SIGNATURE_SIZE, SIGNING_MESSAGE_SIZE, TX_BODY_SIZE, TX_SIZE } from './layout.js';
 import { nonceRejectCode, staticRejectCode } from './rules.js';
+import { verifyTransferAt } from './verify.js';
 
 /**
  * Framing of a flat buffer of transactions of either layout: the 168-byte transfer (version 1)
@@ -13,12 +13,23 @@ import { nonceRejectCode, staticRejectCode } from './rules.js';
  * functions; the fixed `i * TX_SIZE` step is only valid where a buffer is known to hold transfers.
  */
 
-/** Length of the transaction starting at `offset`, or 0 when none can start there (unknown version, truncated, length out of range). */
+/**
+ * Length of the transaction starting at `offset`, or 0 when none can start there. A version-2
+ * transaction frames by its own length field; any other version byte frames as a 168-byte record,
+ * so a transfer with a wrong version is still one slot and gets its own UNSUPPORTED_VERSION from
+ * the static rules instead of making the whole buffer unreadable.
+ */
 export function txLengthAt(buf: Uint8Array, offset: number): number {
-  const v = buf[offset];
-  if (v === TX_VERSION) return buf.length - offset >= TX_SIZE ? TX_SIZE : 0;
-  if (v === CTX_VERSION) return contractTxLength(buf, offset);
-  return 0;
+  if (buf[offset] === CTX_VERSION) return contractTxLength(buf, offset);
+  return buf.length - offset >= TX_SIZE ? TX_SIZE : 0;
+}
+
+/**
+ * Byte budget of one batch of at most `maxTxs` transactions: what that many transfers take, and
+ * never less than one largest contract transaction (a deploy must fit some batch).
+ */
+export function maxBatchBytes(maxTxs: number): number {
+  return Math.max(maxTxs * TX_SIZE, CTX_MAX_SIZE);
 }
 
 export interface Frames {
@@ -48,12 +59,23 @@ export function frameTxs(buf: Uint8Array, maxCount = Number.POSITIVE_INFINITY): 
       grown.set(offsets);
       offsets = grown;
     }
-    if (len !== TX_SIZE || buf[at] !== TX_VERSION) contracts++;
+    if (buf[at] === CTX_VERSION) contracts++;
     offsets[count++] = at;
     at += len;
   }
   offsets[count] = at;
   return { offsets: offsets.subarray(0, count + 1), count, contracts };
+}
+
+/**
+ * Whether `buf` is exactly `count` 168-byte records with no contract transaction among them, so
+ * `i * TX_SIZE` steps through it. A contract transaction would have to start at one of those
+ * multiples (everything before it is 168 bytes), so one byte per record proves it.
+ */
+export function allTransfers(buf: Uint8Array, count: number): boolean {
+  if (buf.length !== count * TX_SIZE) return false;
+  for (let o = 0; o < buf.length; o += TX_SIZE) if (buf[o] === CTX_VERSION) return false;
+  return true;
 }
 
 /** Frames of a buffer known to hold only transfers (no scan). */
@@ -83,6 +105,11 @@ export function nonceAt(buf: Uint8Array, offset: number): number {
   return readU53(buf, offset + (buf[offset] === CTX_VERSION ? CtxOff.NONCE : Off.NONCE));
 }
 
+/** Bytes the id and signature cover after the domain tag (everything but the signature). */
+export function bodyLengthAt(buf: Uint8Array, offset: number, len: number): number {
+  return buf[offset] === CTX_VERSION ? len - SIGNATURE_SIZE : TX_BODY_SIZE;
+}
+
 /** Transaction id: SHA-256 of the body, whichever the layout. `len` from the frame. */
 export function txIdAt(buf: Uint8Array, offset: number, len: number): Buffer {
   if (buf[offset] === CTX_VERSION) return contractTxId(buf.subarray(offset, offset + len));
@@ -108,12 +135,7 @@ export function verifyFramed(txs: Uint8Array, count: number): Uint8Array {
   const message = Buffer.allocUnsafe(SIGNING_MESSAGE_SIZE);
   for (let i = 0; i < count; i++) {
     const o = f.offsets[i]!;
-    let ok: boolean;
-    if (b[o] === CTX_VERSION) ok = verifyContractTx(b.subarray(o, f.offsets[i + 1]!));
-    else {
-      signingMessage(b, o, message);
-      ok = verifySignature(b.subarray(o + Off.SIGNATURE, o + Off.SIGNATURE + SIGNATURE_SIZE), message, b.subarray(o + Off.SENDER, o + Off.SENDER + KEY_SIZE));
-    }
+    const ok = b[o] === CTX_VERSION ? verifyContractTx(b.subarray(o, f.offsets[i + 1]!)) : verifyTransferAt(b, o, message);
     out[i] = ok ? 0 : RejectCode.BAD_SIGNATURE;
   }
   return out;

@@ -121,9 +121,13 @@ describe('Mempool admission', () => {
     const huge = tx(4);
     huge.fill(0xff, Off.AMOUNT, Off.AMOUNT + 8);
     expect(mp.admit(huge)).toMatchObject({ ok: false, code: 'AMOUNT_TOO_LARGE' });
+    const v3 = tx(4);
+    v3[Off.VERSION] = 3;
+    expect(mp.admit(v3)).toMatchObject({ ok: false, code: 'UNSUPPORTED_VERSION' });
+    // Version 2 is a contract transaction: a transfer's bytes under it do not frame as one.
     const v2 = tx(4);
     v2[Off.VERSION] = 2;
-    expect(mp.admit(v2)).toMatchObject({ ok: false, code: 'UNSUPPORTED_VERSION' });
+    expect(mp.admit(v2)).toMatchObject({ ok: false, code: 'WRONG_SIZE' });
     expect(mp.admit(tx(1, { from: bob }))).toMatchObject({ ok: false, code: 'UNKNOWN_SENDER' });
     expect(mp.admit(tx(14))).toMatchObject({ ok: false, code: 'NONCE_TOO_FAR' });
     // An id already in the ledger (e.g. rejected in an earlier block) is a duplicate.
