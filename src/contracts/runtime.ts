@@ -58,6 +58,9 @@ interface Invocation {
   block: BlockContext;
 }
 
+/** Compiled modules a runtime keeps (LRU by code hash); a miss costs a validation and a compile. */
+export const MAX_COMPILED_MODULES = 64;
+
 const utf8 = new TextDecoder('utf-8');
 const utf16 = new TextDecoder('utf-16le');
 
@@ -160,16 +163,28 @@ export class ContractRuntime {
     return r;
   }
 
-  /** Validates, instruments and compiles once per distinct code (keyed by content). */
+  /**
+   * Validates, instruments and compiles once per distinct code (keyed by content). The cache is
+   * an LRU of MAX_COMPILED_MODULES: anyone can deploy code, and every distinct module kept would
+   * hold its compiled machine code for the life of the ledger thread.
+   */
   private compile(code: Uint8Array): Compiled {
     const key = codeHash(code).toString('hex');
     let c = this.compiled.get(key);
-    if (!c) {
+    if (c) {
+      this.compiled.delete(key);
+    } else {
       const prepared = prepareModule(code);
       c = { prepared, module: new WebAssembly.Module(prepared.instrumented) };
-      this.compiled.set(key, c);
+      if (this.compiled.size >= MAX_COMPILED_MODULES) this.compiled.delete(this.compiled.keys().next().value!);
     }
+    this.compiled.set(key, c);
     return c;
+  }
+
+  /** Compiled modules held (tests of the bound). */
+  get compiledModules(): number {
+    return this.compiled.size;
   }
 
   private run(state: StateOverlay, compiled: Compiled, method: string | undefined, inv: Invocation): ContractResult {

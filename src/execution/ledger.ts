@@ -4,9 +4,11 @@ import { encodeHeader, headerHash, txRootOf, type BlockHeader } from '../chain/b
 import { genesisId, type GenesisAccount } from '../chain/genesis.js';
 import { LedgerStore, TX_IDS_VERSION, type ChainTip } from '../storage/ledger-store.js';
 import { AccountState } from './account-state.js';
-import { executeBlock } from './execute-block.js';
+import { type ContractLaneStep, executeBlock, markBlockGas } from './execute-block.js';
 import { ShardPool } from './shard-pool.js';
-import { TX_SIZE } from '../tx/layout.js';
+import { type Frames, isContractTxAt, txLengthAt } from '../tx/frames.js';
+import { ContractLane, type LaneOutcome } from './contract-lane.js';
+import { ContractStateView } from './contract-state.js';
 import { markRepeats } from './tx-finality.js';
 import { addInto, rootFromBuffer, rootToBuffer, ZERO_ROOT } from './state-root.js';
 
@@ -48,6 +50,11 @@ export class Ledger {
   readonly state: AccountState;
   private tipValue: ChainTip;
   private shardPool: ShardPool | undefined;
+  /** Contract state as of the last executed block (LMDB plus the writes of blocks not yet visible). */
+  readonly contracts: ContractStateView;
+  private readonly lane: ContractLane;
+  /** Fees burned by contract transactions up to the tip (persisted as meta.feesBurned). */
+  private burned: number;
 
   private constructor(
     store: LedgerStore,
@@ -58,6 +65,14 @@ export class Ledger {
     this.store = store;
     this.state = state;
     this.tipValue = tip;
+    this.contracts = new ContractStateView(store);
+    this.lane = new ContractLane(this.contracts);
+    this.burned = store.feesBurned();
+  }
+
+  /** Fees burned by contract transactions up to the tip: the native supply is genesis minus this minus contract balances. */
+  get feesBurned(): number {
+    return this.burned;
   }
 
   static async open(opts: LedgerOptions): Promise<Ledger> {
@@ -133,17 +148,33 @@ export class Ledger {
     const parentStateRoot = this.tipValue.stateRoot;
     // The store's id index learns this block's owning ids here, before the block is even written:
     // block n+1 executes while n commits, and the id-finality rule must see n's ids all the same.
-    const verified = markRepeats(input.ids, input.count, input.verified, height, this.store.beginBlock(height, input.ids));
+    const frames = framePrefix(input.txs, input.count, height);
+    const txs = input.txs.subarray(0, frames.offsets[input.count]!);
+    const verified = markBlockGas(txs, frames, markRepeats(input.ids, input.count, input.verified, height, this.store.beginBlock(height, input.ids)), this.opts.chainId);
+    let laneOut: LaneOutcome | undefined;
+    const lane: ContractLaneStep = (st) => {
+      laneOut = this.lane.run({ height, timeMs: input.timestamp, chainId: this.opts.chainId, txs, frames, statuses: st });
+      return laneOut.credits;
+    };
     let statuses: Uint8Array;
     let accounts: Iterable<{ key: Uint8Array; balance: number; nonce: number; leaf: Uint32Array | null }>;
     if (this.shardPool) {
-      const r = await this.shardPool.execute(height, this.opts.chainId, input.txs, input.count, verified);
+      const r = await this.shardPool.execute(height, this.opts.chainId, txs, input.count, verified, frames.contracts > 0 ? lane : undefined);
       addInto(this.state.root, r.delta);
       ({ statuses, accounts } = r);
     } else {
-      const o = executeBlock(this.state, { height, chainId: this.opts.chainId, txs: input.txs, count: input.count, verified }, 1);
+      const o = executeBlock(this.state, { height, chainId: this.opts.chainId, txs, count: input.count, frames, verified }, 1, lane);
       statuses = o.statuses;
       accounts = o.touched;
+    }
+    let meta: Record<string, unknown> | undefined;
+    if (laneOut) {
+      addInto(this.state.root, laneOut.delta);
+      this.contracts.stage(height, laneOut.writes);
+      if (laneOut.burned > 0) {
+        this.burned += laneOut.burned;
+        meta = { feesBurned: this.burned };
+      }
     }
     this.store.blockExecuted(height, statuses);
     let committed = 0;
@@ -167,16 +198,19 @@ export class Ledger {
       header,
       encodedHeader,
       hash,
-      payload: input.txs.subarray(0, input.count * TX_SIZE),
+      payload: txs,
       ids: input.ids,
       statuses,
       accounts,
       batches: input.batches,
+      ...(laneOut ? { contracts: laneOut.writes, receipts: laneOut.receipts } : {}),
+      ...(meta ? { meta } : {}),
     });
     this.tipValue = { height, hash, stateRoot: header.stateRoot };
     void visible.then(() => {
       this.store.refresh();
       this.store.blockVisible(height);
+      this.contracts.visible(height);
       return this.shardPool ? this.shardPool.visible(height) : this.state.markVisible(height);
     });
     return { header, hash, statuses, executeMs, visible, durable };
@@ -186,4 +220,23 @@ export class Ledger {
     await this.shardPool?.close();
     await this.store.close();
   }
+}
+
+/**
+ * Frames the first `count` transactions of a block buffer (a caller may hand a buffer with spare
+ * room after them). A buffer that does not frame is this node's bug: the pipeline framed it.
+ */
+function framePrefix(buf: Buffer, count: number, height: number): Frames {
+  const offsets = new Uint32Array(count + 1);
+  let contracts = 0;
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const len = txLengthAt(buf, at);
+    if (len === 0) throw new HotledgerError('INTERNAL', `block ${height}: transaction ${i} of ${count} does not frame at byte ${at}`);
+    if (isContractTxAt(buf, at)) contracts++;
+    offsets[i] = at;
+    at += len;
+  }
+  offsets[count] = at;
+  return { offsets, count, contracts };
 }

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { compiledPath } from '../runtime/module-path.js';
-import { TX_SIZE } from '../tx/layout.js';
 import { AccountState } from './account-state.js';
+import type { ContractLaneStep } from './execute-block.js';
 import { NOT_MINE, type ShardReply, type ShardRequest } from './shard-protocol.js';
 import { addInto } from './state-root.js';
 
@@ -12,7 +12,11 @@ export interface ShardedOutcome {
   delta: Uint32Array;
 }
 
-/** One worker thread per execution shard; a block is two rounds: all debits, then all credits. */
+/**
+ * One worker thread per execution shard; a block is two rounds: all debits, then all credits.
+ * Between them the ledger thread runs the contract lane (it needs the debit statuses); the lane's
+ * credits to native accounts ride on the credit round, each shard applying its own.
+ */
 export class ShardPool {
   private readonly workers: Worker[] = [];
   private readonly waiting: ((m: ShardReply) => void)[][] = [];
@@ -35,8 +39,9 @@ export class ShardPool {
     return pool;
   }
 
-  async execute(height: number, chainId: number, txs: Uint8Array, count: number, verified: Uint8Array): Promise<ShardedOutcome> {
-    const sharedTxs = shared(txs, count * TX_SIZE);
+  /** `txs` holds exactly `count` framed transactions. */
+  async execute(height: number, chainId: number, txs: Uint8Array, count: number, verified: Uint8Array, lane?: ContractLaneStep): Promise<ShardedOutcome> {
+    const sharedTxs = shared(txs, txs.length);
     const sharedVerified = shared(verified, count);
     const debited = await Promise.all(this.workers.map((_, s) => this.ask(s, { type: 'debit', height, chainId, txs: sharedTxs, count, verified: sharedVerified })));
     const merged = new Uint8Array(new SharedArrayBuffer(count));
@@ -45,7 +50,19 @@ export class ShardPool {
       const part = new Uint8Array(d.statuses);
       for (let i = 0; i < count; i++) if (part[i] !== NOT_MINE) merged[i] = part[i]!;
     }
-    const credited = await Promise.all(this.workers.map((_, s) => this.ask(s, { type: 'credit', height, statuses: merged.buffer as SharedArrayBuffer })));
+    const credit: ShardRequest = { type: 'credit', height, statuses: merged.buffer as SharedArrayBuffer };
+    const laneCredits = lane ? lane(merged) : [];
+    if (laneCredits.length > 0) {
+      const keys = new Uint8Array(new SharedArrayBuffer(laneCredits.length * 32));
+      const amounts = new Float64Array(new SharedArrayBuffer(laneCredits.length * 8));
+      laneCredits.forEach((c, i) => {
+        keys.set(c.key, i * 32);
+        amounts[i] = c.amount;
+      });
+      credit.laneKeys = keys.buffer as SharedArrayBuffer;
+      credit.laneAmounts = amounts.buffer as SharedArrayBuffer;
+    }
+    const credited = await Promise.all(this.workers.map((_, s) => this.ask(s, credit)));
     const accounts: ShardedOutcome['accounts'] = [];
     const delta = new Uint32Array(8);
     for (const c of credited) {

@@ -1,8 +1,13 @@
 /** Messages between the ledger thread and a shard worker. Block buffers are shared, read-only. */
 export type ShardRequest =
   | { type: 'init'; path: string; mapSizeMb: number; capacity: number; shard: number; shards: number }
+  /** `txs` holds exactly the block's framed transactions (transfers and contract transactions). */
   | { type: 'debit'; height: number; chainId: number; txs: SharedArrayBuffer; count: number; verified: SharedArrayBuffer }
-  | { type: 'credit'; height: number; statuses: SharedArrayBuffer }
+  /**
+   * The transfers' credits, then the contract lane's credits to native accounts (32-byte keys,
+   * f64 amounts), each shard taking those of its own accounts.
+   */
+  | { type: 'credit'; height: number; statuses: SharedArrayBuffer; laneKeys?: SharedArrayBuffer; laneAmounts?: SharedArrayBuffer }
   | { type: 'visible'; height: number }
   | { type: 'close' };
 

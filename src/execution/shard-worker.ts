@@ -1,10 +1,10 @@
 import { parentPort } from 'node:worker_threads';
 import { LedgerStore } from '../storage/ledger-store.js';
 import { AccountState } from './account-state.js';
-import { BlockTouches, creditPhase, debitPhase, type BlockInput } from './execute-block.js';
+import { BlockTouches, creditPhase, debitPhase, laneCreditPhase, type BlockInput, type NativeCredit } from './execute-block.js';
 import { NOT_MINE, type ShardReply, type ShardRequest } from './shard-protocol.js';
 import { ZERO_ROOT } from './state-root.js';
-import { TX_SIZE } from '../tx/layout.js';
+import { mustFrame } from '../tx/frames.js';
 
 /**
  * One execution shard: owns the accounts whose key falls in its shard (its own cache; LMDB for
@@ -43,13 +43,8 @@ function handle(m: ShardRequest): void {
     case 'debit': {
       if (!state || !store) throw new Error('shard not initialised');
       store.refresh(); // misses must read what the ledger thread committed last
-      const input: BlockInput = {
-        height: m.height,
-        chainId: m.chainId,
-        txs: Buffer.from(m.txs, 0, m.count * TX_SIZE),
-        count: m.count,
-        verified: new Uint8Array(m.verified, 0, m.count),
-      };
+      const txs = Buffer.from(m.txs);
+      const input: BlockInput = { height: m.height, chainId: m.chainId, txs, count: m.count, frames: mustFrame(txs), verified: new Uint8Array(m.verified, 0, m.count) };
       const statuses = new Uint8Array(m.count).fill(NOT_MINE);
       const touches = new BlockTouches(m.height);
       debitPhase(state, input, shard, shards, statuses, touches);
@@ -61,6 +56,13 @@ function handle(m: ShardRequest): void {
       if (!state || !block || block.input.height !== m.height) throw new Error(`credit for block ${m.height} without its debit phase`);
       const { input, touches } = block;
       creditPhase(state, input, shard, shards, new Uint8Array(m.statuses, 0, input.count), touches);
+      if (m.laneKeys && m.laneAmounts) {
+        const keys = Buffer.from(m.laneKeys);
+        const amounts = new Float64Array(m.laneAmounts);
+        const credits: NativeCredit[] = [];
+        for (let i = 0; i < amounts.length; i++) credits.push({ key: keys.subarray(i * 32, i * 32 + 32), amount: amounts[i]! });
+        laneCreditPhase(state, credits, shard, shards, touches);
+      }
       const delta = ZERO_ROOT();
       state.commitLeaves(touches.list, m.height, delta);
       const k = touches.list.length;

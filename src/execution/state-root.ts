@@ -64,3 +64,41 @@ export function rootFromBuffer(b: Uint8Array): Uint32Array {
   for (let i = 0; i < 8; i++) out[i] = buf.readUInt32LE(i * 4);
   return out;
 }
+
+/**
+ * Contract-state leaves (issue 14), each under its own domain tag so no contract leaf can equal
+ * an account leaf or another kind's: code (by hash; the hash is of the code), contract records
+ * (code hash, deployer, balance) and storage entries (contract, key, value).
+ */
+const CODE_DOMAIN = Buffer.from('hotledger/code/v1\0', 'latin1');
+const CONTRACT_DOMAIN = Buffer.from('hotledger/contract-record/v1\0', 'latin1');
+const STORAGE_DOMAIN = Buffer.from('hotledger/storage/v1\0', 'latin1');
+
+function leafOf(parts: Uint8Array[]): Uint32Array {
+  const d = hash('sha256', Buffer.concat(parts), 'buffer');
+  const out = new Uint32Array(8);
+  for (let i = 0; i < 8; i++) out[i] = d.readUInt32LE(i * 4);
+  return out;
+}
+
+function u64(n: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeUIntLE(n % 2 ** 48, 0, 6);
+  b.writeUInt16LE(Math.floor(n / 2 ** 48), 6);
+  return b;
+}
+
+export function codeLeaf(codeHash: Uint8Array): Uint32Array {
+  return leafOf([CODE_DOMAIN, codeHash]);
+}
+
+export function contractLeaf(address: Uint8Array, codeHash: Uint8Array, deployer: Uint8Array, balance: number): Uint32Array {
+  return leafOf([CONTRACT_DOMAIN, address, codeHash, deployer, u64(balance)]);
+}
+
+/** The key's length is hashed too, so (key, value) boundaries cannot be shifted. */
+export function storageLeaf(address: Uint8Array, key: Uint8Array, value: Uint8Array): Uint32Array {
+  const kl = Buffer.alloc(4);
+  kl.writeUInt32LE(key.length, 0);
+  return leafOf([STORAGE_DOMAIN, address, kl, key, value]);
+}
