@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerStart } from './commands/start.js';
 import { registerKeygen } from './commands/keys.js';
 import { registerSend } from './commands/send.js';
+import { registerContract } from './commands/contract.js';
 import { registerQueries } from './commands/query.js';
 import { registerBench } from './commands/bench.js';
 import { registerCluster } from './commands/cluster.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerStart(program);
   registerKeygen(program);
   registerSend(program);
+  registerContract(program);
   registerQueries(program);
   registerBench(program);
   registerCluster(program);
@@ -36,6 +38,9 @@ Examples:
   hotledger start --devnet                       start a one-node devnet on http://127.0.0.1:9003
   hotledger keygen --out alice.json              create a key file
   hotledger send --key k.json --to <hex> --amount 100
+  hotledger contract deploy dist/contracts/token.wasm --key k.json --init-u64 1000000
+  hotledger contract call <address> transfer --key k.json --args <to hex> --arg-u64 25
+  hotledger contract get <address> --key 62<account hex>
   hotledger account <publicKey>                  balance and nonce
   hotledger block latest                         newest block header
   hotledger status                               info, stats, consensus and health
