@@ -38,6 +38,26 @@ export function queryParam(query: string, key: string): string | undefined {
   return undefined;
 }
 
+/** Every value of a repeated query parameter (`?key=a&key=b`), in order. */
+export function queryParams(query: string, key: string): string[] {
+  const out: string[] = [];
+  if (!query) return out;
+  for (const kv of query.split('&')) {
+    const eq = kv.indexOf('=');
+    if ((eq < 0 ? kv : kv.slice(0, eq)) !== key) continue;
+    try {
+      out.push(decodeURIComponent(eq < 0 ? '' : kv.slice(eq + 1)));
+    } catch {
+      throw badRequest(`query parameter ${key} is not valid percent-encoding`);
+    }
+  }
+  return out;
+}
+
+/** Storage keys one `GET /contracts/:address` may ask for, and the longest key: each is one LMDB read. */
+export const MAX_CONTRACT_KEYS = 64;
+export const MAX_CONTRACT_KEY_BYTES = 1024;
+
 /** The JSON of a transaction status, rejection codes explained in words. */
 export function txStatusJson(v: TxStatusView): Record<string, unknown> {
   if (v.status === 'rejected') return { ...v, message: rejectMessage[v.code] ?? v.code };
@@ -113,6 +133,20 @@ export function buildRouter({ node, metrics, apiChecks, decoder, limits }: Route
     const a = node.getAccount(pk);
     if (!a) throw notFound(`account ${pk.toString('hex')} does not exist`, { publicKey: pk.toString('hex') });
     return json({ publicKey: a.publicKey.toLowerCase(), balance: String(a.balance), nonce: a.nonce });
+  });
+
+  get(`${API_PREFIX}/contracts/:address`, (ctx) => {
+    const address = parseHexParam(ctx.params[0]!, KEY_SIZE, 'contract address');
+    const raw = queryParams(ctx.query, 'key');
+    if (raw.length > MAX_CONTRACT_KEYS) throw badRequest(`at most ${MAX_CONTRACT_KEYS} storage keys per request (got ${raw.length})`, { limit: MAX_CONTRACT_KEYS });
+    const keys = raw.map((k) => {
+      if (k.length % 2 !== 0 || k.length > MAX_CONTRACT_KEY_BYTES * 2 || !/^[0-9a-fA-F]*$/.test(k))
+        throw badRequest(`storage key must be hex of at most ${MAX_CONTRACT_KEY_BYTES} bytes (got ${JSON.stringify(k.slice(0, 100))})`, { key: k.slice(0, 200) });
+      return Buffer.from(k, 'hex');
+    });
+    const c = node.getContract(address, keys);
+    if (!c) throw new ApiError('CONTRACT_NOT_FOUND', `no contract at ${address.toString('hex')}`, { status: 404, details: { address: address.toString('hex') } });
+    return json({ ...c, balance: String(c.balance) });
   });
 
   get('/q/health', () => {

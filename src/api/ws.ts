@@ -24,6 +24,8 @@ interface Conn {
   closed: boolean;
   blocks: boolean;
   blockTxIds: boolean;
+  /** Contract events of each block with its header (`subscribe` with `events: true`). */
+  blockEvents: boolean;
   watched: Set<string>;
   seq: number;
   /** The previous submission's answer: acks leave in submission order (verification is async). */
@@ -83,7 +85,7 @@ export function attachWebSocket(app: TemplatedApp, node: NodeApi, cfg: Config['a
   }
 
   function onText(ws: Socket, text: string): void {
-    let msg: { op?: unknown; topic?: unknown; ids?: unknown; txIds?: unknown };
+    let msg: { op?: unknown; topic?: unknown; ids?: unknown; txIds?: unknown; events?: unknown };
     try {
       msg = JSON.parse(text) as typeof msg;
       if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) throw new Error('not an object');
@@ -101,6 +103,7 @@ export function attachWebSocket(app: TemplatedApp, node: NodeApi, cfg: Config['a
         }
         c.blocks = msg.op === 'subscribe';
         c.blockTxIds = c.blocks && msg.txIds === true;
+        c.blockEvents = c.blocks && msg.events === true;
         send(ws, JSON.stringify({ type: msg.op === 'subscribe' ? 'subscribed' : 'unsubscribed', topic: 'blocks' }));
         return;
       }
@@ -202,26 +205,38 @@ export function attachWebSocket(app: TemplatedApp, node: NodeApi, cfg: Config['a
   });
 
   function notifyBlock(ev: CommittedBlockEvent): void {
-    let plain: string | undefined;
-    let withIds: string | undefined;
+    // One serialisation per message shape (txIds yes/no × events yes/no), shared by its subscribers.
+    const shapes = new Map<number, string>();
     let hex: string | undefined;
     const ids = (): string => (hex ??= ev.txIds.toString('hex'));
+    const receipts = ev.receipts ?? [];
+    const message = (withIds: boolean, withEvents: boolean): string => {
+      const m: Record<string, unknown> = { type: 'block', block: ev.block };
+      if (withIds) {
+        const all = ids();
+        const list: string[] = new Array(ev.statuses.length);
+        for (let i = 0; i < list.length; i++) list[i] = all.slice(i * 64, i * 64 + 64);
+        m.txIds = list;
+      }
+      if (withEvents) {
+        const events: { txId: string; index: number; contract: string; topic: string; data: string }[] = [];
+        for (const { index, receipt } of receipts) for (const e of receipt.events) events.push({ txId: ids().slice(index * 64, index * 64 + 64), index, ...e });
+        m.events = events;
+      }
+      return JSON.stringify(m);
+    };
     for (const ws of sockets) {
       const c = ws.getUserData();
       if (!c.blocks) continue;
-      if (c.blockTxIds) {
-        if (withIds === undefined) {
-          const all = ids();
-          const list: string[] = new Array(ev.statuses.length);
-          for (let i = 0; i < list.length; i++) list[i] = all.slice(i * 64, i * 64 + 64);
-          withIds = JSON.stringify({ type: 'block', block: ev.block, txIds: list });
-        }
-        send(ws, withIds);
-      } else send(ws, (plain ??= JSON.stringify({ type: 'block', block: ev.block })));
+      const shape = (c.blockTxIds ? 1 : 0) | (c.blockEvents ? 2 : 0);
+      let msg = shapes.get(shape);
+      if (msg === undefined) shapes.set(shape, (msg = message(c.blockTxIds, c.blockEvents)));
+      send(ws, msg);
     }
     if (watchers.size === 0) return;
     const all = ids();
     const n = ev.statuses.length;
+    const receiptAt = receipts.length > 0 ? new Map(receipts.map((r) => [r.index, r.receipt])) : undefined;
     for (let i = 0; i < n && watchers.size > 0; i++) {
       const id = all.slice(i * 64, i * 64 + 64);
       const set = watchers.get(id);
@@ -230,7 +245,7 @@ export function attachWebSocket(app: TemplatedApp, node: NodeApi, cfg: Config['a
       const status = ev.statuses[i]!;
       const body =
         status === 0
-          ? { type: 'tx', status: 'committed', id, height: ev.block.height, position: i }
+          ? { type: 'tx', status: 'committed', id, height: ev.block.height, position: i, ...(receiptAt?.has(i) && { contract: receiptAt.get(i) }) }
           : {
               type: 'tx',
               status: 'rejected',
@@ -277,6 +292,7 @@ export function attachWebSocket(app: TemplatedApp, node: NodeApi, cfg: Config['a
         closed: false,
         blocks: false,
         blockTxIds: false,
+        blockEvents: false,
         watched: new Set(),
         seq: 0,
         acked: Promise.resolve(),

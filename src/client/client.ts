@@ -56,6 +56,8 @@ export interface BlockHeader {
   committed: number;
   rejected: number;
   txIds?: string[];
+  /** Contract events of the block's transactions (`blocks({ events: true })`), in block order. */
+  events?: (ContractEvent & { txId: string; index: number })[];
   [k: string]: unknown;
 }
 
@@ -368,14 +370,14 @@ export class HotledgerClient {
    * `onOpen` runs once the subscription is sent: blocks committed before it are not delivered, so
    * a caller that needs them backfills from there (`block()`).
    */
-  async *blocks(opts: { txIds?: boolean; endpoint?: string; onOpen?: () => void } = {}): AsyncGenerator<BlockHeader, void, undefined> {
+  async *blocks(opts: { txIds?: boolean; events?: boolean; endpoint?: string; onOpen?: () => void } = {}): AsyncGenerator<BlockHeader, void, undefined> {
     const ws = await openSocket(opts.endpoint ?? this.http.urls[0]!, this.opts.requestTimeoutMs);
     const queue: BlockHeader[] = [];
     let wake: (() => void) | undefined;
     let ended: Error | undefined;
     ws.addEventListener('message', (ev: { data?: unknown }) => {
-      const m = JSON.parse(textOf(ev.data)) as { type: string; block?: BlockHeader; txIds?: string[]; code?: string; message?: string };
-      if (m.type === 'block' && m.block) queue.push(m.txIds ? { ...m.block, txIds: m.txIds } : m.block);
+      const m = JSON.parse(textOf(ev.data)) as { type: string; block?: BlockHeader; txIds?: string[]; events?: BlockHeader['events']; code?: string; message?: string };
+      if (m.type === 'block' && m.block) queue.push({ ...m.block, ...(m.txIds && { txIds: m.txIds }), ...(m.events && { events: m.events }) });
       else if (m.type === 'error') ended = new ClientError(m.code ?? 'INTERNAL', `block subscription: ${m.message}`, { retrySafe: true });
       else return;
       wake?.();
@@ -385,7 +387,7 @@ export class HotledgerClient {
       wake?.();
     });
     try {
-      ws.send(JSON.stringify({ op: 'subscribe', topic: 'blocks', ...(opts.txIds && { txIds: true }) }));
+      ws.send(JSON.stringify({ op: 'subscribe', topic: 'blocks', ...(opts.txIds && { txIds: true }), ...(opts.events && { events: true }) }));
       opts.onOpen?.();
       for (;;) {
         while (queue.length > 0) yield queue.shift()!;

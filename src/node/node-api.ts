@@ -11,8 +11,8 @@ export interface NodeApi {
   stats(): NodeStats;
   consensusStatus(): ConsensusStatus;
   /**
-   * Admission of a concatenation of fixed-size transactions (`TX_SIZE` bytes each; the caller
-   * rejects a trailing partial record). Signatures are verified before admission: a transaction
+   * Admission of a concatenation of transactions of either layout (src/tx/frames.ts; the API
+   * refuses a body that does not frame, naming the offset). Signatures are verified before admission: a transaction
    * whose signature fails is refused with `BAD_SIGNATURE` and leaves no trace. Rejects (throws)
    * with SHUTTING_DOWN or NOT_READY when the node accepts nothing.
    */
@@ -20,6 +20,8 @@ export interface NodeApi {
   getTransaction(id: Buffer): TxStatusView | undefined;
   getBlock(height: number | 'latest'): BlockView | undefined;
   getAccount(publicKey: Buffer): AccountView | undefined;
+  /** A contract's record and the values of `keys` in its storage; undefined when no contract is at `address`. */
+  getContract(address: Buffer, keys: readonly Buffer[]): ContractView | undefined;
   health(): HealthReport;
   /** Called once per durable block, in height order. Returns an unsubscribe function. */
   onBlock(listener: (block: CommittedBlockEvent) => void): () => void;
@@ -75,8 +77,32 @@ export interface ConsensusStatus {
 
 export type TxStatusView =
   | { status: 'pending'; id: string }
-  | { status: 'committed'; id: string; height: number; position: number }
+  | { status: 'committed'; id: string; height: number; position: number; contract?: ReceiptView }
   | { status: 'rejected'; id: string; code: RejectName; height?: number };
+
+/**
+ * The receipt of a committed deploy or call, as the API shows it: bytes as lowercase hex, the
+ * call's status by name (`OK`, or why it reverted: the transaction is committed either way).
+ */
+export interface ReceiptView {
+  status: 'OK' | RejectName | 'UNKNOWN';
+  gasUsed: number;
+  fee: number;
+  events: { contract: string; topic: string; data: string }[];
+  output: string;
+  address?: string;
+  message?: string;
+}
+
+export interface ContractView {
+  address: string;
+  codeHash: string;
+  deployer: string;
+  balance: number;
+  codeSize: number;
+  /** Key (hex) → value (hex), or null when the key is not set. */
+  storage: Record<string, string | null>;
+}
 
 export interface BlockView {
   height: number;
@@ -114,4 +140,6 @@ export interface CommittedBlockEvent {
   txIds: Buffer;
   /** One byte per transaction: 0 committed, else the RejectCode. */
   statuses: Uint8Array;
+  /** Receipts of the block's included contract transactions, by position (empty when it has none). */
+  receipts?: { index: number; receipt: ReceiptView }[];
 }

@@ -27,13 +27,16 @@ import type {
   BlockView,
   CommittedBlockEvent,
   ConsensusStatus,
+  ContractView,
   HealthCheck,
   HealthReport,
   NodeApi,
   NodeInfo,
   NodeStats,
+  ReceiptView,
   TxStatusView,
 } from './node-api.js';
+import type { ContractReceipt } from '../storage/contract-records.js';
 
 export interface RunningNode extends NodeApi {
   readonly config: Config;
@@ -301,9 +304,10 @@ class HotledgerNode implements RunningNode {
     if (this.mempool.get(id)) return { status: 'pending', id: hex };
     const loc = this.store.getTxLocation(id);
     if (loc) {
-      return loc.status === 0
-        ? { status: 'committed', id: hex, height: loc.height, position: loc.position }
-        : { status: 'rejected', id: hex, code: rejectName(loc.status) as RejectName, height: loc.height };
+      if (loc.status !== 0) return { status: 'rejected', id: hex, code: rejectName(loc.status) as RejectName, height: loc.height };
+      // Only deploys and calls have one; a transfer's lookup is one more miss in an LMDB table.
+      const receipt = this.store.getReceipt(id);
+      return { status: 'committed', id: hex, height: loc.height, position: loc.position, ...(receipt && { contract: receiptView(receipt) }) };
     }
     const dropped = this.mempool.droppedReason(id);
     return dropped ? { status: 'rejected', id: hex, code: dropped } : undefined;
@@ -331,6 +335,21 @@ class HotledgerNode implements RunningNode {
   getAccount(publicKey: Buffer): AccountView | undefined {
     const a = this.store.getAccount(publicKey);
     return a ? { publicKey: publicKey.toString('hex'), balance: a.balance, nonce: a.nonce } : undefined;
+  }
+
+  getContract(address: Buffer, keys: readonly Buffer[]): ContractView | undefined {
+    const c = this.store.getContract(address);
+    if (!c) return undefined;
+    const storage: Record<string, string | null> = {};
+    for (const k of keys) storage[k.toString('hex')] = this.store.getContractStorage(address, k)?.toString('hex') ?? null;
+    return {
+      address: address.toString('hex'),
+      codeHash: c.codeHash.toString('hex'),
+      deployer: c.deployer.toString('hex'),
+      balance: c.balance,
+      codeSize: c.codeSize,
+      storage,
+    };
   }
 
   health(): HealthReport {
@@ -459,6 +478,8 @@ class HotledgerNode implements RunningNode {
       },
       txIds: c.ids,
       statuses,
+      // Read back from the durable block (pinned above): the receipts were written in its transaction.
+      receipts: this.store.getBlockReceipts(reply.height).map((r) => ({ index: r.index, receipt: receiptView(r.receipt) })),
     };
     for (const l of this.listeners) {
       try {
@@ -489,4 +510,17 @@ class HotledgerNode implements RunningNode {
     }
     this.logger.fatal({ err: e }, 'pipeline failed: the node no longer accepts transactions');
   }
+}
+
+function receiptView(r: ContractReceipt): ReceiptView {
+  const hex = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength).toString('hex');
+  return {
+    status: r.status === 0 ? 'OK' : rejectName(r.status),
+    gasUsed: r.gasUsed,
+    fee: r.fee,
+    events: r.events.map((e) => ({ contract: hex(e.contract), topic: hex(e.topic), data: hex(e.data) })),
+    output: hex(r.output),
+    ...(r.address && { address: hex(r.address) }),
+    ...(r.message !== undefined && { message: r.message }),
+  };
 }

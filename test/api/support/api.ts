@@ -42,6 +42,7 @@ export function override(node: NodeApi, parts: Partial<NodeApi>): NodeApi {
     getTransaction: (id) => node.getTransaction(id),
     getBlock: (h) => node.getBlock(h),
     getAccount: (pk) => node.getAccount(pk),
+    getContract: (a, k) => node.getContract(a, k),
     health: () => node.health(),
     onBlock: (l) => node.onBlock(l),
     metrics: node.metrics,
