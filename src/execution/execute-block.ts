@@ -188,6 +188,12 @@ function debit(state: AccountState, input: BlockInput, i: number, o: number, len
   const bad = contract ? staticRejectAt(txs, o, len, chainId) : staticRejectCode(txs, o, chainId);
   if (bad !== 0) return bad;
   const amount = contract ? reservationAt(txs, o) : readU53(txs, o + Off.AMOUNT);
+  if (v === RejectCode.BLOCK_GAS_EXCEEDED) {
+    // Signed by its sender, so its later nonces in this block are NONCE_GAP, as after an overdraft.
+    const from = state.get(txs, senderOffset(txs, o));
+    if (from) from.rejectedAt = height;
+    return v;
+  }
   if (v !== 0) return v;
   const from = state.get(txs, senderOffset(txs, o));
   if (!from) return RejectCode.UNKNOWN_SENDER;
