@@ -6,7 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { feeFor, MAX_TX_GAS } from '../../src/contracts/limits.js';
-import { contractAddress } from '../../src/contracts/state.js';
+import { MAX_COMPILED_MODULES, ContractRuntime } from '../../src/contracts/runtime.js';
+import { contractAddress, MemoryContractState, StateOverlay } from '../../src/contracts/state.js';
 import type { KeyPair } from '../../src/crypto/keys.js';
 import { RejectCode } from '../../src/errors.js';
 import { Ledger } from '../../src/execution/ledger.js';
@@ -18,7 +19,7 @@ import { signContractTx } from '../../src/tx/contract-tx.js';
 import { frameTxs, txIdAt, verifyFramed } from '../../src/tx/frames.js';
 import { TX_ID_SIZE } from '../../src/tx/layout.js';
 import { signTransfer } from '../../src/tx/sign.js';
-import { code, exports, funcs, I32, imports, memory, module, types } from '../contracts/wasm-builder.js';
+import { code, exports, funcs, I32, imports, memory, module, types, withRun } from '../contracts/wasm-builder.js';
 import { devnetKeys, tempDir } from '../support/fixtures.js';
 
 const CHAIN = 21;
@@ -43,7 +44,8 @@ const u64 = (n: number): Buffer => {
   return b;
 };
 /** A module importing env.random: deploy-time validation refuses it. */
-const forbidden = (): Uint8Array => module(types([[], []], [[], [I32]]), imports(['env', 'random', 1]), funcs(0), memory(1), exports(['memory', 2, 0], ['run', 0, 1]), code([[], []]));
+const forbidden = (): Uint8Array =>
+  module(types([[], []], [[], [I32]]), imports(['env', 'random', 1]), funcs(0), memory(1), exports(['memory', 2, 0], ['run', 0, 1]), code([[], []]));
 
 /** Signs transactions with per-sender nonces, as a client would. */
 class Signer {
@@ -62,7 +64,10 @@ class Signer {
   }
   deploy(from: number, bytes: Uint8Array, initArgs: Uint8Array = Buffer.alloc(0), gasLimit = 5_000_000): { tx: Buffer; address: Buffer } {
     const nonce = this.next(from);
-    return { tx: signContractTx({ kind: 'deploy', chainId: CHAIN, sender: pk(from), nonce, gasLimit, code: bytes, initArgs }, keys[from]!.seed), address: contractAddress(pk(from), nonce) };
+    return {
+      tx: signContractTx({ kind: 'deploy', chainId: CHAIN, sender: pk(from), nonce, gasLimit, code: bytes, initArgs }, keys[from]!.seed),
+      address: contractAddress(pk(from), nonce),
+    };
   }
   call(from: number, contract: Buffer, method: string, args: Uint8Array = Buffer.alloc(0), amount = 0, gasLimit = 1_000_000, nonce = this.next(from)): Buffer {
     return signContractTx({ kind: 'call', chainId: CHAIN, sender: pk(from), nonce, gasLimit, contract, method, args, amount }, keys[from]!.seed);
@@ -204,7 +209,26 @@ describe('contract transactions in blocks (Ledger, LMDB, shard workers)', () => 
     const r = one.run;
 
     // Nonce order across one sender's transfers and calls in one block; every contract tx included.
-    for (const n of ['xfer0', 'token', 'escrow', 'kit', 'forbidden', 'a0', 'tokenXfer', 'a2', 'deposit', 'approveA', 'approveB', 'spin', 'trap', 'inc', 'overdraw', 'missing', 'poorRetry', 'inc2']) {
+    for (const n of [
+      'xfer0',
+      'token',
+      'escrow',
+      'kit',
+      'forbidden',
+      'a0',
+      'tokenXfer',
+      'a2',
+      'deposit',
+      'approveA',
+      'approveB',
+      'spin',
+      'trap',
+      'inc',
+      'overdraw',
+      'missing',
+      'poorRetry',
+      'inc2',
+    ]) {
       expect(statusAt(r, sc, n), n).toBe(0);
     }
     expect(statusAt(r, sc, 'replayNonce')).toBe(RejectCode.NONCE_MISMATCH);
@@ -313,3 +337,25 @@ function senderOf(sc: Script, block: number, index: number): number {
   const key = txs.subarray(o + 12, o + 44); // contract tx: sender at byte 12
   return keys.findIndex((k) => Buffer.from(k.publicKey).equals(key));
 }
+
+describe('ContractRuntime compiled-module cache', () => {
+  it('keeps at most MAX_COMPILED_MODULES, least recently used out first, and an evicted module still runs', () => {
+    const rt = new ContractRuntime();
+    const base = new MemoryContractState();
+    const me = Buffer.alloc(32, 0xa1);
+    base.credit(me, 10_000_000);
+    const state = new StateOverlay(base);
+    const block = { height: 1, timeMs: 0 };
+    const addresses: Buffer[] = [];
+    for (let i = 0; i < MAX_COMPILED_MODULES + 6; i++) {
+      // i32.const i; drop: distinct code, so a distinct cache entry each.
+      const r = rt.deploy(state, me, i + 1, withRun([0x41, i & 0x3f, 0x1a, 0x41, i >> 6, 0x1a]), new Uint8Array(0), 1_000_000, block);
+      expect(r.status, r.message).toBe(0);
+      addresses.push(r.address!);
+      expect(rt.compiledModules).toBe(Math.min(i + 1, MAX_COMPILED_MODULES));
+    }
+    const first = rt.call(state, { sender: me, contract: addresses[0]!, method: 'run', args: new Uint8Array(0), amount: 0, gasLimit: 1_000_000 }, block);
+    expect(first.status, first.message).toBe(0);
+    expect(rt.compiledModules).toBe(MAX_COMPILED_MODULES);
+  });
+});
