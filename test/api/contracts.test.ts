@@ -150,6 +150,17 @@ describe('the token contract end to end', () => {
     expect((await getJson(`${h.base}/api/v11/transactions/${c.id}`)).body.contract).toMatchObject({ status: 'OUT_OF_GAS', gasUsed: 1_000 });
   });
 
+  test('refused before running: TransactionRejectedError, no receipt, the next one from the sender still goes through', async () => {
+    const from = kp(1);
+    await expect(client.deploy({ from, code: code(), gasLimit: 0 })).rejects.toMatchObject({ name: 'TransactionRejectedError', rejectCode: 'GAS_LIMIT_INVALID' });
+    await expect(client.call({ from, contract: address, method: 'init', gasLimit: 1000 })).rejects.toMatchObject({ rejectCode: 'BAD_METHOD' });
+    // A fresh key has no account: UNKNOWN_SENDER, as for a transfer.
+    await expect(client.call({ from: Keypair.generate(), contract: address, method: 'total_supply', gasLimit: 1000 })).rejects.toMatchObject({ rejectCode: 'UNKNOWN_SENDER' });
+    const t = await client.transfer({ from, to: kp(2).publicKey, amount: 3 });
+    // A transfer's view has no receipt.
+    expect((await getJson(`${h.base}/api/v11/transactions/${t.id}`)).body).not.toHaveProperty('contract');
+  });
+
   test('contract and transfer transactions of one sender share its nonces', async () => {
     const from = kp(3);
     const start = (await client.account(from.publicKey))!.nonce;
