@@ -146,6 +146,12 @@ export function replayChain(store: LedgerStore, chainId: number, genesis: readon
   if (storedContracts !== contracts) problems.push(`store holds ${storedContracts} contracts, replay ${contracts}`);
   if (store.contractStorageCount() !== storageEntries) problems.push(`store holds ${store.contractStorageCount()} storage entries, replay ${storageEntries}`);
   if (store.feesBurned() !== burned) problems.push(`store says ${store.feesBurned()} fees burned, replay ${burned}`);
+  // Supply: what genesis created is in accounts, in contracts, or burned as fees.
+  let held = burned;
+  for (const a of state.entries()) held += a.balance;
+  for (const c of contractSource.contracts.values()) held += c.balance;
+  const supply = genesis.reduce((s, g) => s + g.balance, 0);
+  if (held !== supply) problems.push(`accounts, contracts and burned fees hold ${held}, genesis created ${supply}`);
   return { height: tip.height, stateRoot: rootToBuffer(state.root), problems, accounts, contracts, storageEntries, feesBurned: burned };
 }
 

@@ -260,6 +260,9 @@ describe('contract transactions in blocks (Ledger, LMDB, shard workers)', () => 
     // Balances: a revert takes only the fee; the escrow's release is a credit to the payee.
     const fees = (b: number, sender: number) => r.receipts[b]!.filter((x) => senderOf(sc, b, x.index) === sender).reduce((s, x) => s + x.receipt.fee, 0);
     expect(r.balances[3]).toBe(GENESIS_BALANCE - fees(0, 3) - fees(1, 3) - fees(2, 3));
+    // Nonces: the reverted spin and trap consumed theirs (deploy, spin, trap, inc, inc2).
+    expect(one.ledger.store.getAccount(pk(3))?.nonce).toBe(5);
+    expect(one.ledger.store.getAccount(pk(0))?.nonce).toBe(6);
     expect(r.balances[5]).toBe(GENESIS_BALANCE + 5_000);
     expect(r.balances[1]).toBe(GENESIS_BALANCE - 5_000 - fees(0, 1) - fees(1, 1));
     expect(r.balances[0]).toBe(GENESIS_BALANCE - 1_030 - fees(0, 0) - fees(1, 0));
