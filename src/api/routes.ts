@@ -1,10 +1,10 @@
 import type { HealthCheck, NodeApi, TxStatusView } from '../node/node-api.js';
 import { rejectMessage } from '../errors.js';
-import { KEY_SIZE, TX_ID_SIZE, TX_SIZE } from '../tx/layout.js';
+import { KEY_SIZE, TX_ID_SIZE } from '../tx/layout.js';
 import type { ApiMetrics } from '../metrics/api-metrics.js';
 import { ApiError, badRequest, notFound } from './errors.js';
 import { Router, type Reply, type RequestContext } from './router.js';
-import { parseResultsMode, submitBinary, throwIfNoneAccepted, type SubmitOutcome } from './submit.js';
+import { parseResultsMode, submissionCharge, submitBinary, throwIfNoneAccepted, type SubmitOutcome } from './submit.js';
 import type { JsonDecoder } from './json-decoder.js';
 import type { ApiLimits } from './limits.js';
 import { dashboardRoutes } from '../dashboard/assets.js';
@@ -97,7 +97,7 @@ export function buildRouter({ node, metrics, apiChecks, decoder, limits }: Route
       const txs = ctx.contentType === BINARY_TYPE ? body : await decoder.decode(body);
       // Charged per transaction: a 10,000-tx batch costs 10,000 tokens, a GET one request token.
       if (!ctx.txsCharged) {
-        const refused = limits.transactions(ctx.client, Math.floor(txs.length / TX_SIZE));
+        const refused = limits.transactions(ctx.client, submissionCharge(txs.length));
         if (refused) throw refused;
       }
       const outcome: SubmitOutcome = await submitBinary(node, txs, mode, metrics, 'http');

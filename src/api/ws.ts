@@ -5,10 +5,9 @@ import { TX_ID_SIZE } from '../tx/layout.js';
 import type { ApiMetrics } from '../metrics/api-metrics.js';
 import type { Config } from '../config/schema.js';
 import type { HttpResponse, TemplatedApp, WebSocket } from './uws.js';
-import { submitBinary } from './submit.js';
+import { submissionCharge, submitBinary } from './submit.js';
 import { JSON_TYPE, txStatusJson } from './routes.js';
 import { TokenBucket } from '../limits/token-bucket.js';
-import { TX_SIZE } from '../tx/layout.js';
 import { clientKey } from './client-address.js';
 import { ApiError, errorBody, statusLine } from './errors.js';
 import type { ApiLimits } from './limits.js';
@@ -178,7 +177,7 @@ export function attachWebSocket(app: TemplatedApp, node: NodeApi, cfg: Config['a
   function onBinary(ws: Socket, data: Buffer): void {
     const c = ws.getUserData();
     const seq = ++c.seq;
-    const refused = limits.submission(c.client, Math.floor(data.length / TX_SIZE));
+    const refused = limits.submission(c.client, submissionCharge(data.length));
     if (refused) return refuse(ws, refused, seq);
     const outcome = submitBinary(node, data, 'all', metrics, 'ws');
     outcome.catch(() => undefined); // answered in order below
