@@ -17,6 +17,8 @@ export interface LaneBlock {
   frames: Frames;
   /** Statuses after the debit phase: the lane runs the contract transactions at 0 (included). */
   statuses: Uint8Array;
+  /** The block's tx ids (32 bytes each, block order), when the caller has them: else hashed here. */
+  ids?: Uint8Array;
 }
 
 export interface BlockReceipt {
@@ -133,7 +135,8 @@ export class ContractLane {
       const receipt: ContractReceipt = { status: r.status, gasUsed: r.gasUsed, fee: r.fee, events: r.events, output: r.output };
       if (r.address) receipt.address = r.address;
       if (r.message !== undefined) receipt.message = r.message;
-      receipts.push({ index: i, txId: txIdAt(txs, o, len), receipt });
+      const txId = block.ids ? Buffer.from(block.ids.subarray(i * 32, i * 32 + 32)) : txIdAt(txs, o, len);
+      receipts.push({ index: i, txId, receipt });
     }
     reader.sender = undefined;
     const { writes, delta } = this.collect(blockState);

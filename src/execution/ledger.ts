@@ -153,7 +153,7 @@ export class Ledger {
     const verified = markBlockGas(txs, frames, markRepeats(input.ids, input.count, input.verified, height, this.store.beginBlock(height, input.ids)), this.opts.chainId);
     let laneOut: LaneOutcome | undefined;
     const lane: ContractLaneStep = (st) => {
-      laneOut = this.lane.run({ height, timeMs: input.timestamp, chainId: this.opts.chainId, txs, frames, statuses: st });
+      laneOut = this.lane.run({ height, timeMs: input.timestamp, chainId: this.opts.chainId, txs, frames, statuses: st, ids: input.ids });
       return laneOut.credits;
     };
     let statuses: Uint8Array;

@@ -75,7 +75,7 @@ export function replayChain(store: LedgerStore, chainId: number, genesis: readon
       const verified = markRepeats(ids, count, frames.contracts > 0 ? verifyFramed(txs, count) : verifyTransactions(txs, count), h, final);
       let receipts: ReturnType<ContractLane['run']>['receipts'] = [];
       const out = executeBlock(state, { height: h, chainId, txs, count, frames, verified }, shards, (statuses) => {
-        const r = lane.run({ height: h, timeMs: header.timestamp, chainId, txs, frames, statuses });
+        const r = lane.run({ height: h, timeMs: header.timestamp, chainId, txs, frames, statuses, ids });
         addInto(state.root, r.delta);
         lane.view.stage(h, r.writes);
         lane.view.visible(h);
