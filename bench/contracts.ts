@@ -2,7 +2,8 @@ import { readFileSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { positiveInt } from './args.js';
 import { contractAddress } from '../src/contracts/state.js';
 import { loadConfig } from '../src/config/load.js';
 import type { KeyPair } from '../src/crypto/keys.js';
@@ -15,14 +16,6 @@ import { progress } from './progress.js';
 import { loadWorkload } from './workload-cache.js';
 
 const CHAIN_ID = 7;
-
-function positiveInt(name: string, max: number) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max}`);
-    return n;
-  };
-}
 
 const program = new Command()
   .name('npm run bench:contracts --')

@@ -1,19 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { positiveInt } from './args.js';
 import { loadWorkload } from './workload-cache.js';
 import { measureVerifyCeiling } from './ceiling.js';
 import { executePersistRun, signedRun, verifyStageRun, type SignedRun } from './engine-runs.js';
 
 const BENCH_CHAIN_ID = 7;
-
-function positiveInt(name: string, max: number) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max}`);
-    return n;
-  };
-}
 
 const program = new Command()
   .name('npm run bench --')

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { positiveInt } from './args.js';
 import { loadConfig } from '../src/config/load.js';
 import { LedgerClient } from '../src/pipeline/ledger-client.js';
 import { genesisAccounts } from '../src/chain/genesis.js';
@@ -120,14 +121,6 @@ function measureLookups(store: LedgerStore, sample: Buffer): LookupRates {
     if (store.hasTx(absent.subarray(i * TX_ID_SIZE, (i + 1) * TX_ID_SIZE))) throw new Error(`absent id ${i} found in the tx index`);
   });
   return { committedPerSec, absentPerSec };
-}
-
-function positiveInt(name: string, max: number) {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max}`);
-    return n;
-  };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

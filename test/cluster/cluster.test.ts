@@ -9,6 +9,7 @@ import { generateTransfers, devnetKeyPair } from '../../src/workload/generate.js
 import { txId } from '../../src/tx/codec.js';
 import type { BlockView, TxStatusView } from '../../src/node/node-api.js';
 import { BlockWatcher, SteadyLoad } from './load.js';
+import { pollUntil } from '../support/poll.js';
 
 /**
  * Real processes: 4 validators (`hotledger start --config …`, 1 verify thread each) on loopback,
@@ -32,15 +33,7 @@ let failoverLoad: SteadyLoad | undefined;
 let failoverKilledAt = 0;
 let failoverRoundAtKill = 0;
 
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitFor = <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> => pollUntil(what, timeoutMs, probe);
 
 /** Latest block of each listed validator once they all agree on height, hash and state root. */
 async function agreedTip(nodes: number[], timeoutMs: number): Promise<BlockView> {

@@ -11,6 +11,7 @@ import type { AccountView, BlockView, ContractView, TxStatusView } from '../../s
 import { projectRoot } from '../../src/runtime/module-path.js';
 import { contractTxId, signContractTx, type UnsignedCall, type UnsignedContractTx, type UnsignedDeploy } from '../../src/tx/contract-tx.js';
 import { devnetKeyPair } from '../../src/workload/generate.js';
+import { pollUntil } from '../support/poll.js';
 
 /**
  * The example contracts on `hotledger cluster`: 4 validator processes on loopback deploy and run
@@ -36,15 +37,7 @@ const u64 = (n: number) => {
   return b;
 };
 
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitFor = <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> => pollUntil(what, timeoutMs, probe);
 
 type Committed = Extract<TxStatusView, { status: 'committed' }>;
 

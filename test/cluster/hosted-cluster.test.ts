@@ -9,6 +9,7 @@ import { txId } from '../../src/tx/codec.js';
 import { devnetKeyPair, generateTransfers } from '../../src/workload/generate.js';
 import { tempDir } from '../support/fixtures.js';
 import { alive, killAll } from '../support/processes.js';
+import { pollUntil } from '../support/poll.js';
 
 /**
  * `hotledger cluster --validators 4 --per-process 2`, the real CLI (dist/ must be built): two
@@ -28,15 +29,8 @@ afterAll(() => {
   dir.remove();
 });
 
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false> | T | undefined | false): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; stdout:\n${out}\nstderr ends:\n${err.slice(-1500)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const waitFor = <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false> | T | undefined | false): Promise<T> =>
+  pollUntil(what, timeoutMs, probe, { intervalMs: 100, context: () => `stdout:\n${out}\nstderr ends:\n${err.slice(-1500)}` });
 
 describe('hotledger cluster --per-process 2', () => {
   it('runs 4 validators in 2 host processes that commit one chain, and a SIGKILLed supervisor leaves no child alive', async () => {

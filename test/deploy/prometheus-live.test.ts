@@ -11,6 +11,7 @@ import { ALERT_RULES, prometheusConfig, prometheusRules, RECORDING_RULES, RULES_
 import { TX_SIZE } from '../../src/tx/layout.js';
 import { devnetKeyPair, generateTransfers } from '../../src/workload/generate.js';
 import { tempDir } from '../support/fixtures.js';
+import { pollUntil } from '../support/poll.js';
 
 /**
  * A real Prometheus (Debian's `prometheus` package) scraping a real cluster through the generated
@@ -36,15 +37,8 @@ async function query(base: string, expr: string): Promise<{ status: string; data
   return (await res.json()) as { status: string; data?: { result: unknown[] }; error?: string };
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; prometheus stderr ends:\n${promErr.slice(-1500)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const waitFor = <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> =>
+  pollUntil(what, timeoutMs, () => probe().catch(() => undefined), { intervalMs: 250, context: () => `prometheus stderr ends:\n${promErr.slice(-1500)}` });
 
 describe.skipIf(!prometheusBinary)('Prometheus against a real cluster', () => {
   it('scrapes every node, and every dashboard and rule expression returns data', async () => {

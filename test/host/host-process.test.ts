@@ -11,6 +11,7 @@ import { devnetKeyPair, generateTransfers } from '../../src/workload/generate.js
 import { txId } from '../../src/tx/codec.js';
 import type { BlockView, TxStatusView } from '../../src/node/node-api.js';
 import { faultTolerance } from '../../src/consensus/types.js';
+import { pollUntil } from '../support/poll.js';
 
 /**
  * One real `hotledger host` process hosting 4 validators on one verify pool (dist/ must be built).
@@ -29,15 +30,8 @@ let stderr = '';
 let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 const url = (i: number) => `http://127.0.0.1:${topo.nodes[i]!.apiPort}`;
 
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; host stderr ends: ${stderr.slice(-1500)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitFor = <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> =>
+  pollUntil(what, timeoutMs, probe, { context: () => `host stderr ends: ${stderr.slice(-1500)}` });
 
 /** hotledger_host_batch_verifications_total{kind=...} of node i's /q/metrics (the process's figures). */
 async function verifications(i: number): Promise<{ requested: number; run: number; joined: number; cached: number }> {
