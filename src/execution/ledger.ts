@@ -6,7 +6,7 @@ import { LedgerStore, TX_IDS_VERSION, type ChainTip } from '../storage/ledger-st
 import { AccountState } from './account-state.js';
 import { type ContractLaneStep, executeBlock, markBlockGas } from './execute-block.js';
 import { ShardPool } from './shard-pool.js';
-import { type Frames, isContractTxAt, txLengthAt } from '../tx/frames.js';
+import { framePrefix } from '../tx/frames.js';
 import { ContractLane, type LaneOutcome } from './contract-lane.js';
 import { ContractStateView } from './contract-state.js';
 import { markRepeats } from './tx-finality.js';
@@ -148,7 +148,9 @@ export class Ledger {
     const parentStateRoot = this.tipValue.stateRoot;
     // The store's id index learns this block's owning ids here, before the block is even written:
     // block n+1 executes while n commits, and the id-finality rule must see n's ids all the same.
-    const frames = framePrefix(input.txs, input.count, height);
+    // A buffer that does not frame is this node's bug: the pipeline framed every batch of it.
+    const frames = framePrefix(input.txs, input.count);
+    if (!frames) throw new HotledgerError('INTERNAL', `block ${height}: its ${input.count} transactions do not frame`);
     const txs = input.txs.subarray(0, frames.offsets[input.count]!);
     const verified = markBlockGas(txs, frames, markRepeats(input.ids, input.count, input.verified, height, this.store.beginBlock(height, input.ids)), this.opts.chainId);
     let laneOut: LaneOutcome | undefined;
@@ -220,23 +222,4 @@ export class Ledger {
     await this.shardPool?.close();
     await this.store.close();
   }
-}
-
-/**
- * Frames the first `count` transactions of a block buffer (a caller may hand a buffer with spare
- * room after them). A buffer that does not frame is this node's bug: the pipeline framed it.
- */
-function framePrefix(buf: Buffer, count: number, height: number): Frames {
-  const offsets = new Uint32Array(count + 1);
-  let contracts = 0;
-  let at = 0;
-  for (let i = 0; i < count; i++) {
-    const len = txLengthAt(buf, at);
-    if (len === 0) throw new HotledgerError('INTERNAL', `block ${height}: transaction ${i} of ${count} does not frame at byte ${at}`);
-    if (isContractTxAt(buf, at)) contracts++;
-    offsets[i] = at;
-    at += len;
-  }
-  offsets[count] = at;
-  return { offsets, count, contracts };
 }

@@ -68,6 +68,25 @@ export function frameTxs(buf: Uint8Array, maxCount = Number.POSITIVE_INFINITY): 
 }
 
 /**
+ * Frames the first `count` transactions of a buffer that may have spare room after them; null
+ * when they do not frame.
+ */
+export function framePrefix(buf: Uint8Array, count: number): Frames | null {
+  const offsets = new Uint32Array(count + 1);
+  let contracts = 0;
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const len = txLengthAt(buf, at);
+    if (len === 0) return null;
+    if (buf[at] === CTX_VERSION) contracts++;
+    offsets[i] = at;
+    at += len;
+  }
+  offsets[count] = at;
+  return { offsets, count, contracts };
+}
+
+/**
  * Whether `buf` is exactly `count` 168-byte records with no contract transaction among them, so
  * `i * TX_SIZE` steps through it. A contract transaction would have to start at one of those
  * multiples (everything before it is 168 bytes), so one byte per record proves it.
