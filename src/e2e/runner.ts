@@ -31,6 +31,7 @@ import {
   sampleAcknowledged,
   type TxSeen,
 } from './checks.js';
+import { checkContractDeployment } from './contract-check.js';
 
 export interface E2eOptions {
   topology?: TopologyPreset;
@@ -327,7 +328,17 @@ export async function runE2e(o: E2eOptions): Promise<E2eReport> {
           if (res.status !== 403 || code !== 'ROLE_READ_ONLY')
             r.failures.push(`a submission to slim node ${s0.id} answered ${res.status} ${JSON.stringify(body).slice(0, 200)}, expected 403 ROLE_READ_ONLY`);
         }
+        // Contract deployment validation, after the transfers (the sender's nonces continue in the client).
+        const contract = await checkContractDeployment(
+          client,
+          senders[0]!,
+          senders[1 % senders.length]!,
+          live().map((n) => ({ id: n.id, url: url(n) })),
+          60_000,
+        );
+        r.failures.push(...contract.failures);
         r.details = {
+          contract: contract.details,
           submitted: o.txs,
           committed: out.acks.length,
           errors: Object.fromEntries(out.errors),
@@ -339,7 +350,7 @@ export async function runE2e(o: E2eOptions): Promise<E2eReport> {
           sampleMissing: missing.length,
           slim: slimVerdict,
         };
-        r.figure = `${out.acks.length}/${o.txs} committed via ${ingress.length} ${business.length > 0 ? 'business' : 'validator'} nodes; ${sample.length} sampled found on all ${live().length} nodes; ${slimVerdict}`;
+        r.figure = `${out.acks.length}/${o.txs} committed via ${ingress.length} ${business.length > 0 ? 'business' : 'validator'} nodes; ${sample.length} sampled found on all ${live().length} nodes; ${slimVerdict}; ${contract.figure}`;
       }),
     );
 

@@ -39,6 +39,8 @@ describe('npm run e2e (4 validators + 1 business + 1 slim)', () => {
     expect(by.connectivity).toMatchObject({ nodes: 6, ready: 6 });
     expect(by.api).toMatchObject({ ok: 6 });
     expect(by.transactions).toMatchObject({ submitted: 500, committed: 500, ingress: ['b0'], sampleMissing: 0, slim: 's0 refuses: 403 ROLE_READ_ONLY' });
+    // Contract deployment validation: the token deployed through b0 and called, the same on all 6 nodes.
+    expect(by.transactions!.contract).toMatchObject({ nodesAgreeing: 6 });
     expect(by.failover).toMatchObject({ tolerated: true, validatorsLost: 1, f: 1, lost: 0 });
     expect(by.failover!.acknowledgedAfterKill as number).toBeGreaterThan(0);
     expect(by.failover!.resumedSeconds as number).toBeGreaterThan(0);
