@@ -3,6 +3,7 @@ import { startApi, override, transfer, hex, getJson, postTx, waitFor, type ApiHa
 import { transferToJson } from '../../src/api/tx-json.js';
 import { generateTransfers } from '../../src/workload/generate.js';
 import { TX_SIZE, Off } from '../../src/tx/layout.js';
+import { CtxOff, signContractTx } from '../../src/tx/contract-tx.js';
 
 let h: ApiHarness;
 beforeAll(async () => {
@@ -170,6 +171,16 @@ describe('submission', () => {
     expectError(await postTx(h.base, JSON.stringify({ ...j, reference: 'abcd' }), 'application/json'), 400, 'BAD_REQUEST');
     expectError(await postTx(h.base, Buffer.alloc(TX_SIZE + 1), 'application/octet-stream'), 400, 'BAD_REQUEST');
     expectError(await postTx(h.base, Buffer.alloc(0), 'application/octet-stream'), 400, 'BAD_REQUEST');
+    // A contract transaction whose length field points past the body: refused whole, the record named.
+    const sender = h.tn.keys[0]!;
+    const call = signContractTx(
+      { kind: 'call', chainId: h.tn.chainId, sender: sender.publicKey, nonce: 70, gasLimit: 1_000, contract: h.tn.keys[1]!.publicKey, method: 'm' },
+      sender.seed,
+    );
+    call.writeUInt32LE(call.length + 1, CtxOff.LENGTH);
+    const unframed = await postTx(h.base, Buffer.concat([transfer(h.tn, 0, 1, 71), call]), 'application/octet-stream');
+    expectError(unframed, 400, 'BAD_REQUEST');
+    expect(unframed.body.error).toMatchObject({ offset: TX_SIZE, index: 1 });
   });
 
   test('wrong content type → 415', async () => {
