@@ -3,6 +3,7 @@
  * shard workers, the real AssemblyScript token / escrow / testkit modules (contracts/build.mjs).
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { feeFor, MAX_TX_GAS } from '../../src/contracts/limits.js';
@@ -329,6 +330,72 @@ describe('contract transactions in blocks (Ledger, LMDB, shard workers)', () => 
     ledger.store.refresh();
     expect(ledger.store.getBlockReceipts(3)[0]!.receipt.output).toEqual(u64(5));
     expect(replayChain(ledger.store, CHAIN, genesis).problems).toEqual([]);
+    await ledger.close();
+  }, 60_000);
+});
+
+/**
+ * Pinned results of a token-heavy chain: the digest was computed before the lane's speed-ups
+ * (overlay keys, per-block reads, calls read in place), so any change to a status, gas figure,
+ * receipt, balance or root fails here, not only a difference between shard counts.
+ */
+describe('contract lane results are pinned', () => {
+  const PINNED = '704b7d3f7372338a5bcfd720dd3b49751b0fde85ecc3a7260621de5a5860b260';
+
+  it('token, escrow and testkit calls over four blocks applied back to back give the pinned statuses, receipts, balances and roots', async () => {
+    const s = new Signer();
+    const token = s.deploy(0, wasm.token!, u64(1_000_000));
+    const token2 = s.deploy(1, wasm.token!, u64(77)); // same code: stored once, compiled once
+    const escrow = s.deploy(2, wasm.escrow!, Buffer.concat([pk(5), pk(2), pk(3)]));
+    const kit = s.deploy(3, wasm.testkit!);
+    const xfer = (from: number, to: number, amount: number, value = 0) => s.call(from, token.address, 'transfer', Buffer.concat([pk(to), u64(amount)]), value, 200_000);
+    const blocks: Buffer[][] = [[token.tx, token2.tx, escrow.tx, kit.tx, s.transfer(4, 5, 9)]];
+    // Distribution, and recipients spending in the same block what an earlier call gave them.
+    const b1: Buffer[] = [];
+    for (let to = 1; to < 7; to++) b1.push(xfer(0, to, 1_000 * to));
+    for (let from = 1; from < 7; from++) b1.push(xfer(from, (from % 6) + 1, 100 + from));
+    b1.push(xfer(1, 2, 10_000_000)); // overdraw: aborts, reverts
+    b1.push(s.call(3, kit.address, 'increment'), s.call(3, kit.address, 'increment'), s.call(4, kit.address, 'write_then_trap', Buffer.alloc(0), 300));
+    b1.push(s.call(2, escrow.address, 'deposit', Buffer.alloc(0), 4_000), s.transfer(6, 0, 1));
+    blocks.push(b1);
+    // Cycles over the same keys, a call with a value the token keeps, the escrow paying out.
+    const b2: Buffer[] = [];
+    for (let r = 0; r < 3; r++) for (let from = 0; from < 7; from++) b2.push(xfer(from, (from + r + 1) % 7, 1 + r + from, r === 1 && from === 5 ? 250 : 0));
+    b2.push(s.call(2, escrow.address, 'approve'), s.call(3, escrow.address, 'approve'));
+    b2.push(s.call(5, token2.address, 'transfer', Buffer.concat([pk(0), u64(1)]), 0, 200_000)); // 5 holds none: aborts
+    b2.push(s.call(1, token2.address, 'transfer', Buffer.concat([pk(5), u64(70)]), 0, 200_000));
+    b2.push(s.call(3, kit.address, 'spin', Buffer.alloc(0), 0, 150_000), s.call(3, kit.address, 'increment'));
+    blocks.push(b2);
+    blocks.push([xfer(2, 0, 5), s.call(4, Buffer.alloc(32, 7), 'gone'), s.call(3, kit.address, 'increment'), xfer(6, 1, 3)]);
+
+    const dir = tempDir();
+    dirs.push(dir);
+    const ledger = await open(dir.path, 1);
+    const statuses: number[][] = [];
+    const roots: string[] = [];
+    const durables: Promise<void>[] = [];
+    for (let i = 0; i < blocks.length; i++) {
+      const a = await ledger.apply(blockOf(blocks[i]!, 1_800_000_000_000 + i * 1000, i + 1));
+      statuses.push([...a.statuses]);
+      roots.push(a.header.stateRoot.toString('hex'));
+      durables.push(a.durable);
+    }
+    await Promise.all(durables);
+    ledger.store.refresh();
+    const receipts = blocks.map((_, i) => ledger.store.getBlockReceipts(i + 1));
+    const ok = receipts.flat().filter((r) => r.receipt.status === 0).length;
+    expect(ok).toBeGreaterThan(40);
+    expect(receipts.flat().length - ok).toBeGreaterThanOrEqual(5); // reverts of several kinds
+    const result = JSON.stringify({
+      statuses,
+      roots,
+      receipts,
+      balances: keys.map((_, i) => ledger.store.getAccount(pk(i))),
+      burned: ledger.store.feesBurned(),
+      storage: [0, 1, 2, 3, 4, 5, 6].map((i) => ledger.store.getContractStorage(token.address, Buffer.concat([Buffer.from('b'), pk(i)]))?.toString('hex')),
+    });
+    expect(rootFromStore(ledger)).toBe(roots[roots.length - 1]);
+    expect(createHash('sha256').update(result).digest('hex')).toBe(PINNED);
     await ledger.close();
   }, 60_000);
 });
