@@ -1,9 +1,9 @@
 import { RejectCode } from '../errors.js';
-import { MAX_AMOUNT } from '../tx/layout.js';
 import type { ContractTx } from '../tx/contract-tx.js';
+import { MAX_AMOUNT } from '../tx/layout.js';
 import { AS_ABORT, HOST_FUNCTIONS, HOST_MODULE } from './host-abi.js';
 import { feeFor, Gas, MAX_CALL_DEPTH } from './limits.js';
-import { codeHash, contractAddress, StateOverlay } from './state.js';
+import { byteKey, codeHash, contractAddress, StateOverlay } from './state.js';
 import { DEPTH_EXPORT, GAS_EXPORT, MEMORY_IMPORT, ModuleRejected, type PreparedModule, prepareModule, START_EXPORT } from './wasm-module.js';
 
 export interface BlockContext {
@@ -58,6 +58,14 @@ interface Invocation {
   block: BlockContext;
 }
 
+/**
+ * What the runtime needs of a contract transaction: a decoded ContractTx is one, and so is the
+ * lane's direct read of an included call's fields (no copies, no id hash).
+ */
+export type RunnableTx =
+  | { kind: 'deploy'; sender: Uint8Array; nonce: number; gasLimit: number; code: Uint8Array; initArgs: Uint8Array }
+  | { kind: 'call'; sender: Uint8Array; gasLimit: number; contract: Uint8Array; method: string; args: Uint8Array; amount: number };
+
 /** Compiled modules a runtime keeps (LRU by code hash); a miss costs a validation and a compile. */
 export const MAX_COMPILED_MODULES = 64;
 
@@ -98,7 +106,7 @@ export class ContractRuntime {
    * Executes one contract transaction into `state`: the fee is always applied to `state`, the
    * call's own changes only if it succeeded. Nonce and signature are the ledger's to check.
    */
-  execute(state: StateOverlay, tx: ContractTx, block: BlockContext): ContractResult {
+  execute(state: StateOverlay, tx: ContractTx | RunnableTx, block: BlockContext): ContractResult {
     const amount = tx.kind === 'call' ? tx.amount : 0;
     if (state.getBalance(tx.sender) < feeFor(tx.gasLimit) + amount) return refused(RejectCode.INSUFFICIENT_FUNDS);
     const r = tx.kind === 'deploy' ? this.deploy(state, tx.sender, tx.nonce, tx.code, tx.initArgs, tx.gasLimit, block) : this.call(state, tx, block);
@@ -114,7 +122,7 @@ export class ContractRuntime {
     if (baseGas > gasLimit) return { ...refused(RejectCode.OUT_OF_GAS), gasUsed: gasLimit };
     let compiled: Compiled;
     try {
-      compiled = this.compile(code);
+      compiled = this.compile(code, byteKey(codeHash(code)));
     } catch (e) {
       if (e instanceof ModuleRejected) return { ...refused(RejectCode.MODULE_INVALID), gasUsed: baseGas, message: e.message };
       throw e;
@@ -152,7 +160,8 @@ export class ContractRuntime {
     if (!record) return refused(RejectCode.CONTRACT_NOT_FOUND);
     const code = state.getCode(record.codeHash);
     if (!code) throw new Error(`contract ${contract.toString('hex')} has no code ${record.codeHash.toString('hex')}`);
-    const compiled = this.compile(code);
+    // The record's hash is the code's (putCode stores code by its hash): no need to hash the code again.
+    const compiled = this.compile(code, byteKey(record.codeHash));
     const baseGas = compiled.prepared.codeSize * Gas.PER_CODE_BYTE;
     if (!compiled.prepared.methods.includes(tx.method)) return { ...refused(RejectCode.METHOD_NOT_FOUND), gasUsed: Math.min(baseGas, tx.gasLimit) };
     if (baseGas > tx.gasLimit) return { ...refused(RejectCode.OUT_OF_GAS), gasUsed: tx.gasLimit };
@@ -168,8 +177,7 @@ export class ContractRuntime {
    * an LRU of MAX_COMPILED_MODULES: anyone can deploy code, and every distinct module kept would
    * hold its compiled machine code for the life of the ledger thread.
    */
-  private compile(code: Uint8Array): Compiled {
-    const key = codeHash(code).toString('hex');
+  private compile(code: Uint8Array, key: string): Compiled {
     let c = this.compiled.get(key);
     if (c) {
       this.compiled.delete(key);

@@ -43,79 +43,150 @@ export function codeHash(code: Uint8Array): Buffer {
   return hash('sha256', code, 'buffer');
 }
 
-function emptyWrites(): StateWrites {
-  return { code: new Map(), contracts: new Map(), storage: new Map(), balances: new Map() };
-}
+/**
+ * Map key of a 32-byte address or hash: latin1, one character per byte (half the length of hex,
+ * and cheaper to make). An address is fixed-size, so address ‖ storage key is unambiguous.
+ */
+export const byteKey = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+const fromByteKey = (k: string): Buffer => Buffer.from(k, 'latin1');
+const hexOfKey = (k: string): string => fromByteKey(k).toString('hex');
 
 /**
  * A write buffer over a parent: reads see this overlay's own writes first. `commit()` moves the
  * writes into the parent overlay (a call that succeeded), dropping the overlay discards them (a
  * call that ran out of gas, trapped or aborted).
+ *
+ * Keys are computed once per access (byteKey) and the chain of overlays is walked with it, so a
+ * read under a call's overlay, the block's overlay and the reader costs one key, not one per level.
  */
 export class StateOverlay implements ContractStateReader {
-  private w = emptyWrites();
-  constructor(private readonly parent: ContractStateReader) {}
+  private code = new Map<string, Uint8Array>();
+  private contracts = new Map<string, ContractRecord>();
+  /** address ‖ key (byteKey) -> value, or null for a removed key. */
+  private storage = new Map<string, Uint8Array | null>();
+  private balances = new Map<string, number>();
+  /** The first ancestor that is not an overlay: what a read falls through to. */
+  private readonly reader: ContractStateReader;
+
+  constructor(private readonly parent: ContractStateReader) {
+    this.reader = parent instanceof StateOverlay ? parent.reader : parent;
+  }
 
   getCode(h: Uint8Array): Uint8Array | undefined {
-    return this.w.code.get(hex(h)) ?? this.parent.getCode(h);
+    const k = byteKey(h);
+    for (let o: StateOverlay | undefined = this; o; o = o.parentOverlay()) {
+      const v = o.code.get(k);
+      if (v) return v;
+    }
+    return this.reader.getCode(h);
   }
   getContract(address: Uint8Array): ContractRecord | undefined {
-    return this.w.contracts.get(hex(address)) ?? this.parent.getContract(address);
+    const k = byteKey(address);
+    for (let o: StateOverlay | undefined = this; o; o = o.parentOverlay()) {
+      const v = o.contracts.get(k);
+      if (v) return v;
+    }
+    return this.reader.getContract(address);
   }
   getStorage(address: Uint8Array, key: Uint8Array): Uint8Array | undefined {
-    const v = this.w.storage.get(hex(address))?.get(hex(key));
-    if (v === null) return undefined;
-    return v ?? this.parent.getStorage(address, key);
+    const k = byteKey(address) + byteKey(key);
+    for (let o: StateOverlay | undefined = this; o; o = o.parentOverlay()) {
+      const v = o.storage.get(k);
+      if (v === null) return undefined;
+      if (v) return v;
+    }
+    return this.reader.getStorage(address, key);
   }
   getBalance(account: Uint8Array): number {
-    return this.w.balances.get(hex(account)) ?? this.parent.getBalance(account);
+    return this.balanceOf(byteKey(account), account);
+  }
+  private balanceOf(k: string, account: Uint8Array): number {
+    for (let o: StateOverlay | undefined = this; o; o = o.parentOverlay()) {
+      const v = o.balances.get(k);
+      if (v !== undefined) return v;
+    }
+    return this.reader.getBalance(account);
+  }
+  private parentOverlay(): StateOverlay | undefined {
+    return this.parent instanceof StateOverlay ? this.parent : undefined;
   }
 
   putCode(code: Uint8Array): Buffer {
     const h = codeHash(code);
-    if (!this.getCode(h)) this.w.code.set(h.toString('hex'), Uint8Array.from(code));
+    if (!this.getCode(h)) this.code.set(byteKey(h), Uint8Array.from(code));
     return h;
   }
   putContract(address: Uint8Array, record: ContractRecord): void {
-    this.w.contracts.set(hex(address), record);
+    this.contracts.set(byteKey(address), record);
   }
   putStorage(address: Uint8Array, key: Uint8Array, value: Uint8Array | null): void {
-    const a = hex(address);
-    let m = this.w.storage.get(a);
-    if (!m) this.w.storage.set(a, (m = new Map()));
-    m.set(hex(key), value === null ? null : Uint8Array.from(value));
+    this.storage.set(byteKey(address) + byteKey(key), value === null ? null : Uint8Array.from(value));
   }
   setBalance(account: Uint8Array, balance: number): void {
+    this.setBalanceOf(byteKey(account), balance);
+  }
+  private setBalanceOf(k: string, balance: number): void {
     if (!Number.isSafeInteger(balance) || balance < 0) throw new RangeError(`balance out of range: ${balance}`);
-    this.w.balances.set(hex(account), balance);
+    this.balances.set(k, balance);
   }
   /** Moves `amount` between two balances; false (nothing changed) when `from` holds less. */
   move(from: Uint8Array, to: Uint8Array, amount: number): boolean {
-    const fb = this.getBalance(from);
+    const fk = byteKey(from);
+    const fb = this.balanceOf(fk, from);
     if (fb < amount) return false;
-    this.setBalance(from, fb - amount);
-    this.setBalance(to, this.getBalance(to) + amount);
+    this.setBalanceOf(fk, fb - amount);
+    const tk = byteKey(to);
+    this.setBalanceOf(tk, this.balanceOf(tk, to) + amount);
     return true;
   }
 
-  /** The writes of this overlay alone. */
+  /** The writes of this overlay alone, keyed by hex (a copy: tools and tests; the lane uses the accessors below). */
   writes(): StateWrites {
-    return this.w;
+    const w: StateWrites = { code: new Map(), contracts: new Map(), storage: new Map(), balances: new Map() };
+    for (const [h, c] of this.code) w.code.set(hexOfKey(h), c);
+    for (const [a, r] of this.contracts) w.contracts.set(hexOfKey(a), r);
+    for (const [k, v] of this.storage) {
+      const a = hexOfKey(k.slice(0, 32));
+      let m = w.storage.get(a);
+      if (!m) w.storage.set(a, (m = new Map()));
+      m.set(hexOfKey(k.slice(32)), v);
+    }
+    for (const [a, b] of this.balances) w.balances.set(hexOfKey(a), b);
+    return w;
+  }
+
+  /** Balances this overlay wrote, by byteKey (live: the lane removes native ones with dropBalance). */
+  writtenBalances(): ReadonlyMap<string, number> {
+    return this.balances;
+  }
+  dropBalance(k: string): void {
+    this.balances.delete(k);
+  }
+  /** Code this overlay wrote: byteKey of the hash -> code. */
+  writtenCode(): ReadonlyMap<string, Uint8Array> {
+    return this.code;
+  }
+  /** Contract records this overlay wrote, by byteKey of the address. */
+  writtenContracts(): ReadonlyMap<string, ContractRecord> {
+    return this.contracts;
+  }
+  /** Storage this overlay wrote: byteKey(address) + byteKey(key) -> value, null for removed. */
+  writtenStorage(): ReadonlyMap<string, Uint8Array | null> {
+    return this.storage;
   }
 
   /** Applies this overlay's writes to its parent overlay and empties it. */
   commit(): void {
     if (!(this.parent instanceof StateOverlay)) throw new TypeError('commit() needs a parent overlay; persist writes() instead');
     const p = this.parent;
-    for (const [h, c] of this.w.code) p.w.code.set(h, c);
-    for (const [a, r] of this.w.contracts) p.w.contracts.set(a, r);
-    for (const [a, m] of this.w.storage) {
-      let pm = p.w.storage.get(a);
-      if (!pm) p.w.storage.set(a, (pm = new Map()));
-      for (const [k, v] of m) pm.set(k, v);
-    }
-    for (const [a, b] of this.w.balances) p.w.balances.set(a, b);
-    this.w = emptyWrites();
+    for (const [h, c] of this.code) p.code.set(h, c);
+    for (const [a, r] of this.contracts) p.contracts.set(a, r);
+    for (const [k, v] of this.storage) p.storage.set(k, v);
+    for (const [a, b] of this.balances) p.balances.set(a, b);
+    this.code = new Map();
+    this.contracts = new Map();
+    this.storage = new Map();
+    this.balances = new Map();
   }
 }
 
