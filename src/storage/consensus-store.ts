@@ -2,7 +2,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { HotledgerError } from '../errors.js';
-import { plain } from './ledger-store.js';
+import { plain } from './records.js';
 import { checkQuota, usedBytes, writeError } from './storage-errors.js';
 import { SafetyFile } from './safety-file.js';
 

@@ -5,23 +5,13 @@ import { checkQuota, writeError } from './storage-errors.js';
 import { TX_ID_SIZE } from '../tx/layout.js';
 import { ownsIndexEntry } from '../execution/tx-finality.js';
 import { decodeHeader, type BlockHeader } from '../chain/block-header.js';
-import { ACCOUNT_RECORD_SIZE, decodeAccount, encodeAccount, type AccountRecord, type TxLocation } from './records.js';
+import { ACCOUNT_RECORD_SIZE, decodeAccount, encodeAccount, plain, type AccountRecord, type TxLocation } from './records.js';
 import { idAt, TxIdIndex } from './tx-id-index.js';
 import { txId } from '../tx/codec.js';
 import { TX_SIZE } from '../tx/layout.js';
 import type { ContractBlockWrites } from '../execution/contract-state.js';
-import {
-  CONTRACT_RECORD_SIZE,
-  type ContractReceipt,
-  decodeContract,
-  encodeContract,
-  receiptFromStored,
-  receiptKey,
-  receiptToStored,
-  type StoredContract,
-  type StoredReceipt,
-  storageDbKey,
-} from './contract-records.js';
+import type { ContractReceipt, StoredContract } from './contract-records.js';
+import { type BlockReceipts, ContractStore, contractWriteBound } from './contract-store.js';
 
 export interface ChainTip {
   height: number;
@@ -54,7 +44,7 @@ export interface BlockWrite {
   /** What the block's contract lane changed (code, contract records, storage). */
   contracts?: ContractBlockWrites;
   /** Receipts of the block's included contract transactions, block order. */
-  receipts?: readonly { index: number; txId: Uint8Array; receipt: ContractReceipt }[];
+  receipts?: BlockReceipts;
 }
 
 /** Where a batch sits in the chain: its block, its first position, its length. */
@@ -70,14 +60,6 @@ export interface BatchLocation {
  * of one event turn as a single transaction (eventTurnBatching), so a crash leaves the store at a
  * whole block. The write resolves only after `flushed`, i.e. when the block is durable.
  */
-/**
- * lmdb's native writer crashes the process (SIGSEGV, "invalid address 0") on values backed by a
- * SharedArrayBuffer: such bytes are copied into a plain buffer first.
- */
-export function plain(u: Uint8Array): Buffer {
-  return u.buffer instanceof SharedArrayBuffer ? Buffer.from(u) : Buffer.from(u.buffer, u.byteOffset, u.length);
-}
-
 export class LedgerStore {
   readonly root: RootDatabase;
   readonly headers: Database<Buffer, number>;
@@ -92,16 +74,12 @@ export class LedgerStore {
   readonly accounts: Database<Buffer, Buffer>;
   readonly meta: Database<unknown, string>;
   readonly batchIndex: Database<Buffer, Buffer>;
-  /** Contract code by its SHA-256 (stored once, whoever deploys it again). */
-  readonly contractCode: Database<Buffer, Buffer>;
-  /** Contract records by address (contract-records.ts encodeContract). */
-  readonly contracts: Database<Buffer, Buffer>;
-  /** Contract storage by storageDbKey(address, key). */
-  readonly contractStorage: Database<Buffer, Buffer>;
-  /** Receipts by tx id (msgpack StoredReceipt, with their height and index). */
-  readonly receipts: Database<StoredReceipt, Buffer>;
-  /** (height, index) -> tx id of each receipt: a block's receipts are one range. */
-  readonly blockReceipts: Database<Buffer, Buffer>;
+  /** The contract tables (code, records, storage, receipts), in this environment and its snapshot. */
+  readonly contracts: ContractStore;
+  // The contract tables under their names from before ContractStore (tests read and damage them).
+  readonly contractCode: ContractStore['code'];
+  readonly contractStorage: ContractStore['storage'];
+  readonly receipts: ContractStore['receipts'];
   private closed = false;
   /**
    * The first failed write. Every later write is refused with it: LMDB would commit a later block
@@ -141,58 +119,34 @@ export class LedgerStore {
     this.accounts = this.root.openDB<Buffer, Buffer>({ name: 'accounts', keyEncoding: 'binary', encoding: 'binary' });
     this.meta = this.root.openDB<unknown, string>({ name: 'meta', encoding: 'msgpack' });
     this.batchIndex = this.root.openDB<Buffer, Buffer>({ name: 'batch-index', keyEncoding: 'binary', encoding: 'binary' });
-    this.contractCode = this.root.openDB<Buffer, Buffer>({ name: 'contract-code', keyEncoding: 'binary', encoding: 'binary' });
-    this.contracts = this.root.openDB<Buffer, Buffer>({ name: 'contracts', keyEncoding: 'binary', encoding: 'binary' });
-    this.contractStorage = this.root.openDB<Buffer, Buffer>({ name: 'contract-storage', keyEncoding: 'binary', encoding: 'binary' });
-    this.receipts = this.root.openDB<StoredReceipt, Buffer>({ name: 'receipts', keyEncoding: 'binary', encoding: 'msgpack' });
-    this.blockReceipts = this.root.openDB<Buffer, Buffer>({ name: 'block-receipts', keyEncoding: 'binary', encoding: 'binary' });
+    this.contracts = new ContractStore(this.root, this.meta, () => this.readOpts());
+    ({ code: this.contractCode, storage: this.contractStorage, receipts: this.receipts } = this.contracts);
   }
 
-  /** A contract's record, and the size of its code. */
-  getContract(address: Uint8Array): { codeHash: Buffer; deployer: Buffer; balance: number; codeSize: number } | undefined {
-    const v = this.contracts.get(bytes(address), this.readOpts());
-    if (!v) return undefined;
-    if (v.length !== CONTRACT_RECORD_SIZE) throw new HotledgerError('STORAGE_CORRUPT', 'contract record has the wrong size');
-    return decodeContract(v);
+  // The contract reads as before the tables moved to ContractStore (execution's ContractSource, replay, the node).
+  getContract(address: Uint8Array): StoredContract | undefined {
+    return this.contracts.getContract(address);
   }
-
   getContractCode(codeHash: Uint8Array): Buffer | undefined {
-    return this.contractCode.get(bytes(codeHash), this.readOpts());
+    return this.contracts.getContractCode(codeHash);
   }
-
   getContractStorage(address: Uint8Array, key: Uint8Array): Buffer | undefined {
-    return this.contractStorage.get(storageDbKey(address, key), this.readOpts());
+    return this.contracts.getContractStorage(address, key);
   }
-
   getReceipt(txId: Uint8Array): ContractReceipt | undefined {
-    const s = this.receipts.get(bytes(txId), this.readOpts());
-    return s ? receiptFromStored(s) : undefined;
+    return this.contracts.getReceipt(txId);
   }
-
   getBlockReceipts(height: number): { index: number; txId: Buffer; receipt: ContractReceipt }[] {
-    const out: { index: number; txId: Buffer; receipt: ContractReceipt }[] = [];
-    for (const { key, value } of this.blockReceipts.getRange({ start: receiptKey(height, 0), end: receiptKey(height + 1, 0), ...this.readOpts() })) {
-      const txId = Buffer.from(value);
-      const receipt = this.getReceipt(txId);
-      if (!receipt) throw new HotledgerError('STORAGE_CORRUPT', `block ${height} lists a receipt for tx ${txId.toString('hex')} that is not stored`);
-      out.push({ index: key.readUInt32BE(4), txId, receipt });
-    }
-    return out;
+    return this.contracts.getBlockReceipts(height);
   }
-
-  /** Every stored contract (replay's comparison). */
-  *allContracts(): IterableIterator<{ address: Buffer; contract: StoredContract }> {
-    for (const { key, value } of this.contracts.getRange({ ...this.readOpts() })) yield { address: Buffer.from(key), contract: decodeContract(value) };
+  allContracts(): IterableIterator<{ address: Buffer; contract: StoredContract }> {
+    return this.contracts.allContracts();
   }
-
-  /** How many storage entries are stored (replay's comparison). */
   contractStorageCount(): number {
-    return this.contractStorage.getKeysCount({ ...this.readOpts() });
+    return this.contracts.contractStorageCount();
   }
-
-  /** The fees burned by contract transactions up to the tip (supply = genesis - this). */
   feesBurned(): number {
-    return this.getMeta<number>('feesBurned') ?? 0;
+    return this.contracts.feesBurned();
   }
 
   tip(): ChainTip | undefined {
@@ -423,27 +377,9 @@ export class LedgerStore {
       this.batchIndex.put(Buffer.from(b.digest), loc);
       start += b.count;
     }
-    if (w.contracts) this.putContractWrites(w.contracts);
-    for (const r of w.receipts ?? []) {
-      const id = plain(r.txId);
-      this.receipts.put(id, receiptToStored(h, r.index, r.receipt));
-      this.blockReceipts.put(receiptKey(h, r.index), id);
-    }
+    this.contracts.putBlock(h, w.contracts, w.receipts);
     if (w.meta) for (const [k, v] of Object.entries(w.meta)) this.meta.put(k, v);
     return this.meta.put('tip', { height: h, hash: w.hash, stateRoot: w.header.stateRoot });
-  }
-
-  private putContractWrites(c: ContractBlockWrites): void {
-    for (const [h, code] of c.code) this.contractCode.put(Buffer.from(h, 'hex'), plain(code));
-    for (const [a, rec] of c.contracts) this.contracts.put(Buffer.from(a, 'hex'), encodeContract(rec));
-    for (const [a, m] of c.storage) {
-      const address = Buffer.from(a, 'hex');
-      for (const [k, v] of m) {
-        const key = storageDbKey(address, Buffer.from(k, 'hex'));
-        if (v === null) this.contractStorage.remove(key);
-        else this.contractStorage.put(key, plain(v));
-      }
-    }
   }
 
   /** Append-only chunks of ids and statuses: the id index is rebuilt from these (tx-id-index.ts). */
@@ -493,10 +429,6 @@ export class LedgerStore {
   }
 }
 
-function bytes(u: Uint8Array): Buffer {
-  return Buffer.from(u.buffer, u.byteOffset, u.length);
-}
-
 /** `meta.txIds` of a store whose blocks all have their `tx-ids` chunks. */
 export const TX_IDS_VERSION = 1;
 
@@ -528,15 +460,6 @@ function blockWriteBound(w: BlockWrite): number {
   const values = w.payload.length + w.ids.length + w.statuses.length + w.encodedHeader.length;
   const accounts = 2 * n * (32 + ACCOUNT_RECORD_SIZE + 16);
   const batches = (w.batches?.length ?? 0) * 64;
-  let contracts = 0;
-  if (w.contracts) {
-    for (const code of w.contracts.code.values()) contracts += 32 + code.length;
-    contracts += w.contracts.contracts.size * (32 + CONTRACT_RECORD_SIZE + 16);
-    for (const m of w.contracts.storage.values()) for (const [k, v] of m) contracts += 33 + k.length / 2 + (v?.length ?? 0) + 16;
-  }
-  for (const r of w.receipts ?? []) {
-    contracts += 128 + r.receipt.output.length + (r.receipt.message?.length ?? 0) * 3;
-    for (const e of r.receipt.events) contracts += 48 + e.topic.length + e.data.length;
-  }
+  const contracts = contractWriteBound(w.contracts, w.receipts);
   return 2 * (values + accounts + batches + contracts) + 256 * 1024;
 }

@@ -40,3 +40,11 @@ export interface TxLocation {
   position: number;
   status: number;
 }
+
+/**
+ * lmdb's native writer crashes the process (SIGSEGV, "invalid address 0") on values backed by a
+ * SharedArrayBuffer: such bytes are copied into a plain buffer first.
+ */
+export function plain(u: Uint8Array): Buffer {
+  return u.buffer instanceof SharedArrayBuffer ? Buffer.from(u) : Buffer.from(u.buffer, u.byteOffset, u.length);
+}
