@@ -300,6 +300,11 @@ export class ConsensusOrderer implements Orderer {
     return this.offeredToCore.has(hex(digest));
   }
 
+  /** Batches held in memory: valid here (`held`) and waiting for a certificate (`unproven`). Each leaves once its block is applied. */
+  heldBatches(): { held: number; unproven: number } {
+    return { held: this.payloads.size, unproven: this.unproven.size };
+  }
+
   stop(): void {
     this.stopped = true;
     this.deliver = undefined;
@@ -397,8 +402,9 @@ export class ConsensusOrderer implements Orderer {
             void taken.verifying.then(
               (b) => {
                 if (!b) return this.settleIfGone(key);
+                // Marked after hold: a copy not held (its block delivered meanwhile) must leave no mark.
+                if (!this.hold(b)) return;
                 this.proposed.add(key);
-                this.hold(b);
                 this.offerToCore(known.digest);
               },
               (e: unknown) => {
@@ -484,17 +490,26 @@ export class ConsensusOrderer implements Orderer {
     for (const k of keys) this.offerToCore(Buffer.from(k, 'hex'));
   }
 
-  /** Holds a peer's batch (verified here or not) for its certificate. Its origin's queue is settled when it is certified or gone. */
-  private hold(vb: VerifiedBatch): void {
+  /**
+   * Holds a peer's batch (verified here or not) for its certificate. Its origin's queue is settled
+   * when it is certified or gone. Returns whether the batch is held here now (this copy or another).
+   */
+  private hold(vb: VerifiedBatch): boolean {
     const d = vb.digest!;
     const key = hex(d);
+    if (this.stopped) return false;
     // Held already (another copy, or this node's own batch): that one settles it.
-    if (this.stopped || this.payloads.has(key) || this.unproven.has(key)) return;
-    // In the ledger already (a late copy): needed neither for a proposal nor for a delivery.
-    if (this.o.store.getBatchLocation(d) !== undefined) return this.settle(key, 'dropped');
+    if (this.payloads.has(key) || this.unproven.has(key)) return true;
+    // A late copy, needed neither for a proposal nor for a delivery: its block was delivered (its
+    // batches released then, so a copy held now would never be released), or is in the ledger.
+    if (this.payloadSide.delivered(d) || this.o.store.getBatchLocation(d) !== undefined) {
+      this.settle(key, 'dropped');
+      return false;
+    }
     this.unproven.set(key, vb);
     const origin = vb.origin !== undefined && this.isValidator(vb.origin) ? vb.origin : -1;
     this.onCerts(this.certs.held(d, batchContentHash(vb.batch.txs), origin, Date.now(), vb.signaturesChecked !== false));
+    return true;
   }
 
   /**

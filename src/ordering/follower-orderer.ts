@@ -135,6 +135,11 @@ export class FollowerOrderer implements Orderer {
     this.handle(this.core.ownBatch(digest, Date.now()));
   }
 
+  /** Batches held in memory (own ones, and served ones until their block is delivered). */
+  heldBatches(): number {
+    return this.held.size;
+  }
+
   applied(_stateRoot: Uint8Array, round: number): void {
     this.handle(this.core.applied(round, Date.now()));
   }

@@ -90,8 +90,8 @@ export class ValidatorPayloads {
   /** Digests asked for, in the order first asked: an answer with anything else is unsolicited. */
   private readonly requested = new Map<string, Request>();
   private readonly connected = new Set<number>();
-  /** Batches of blocks committed (queued or recently delivered), oldest first: see `ordered`. */
-  private readonly orderedDigests = new Set<string>();
+  /** Batches of blocks committed (queued or recently delivered), oldest first, each with whether its block was delivered: see `ordered`, `delivered`. */
+  private readonly orderedDigests = new Map<string, boolean>();
   /** Rotates batch requests over validators: one answer per request, not one per validator. */
   private cursor = 0;
   /** Round of the last block delivered or applied: commits at or below it are not delivered again. */
@@ -172,6 +172,15 @@ export class ValidatorPayloads {
    */
   ordered(digest: Hash): boolean {
     return this.orderedDigests.has(hex(digest));
+  }
+
+  /**
+   * Whether this batch's block was delivered (or skipped as applied before a restart), as long as
+   * `ordered` remembers it. Its batches are released then, before the ledger has them: a copy that
+   * arrives in between is needed for nothing, and one taken in would be held for good.
+   */
+  delivered(digest: Hash): boolean {
+    return this.orderedDigests.get(hex(digest)) === true;
   }
 
   /** Whether a batch with this digest was asked for (an answer with anything else is unsolicited). */
@@ -278,8 +287,8 @@ export class ValidatorPayloads {
   }
 
   private remember(digests: readonly Hash[]): void {
-    for (const d of digests) this.orderedDigests.add(hex(d));
-    for (const k of this.orderedDigests) {
+    for (const d of digests) if (!this.orderedDigests.has(hex(d))) this.orderedDigests.set(hex(d), false);
+    for (const k of this.orderedDigests.keys()) {
       if (this.orderedDigests.size <= ORDERED_MEMORY) break;
       this.orderedDigests.delete(k);
     }
@@ -290,6 +299,7 @@ export class ValidatorPayloads {
       const key = hex(d);
       this.available.delete(key);
       this.requested.delete(key);
+      if (this.orderedDigests.has(key)) this.orderedDigests.set(key, true);
       this.out.release.push(d);
     }
   }

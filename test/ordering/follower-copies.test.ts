@@ -91,7 +91,9 @@ async function follower() {
     appliedRound: 0,
     maxBatchTxs: 100_000,
     verifier,
+    onPeerDrop: (from, reason) => drops.push({ from, reason }),
   });
+  const drops: { from: number; reason: string }[] = [];
   const delivered: OrderedBlock[] = [];
   o.start((b) => delivered.push(b));
   for (const v of [0, 1, 2, 3]) net.peerUp(v);
@@ -101,7 +103,7 @@ async function follower() {
     await store.close();
     await consensusStore.close();
   };
-  return { o, net, delivered };
+  return { o, net, delivered, drops };
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 150));
@@ -136,5 +138,23 @@ describe('a follower takes a served batch only as certified bytes, or after chec
     await waitFor(() => f.delivered.length === 1, 5_000, 'the genuine copy executed');
     expect(f.o.checkedTxs).toBe(3);
     expect(Buffer.from(f.delivered[0]!.batches[0]!.batch.txs).equals(genuine)).toBe(true);
+  });
+
+  it('copies that come after the block was delivered (before the ledger applied it) are not held', async () => {
+    const f = await follower();
+    const { records, proof } = chainFor(digestOf(genuine));
+    f.net.deliver(0, { k: 'fc', c: records.map(encodeCommittedBlock), p: encodeCommittedBlock(proof) });
+    // A copy without a certificate is checked; a certified one coming meanwhile is skipped, not held beside it.
+    f.net.deliver(1, { k: 'br', txs: [genuine] });
+    f.net.deliver(0, { k: 'br', txs: [genuine], c: [certFor(genuine)] });
+    await waitFor(() => f.delivered.length === 1, 5_000, 'the block delivered');
+    expect(f.o.checkedTxs).toBe(3);
+    // Late copies: the batch is no longer asked for once here, so they are unsolicited.
+    f.net.deliver(2, { k: 'br', txs: [genuine], c: [certFor(genuine)] });
+    f.net.deliver(3, { k: 'br', txs: [genuine] });
+    await settle();
+    expect(f.delivered).toHaveLength(1);
+    expect(f.o.heldBatches()).toBe(0);
+    expect(f.drops.filter((d) => d.reason === 'unsolicited').map((d) => d.from)).toEqual([2, 3]);
   });
 });

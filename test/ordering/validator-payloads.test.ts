@@ -49,6 +49,20 @@ describe('ValidatorPayloads', () => {
     expect(out.timer).toBeNull();
   });
 
+  it("tells a delivered block's batches (released, not needed again) from those of blocks still queued", () => {
+    const v = validator();
+    const [a, b] = chain([[1], [2]]);
+    v.committed([a!, b!], 0);
+    expect([1, 2].map((n) => [v.ordered(digest(n)), v.delivered(digest(n))])).toEqual([
+      [true, false],
+      [true, false],
+    ]);
+    expect(v.batchAvailable(digest(1), 1).release.map(hex)).toEqual([hex(digest(1))]);
+    expect(v.delivered(digest(1))).toBe(true);
+    expect(v.delivered(digest(2))).toBe(false); // its block waits: a copy of it is still needed
+    expect(v.delivered(digest(3))).toBe(false);
+  });
+
   it('asks the proposer first, then the other validators in turn, each after a retry period', () => {
     const v = validator();
     const [a] = chain([[7]]);

@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import { ConsensusOrderer, type ConsensusOrdererOptions, type PeerDropReason } from '../../src/ordering/consensus-orderer.js';
+import type { OrderedBlock } from '../../src/ordering/orderer.js';
 import { devnetFollowerKey, devnetValidatorKey } from '../../src/node/validator-set.js';
 import { VerifyPool } from '../../src/pipeline/verify-pool.js';
 import { LedgerStore } from '../../src/storage/ledger-store.js';
@@ -42,6 +43,8 @@ export interface OrdererHarness {
   o: ConsensusOrderer;
   net: ReturnType<typeof fakeTransport>;
   drops: { from: number; reason: PeerDropReason }[];
+  /** Blocks the orderer handed to the pipeline (the test plays the ledger: `o.applied` when it likes). */
+  delivered: OrderedBlock[];
   close(): Promise<void>;
 }
 
@@ -49,7 +52,13 @@ export interface OrdererHarness {
  * Validator 1 of 4 with a real verify pool and real LMDB stores; the peer transport is replaced by a
  * recorder so a test can play any peer, byte for byte, and see every answer.
  */
-export async function ordererHarness(opts: Partial<ConsensusOrdererOptions> & { maxMessageBytes?: number } = {}): Promise<OrdererHarness> {
+export async function ordererHarness(
+  opts: Partial<ConsensusOrdererOptions> & {
+    maxMessageBytes?: number;
+    /** Writes to the stores before the orderer opens them (a restart's state). */
+    before?: (stores: { store: LedgerStore; consensusStore: ConsensusStore }) => Promise<void>;
+  } = {},
+): Promise<OrdererHarness> {
   const dir = tempDir();
   const peers = [0, 1, 2, 3].map((i) => ({ index: i, publicKey: devnetValidatorKey(HARNESS_CHAIN, i).publicKey, host: '127.0.0.1', port: 1 }));
   // Member 4 is a follower (a business node): it may subscribe, ask for batches and send its own.
@@ -59,6 +68,8 @@ export async function ordererHarness(opts: Partial<ConsensusOrdererOptions> & { 
   const verifier = new VerifyPool({ threads: 1, chunkSize: 4096 });
   const net = fakeTransport(opts.maxMessageBytes);
   const drops: OrdererHarness['drops'] = [];
+  const delivered: OrderedBlock[] = [];
+  await opts.before?.({ store, consensusStore });
   const o = new ConsensusOrderer({
     identity: { role: 'validator', index: 1, key: devnetValidatorKey(HARNESS_CHAIN, 1), validators: peers, followers, links: [...peers, ...followers] },
     chainId: HARNESS_CHAIN,
@@ -78,11 +89,12 @@ export async function ordererHarness(opts: Partial<ConsensusOrdererOptions> & { 
     onPeerDrop: (from, reason) => drops.push({ from, reason }),
     ...opts,
   });
-  o.start(() => undefined);
+  o.start((b) => delivered.push(b));
   return {
     o,
     net,
     drops,
+    delivered,
     close: async () => {
       o.stop();
       await verifier.close();
