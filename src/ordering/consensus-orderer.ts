@@ -31,7 +31,7 @@ import { TX_ID_SIZE } from '../tx/layout.js';
 import { KeyedLimiter } from '../limits/token-bucket.js';
 import type { MemberIdentity } from '../node/validator-set.js';
 import { BatchSequencer, type GapRequest } from './batch-sequencer.js';
-import { OriginQueues, type BatchOutcome } from './origin-queues.js';
+import { OriginQueues, knownOutcome, type BatchOutcome } from './origin-queues.js';
 import { ConsensusStageTimer, type ConsensusStage } from './consensus-stage-timer.js';
 import { BatchServer } from './batch-server.js';
 import { HeldBatches } from './held-batches.js';
@@ -465,10 +465,13 @@ export class ConsensusOrderer implements Orderer {
    */
   private enqueue(origin: number, key: string): void {
     const d = Buffer.from(key, 'hex');
-    let known: BatchOutcome | undefined;
-    if (this.offeredToCore.has(key) || (this.payloads.has(key) && this.certs.certified(d))) known = 'certified';
-    else if (this.payloadSide.ordered(d) || this.o.store.getBatchLocation(d) !== undefined) known = 'dropped';
-    else if (!this.holds(key)) known = 'dropped';
+    const known = knownOutcome({
+      offered: () => this.offeredToCore.has(key),
+      ordered: () => this.payloadSide.ordered(d) || this.o.store.getBatchLocation(d) !== undefined,
+      held: () => this.holds(key),
+      refused: () => this.certs.refused(d),
+      certified: () => this.payloads.has(key) && this.certs.certified(d),
+    });
     this.offerAll(this.queues.push(origin, key, known));
   }
 

@@ -2,6 +2,39 @@
 export type BatchOutcome = 'certified' | 'dropped';
 
 /**
+ * What a validator knows of a batch as it joins its origin's queue. Predicates, asked lazily and
+ * only as far as `knownOutcome` needs, so a node (ConsensusOrderer) and the simulator each answer
+ * them over their own state and both run the one rule.
+ */
+export interface QueueFacts {
+  /** Offered to the consensus core already. */
+  offered(): boolean;
+  /** In a committed block (queued or delivered) or in the ledger: its order is fixed, it is never offered. */
+  ordered(): boolean;
+  /** A copy is here (valid, waiting for its certificate, or being verified): its outcome is still to come. */
+  held(): boolean;
+  /** This validator verified it and a signature was bad. */
+  refused(): boolean;
+  /** Certified, with a copy valid here: offerable now. */
+  certified(): boolean;
+}
+
+/**
+ * The outcome of a batch joining its origin's queue, if known already; undefined while it is to
+ * come (the caller settles it then). Offered already: certified. Ordered: dropped, whatever else
+ * holds (a batch in the ledger offered to a restarted core would be proposed again). Gone from
+ * this node before its turn (never held, refused, or dropped by intake): dropped, or the origin's
+ * queue would wait for it for good. Held and certified: certified.
+ */
+export function knownOutcome(f: QueueFacts): BatchOutcome | undefined {
+  if (f.offered()) return 'certified';
+  if (f.ordered()) return 'dropped';
+  if (!f.held() || f.refused()) return 'dropped';
+  if (f.certified()) return 'certified';
+  return undefined;
+}
+
+/**
  * The rule "an origin's batches reach the consensus core in its seal order", sans-I/O.
  *
  * A batch of an origin is offerable only once it is certified AND every earlier batch of the same

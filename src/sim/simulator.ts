@@ -15,7 +15,7 @@ import { ValidatorPayloads, type PayloadOutput } from '../ordering/validator-pay
 import type { BatchCertificate, BatchVote } from '../ordering/batch-certificate.js';
 import { BatchCertificates, type CertOutput } from '../ordering/batch-certificates.js';
 import { BatchSequencer, type GapRequest } from '../ordering/batch-sequencer.js';
-import { OriginQueues, type BatchOutcome } from '../ordering/origin-queues.js';
+import { OriginQueues, knownOutcome, type BatchOutcome } from '../ordering/origin-queues.js';
 
 export interface SimOptions {
   validators?: number;
@@ -469,16 +469,20 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     if (x.queues !== null) for (const o of x.queues.settle(k, outcome)) coreOffer(x, o, true);
   };
 
-  /** As ConsensusOrderer.enqueue: the outcome is pushed with the batch when known already. */
+  /** As ConsensusOrderer.enqueue (the same rule, knownOutcome): the outcome is pushed with the batch when known already. */
   const enqueue = (x: SimNode, origin: number, k: string): void => {
-    if (x.queues === null || x.certs === null) return;
+    const { queues, certs } = x;
+    if (queues === null || certs === null) return;
     const d = allDigests.get(k)!;
-    let known: BatchOutcome | undefined;
-    if (coreOffered[x.index]!.has(k)) known = 'certified';
-    else if ((x.ledgerDigests.has(k) || x.payloads?.ordered(d)) && options.brokenReoffer !== true) known = 'dropped';
-    else if (!x.held.has(k) || x.certs.refused(d)) known = 'dropped';
-    else if (x.certs.certified(d)) known = 'certified';
-    for (const o of x.queues.push(origin, k, known)) coreOffer(x, o, true);
+    const known = knownOutcome({
+      offered: () => coreOffered[x.index]!.has(k),
+      ordered: () => options.brokenReoffer !== true && (x.ledgerDigests.has(k) || x.payloads?.ordered(d) === true),
+      // A copy is held from its arrival on, while it is verified too.
+      held: () => x.held.has(k),
+      refused: () => certs.refused(d),
+      certified: () => certs.certified(d),
+    });
+    for (const o of queues.push(origin, k, known)) coreOffer(x, o, true);
   };
 
   /** The sequencer released these keys of `origin`, in order: a hole between two is a gap it gave up on. */

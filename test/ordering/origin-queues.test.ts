@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OriginQueues } from '../../src/ordering/origin-queues.js';
+import { OriginQueues, knownOutcome, type QueueFacts } from '../../src/ordering/origin-queues.js';
 
 describe("OriginQueues: an origin's batches reach the core in its seal order", () => {
   it('offers a batch certified at once, in push order', () => {
@@ -71,5 +71,35 @@ describe("OriginQueues: an origin's batches reach the core in its seal order", (
     for (let i = 0; i < 300; i++) offered.push(...q.settle(i, 'certified'));
     expect(offered).toEqual(Array.from({ length: 300 }, (_, i) => i));
     expect(q.waiting()).toEqual([]);
+  });
+});
+
+describe('knownOutcome: the outcome a batch joins its queue with (ConsensusOrderer and the simulator)', () => {
+  const facts = (truths: (keyof QueueFacts)[]): QueueFacts => ({
+    offered: () => truths.includes('offered'),
+    ordered: () => truths.includes('ordered'),
+    held: () => truths.includes('held'),
+    refused: () => truths.includes('refused'),
+    certified: () => truths.includes('certified'),
+  });
+
+  it('offered: certified; ordered (committed or in the ledger): dropped even when held and certified', () => {
+    expect(knownOutcome(facts(['offered', 'ordered']))).toBe('certified');
+    expect(knownOutcome(facts(['ordered', 'held', 'certified']))).toBe('dropped');
+  });
+
+  it('gone before its turn (never held, or refused here): dropped; held: certified once certified, else still to come', () => {
+    expect(knownOutcome(facts([]))).toBe('dropped');
+    expect(knownOutcome(facts(['certified']))).toBe('dropped');
+    expect(knownOutcome(facts(['held', 'refused']))).toBe('dropped');
+    expect(knownOutcome(facts(['held', 'certified']))).toBe('certified');
+    expect(knownOutcome(facts(['held']))).toBeUndefined();
+  });
+
+  it('asks only as far as it needs (a store read for `ordered` is skipped once offered)', () => {
+    const asked: string[] = [];
+    const spy = (name: string, v: boolean) => () => (asked.push(name), v);
+    knownOutcome({ offered: spy('offered', true), ordered: spy('ordered', false), held: spy('held', true), refused: spy('refused', false), certified: spy('certified', true) });
+    expect(asked).toEqual(['offered']);
   });
 });
