@@ -1,9 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { HotledgerError, rejectName, type RejectName } from '../errors.js';
+import { HotledgerError, rejectName } from '../errors.js';
 import type { Config } from '../config/schema.js';
-import { decodeHeader, headerHash } from '../chain/block-header.js';
 import { genesisAccounts } from '../chain/genesis.js';
 import { Mempool } from '../mempool/mempool.js';
 import { LedgerClient } from '../pipeline/ledger-client.js';
@@ -20,7 +19,6 @@ import { writeDevnetKeys } from './devnet-keys.js';
 import { createNodeMetrics, type NodeMetrics } from './node-metrics.js';
 import { Admission } from './admission.js';
 import { RecentLatency, TpsWindow } from './stats.js';
-import { VERSION } from './version.js';
 import type {
   AccountView,
   AdmitResult,
@@ -33,10 +31,9 @@ import type {
   NodeApi,
   NodeInfo,
   NodeStats,
-  ReceiptView,
   TxStatusView,
 } from './node-api.js';
-import type { ContractReceipt } from '../storage/contract-records.js';
+import { accountView, blockView, committedBlockEvent, consensusStatusView, contractView, nodeInfoView, storedTxView } from './views.js';
 
 export interface RunningNode extends NodeApi {
   readonly config: Config;
@@ -185,23 +182,7 @@ class HotledgerNode implements RunningNode {
   }
 
   info(): NodeInfo {
-    const c = this.config;
-    return {
-      nodeId: c.node.id,
-      role: c.node.role,
-      chainId: c.chain.chainId,
-      version: VERSION,
-      validatorCount: Math.max(1, c.consensus.validators.length),
-      config: {
-        threads: c.pipeline.threads,
-        batchSize: c.pipeline.batchSize,
-        batchTimeoutMs: c.pipeline.batchTimeoutMs,
-        cacheSizeMb: c.storage.cacheSizeMb,
-        consensusTimeoutMs: c.consensus.timeoutMs,
-        heartbeatMs: c.consensus.heartbeatMs,
-        mempoolCapacity: c.mempool.capacity,
-      },
-    };
+    return nodeInfoView(this.config);
   }
 
   stats(): NodeStats {
@@ -245,42 +226,7 @@ class HotledgerNode implements RunningNode {
   }
 
   consensusStatus(): ConsensusStatus {
-    const latest = this.getBlock('latest');
-    if (this.consensus?.kind === 'follower') {
-      const s = this.consensus.orderer.status();
-      return {
-        mode: 'follower',
-        round: s.round,
-        leader: '',
-        lastCommittedHeight: this.height,
-        lastCommittedHash: latest?.hash ?? '',
-        highQc: null,
-        consensusHeight: s.height,
-        note: `${this.config.node.role} node following ${this.consensus.ids.length} validators (subscribed to ${s.subscribed.map((i) => this.consensus!.ids[i]).join(', ') || 'none yet'}); accepts a block only on a 2-chain of quorum certificates; consensus height ${s.height}, ${s.behind} behind the highest seen`,
-      };
-    }
-    if (this.consensus) {
-      const s = this.consensus.orderer.status();
-      return {
-        mode: 'hotstuff',
-        round: s.round,
-        leader: this.consensus.ids[s.leader] ?? String(s.leader),
-        lastCommittedHeight: this.height,
-        lastCommittedHash: latest?.hash ?? '',
-        highQc: s.highQc,
-        consensusHeight: s.committedHeight,
-        note: `2-chain HotStuff over ${this.consensus.ids.length} validators; consensus height ${s.committedHeight} (${s.committedHash.slice(0, 16)}…), ledger height counts non-empty blocks; equivocations seen ${s.equivocations}, view changes ${this.consensus.orderer.viewChanges}`,
-      };
-    }
-    return {
-      mode: 'solo',
-      round: this.height,
-      leader: this.config.node.id,
-      lastCommittedHeight: this.height,
-      lastCommittedHash: latest?.hash ?? '',
-      highQc: null,
-      note: 'single-node solo sequencer: this node orders its own batches; no votes or quorum certificates',
-    };
+    return consensusStatusView(this.config, this.consensus, this.height, this.getBlock('latest')?.hash ?? '');
   }
 
   submit(txs: Buffer): Promise<AdmitResult[]> {
@@ -303,12 +249,7 @@ class HotledgerNode implements RunningNode {
     const hex = id.toString('hex');
     if (this.mempool.get(id)) return { status: 'pending', id: hex };
     const loc = this.store.getTxLocation(id);
-    if (loc) {
-      if (loc.status !== 0) return { status: 'rejected', id: hex, code: rejectName(loc.status) as RejectName, height: loc.height };
-      // Only deploys and calls have one; a transfer's lookup is one more miss in an LMDB table.
-      const receipt = this.store.getReceipt(id);
-      return { status: 'committed', id: hex, height: loc.height, position: loc.position, ...(receipt && { contract: receiptView(receipt) }) };
-    }
+    if (loc) return storedTxView(this.store, id, loc);
     const dropped = this.mempool.droppedReason(id);
     return dropped ? { status: 'rejected', id: hex, code: dropped } : undefined;
   }
@@ -317,39 +258,16 @@ class HotledgerNode implements RunningNode {
     const h = height === 'latest' ? this.height : height;
     if (!Number.isSafeInteger(h) || h < 0 || h > 0xffffffff) return undefined;
     const bytes = this.store.getHeaderBytes(h);
-    if (!bytes) return undefined;
-    const hd = decodeHeader(bytes);
-    return {
-      height: hd.height,
-      hash: headerHash(bytes).toString('hex'),
-      parentHash: hd.parentHash.toString('hex'),
-      stateRoot: hd.stateRoot.toString('hex'),
-      parentStateRoot: hd.parentStateRoot.toString('hex'),
-      timestamp: hd.timestamp,
-      txCount: hd.txCount,
-      committed: hd.committed,
-      rejected: hd.rejected,
-    };
+    return bytes ? blockView(bytes) : undefined;
   }
 
   getAccount(publicKey: Buffer): AccountView | undefined {
     const a = this.store.getAccount(publicKey);
-    return a ? { publicKey: publicKey.toString('hex'), balance: a.balance, nonce: a.nonce } : undefined;
+    return a ? accountView(publicKey, a) : undefined;
   }
 
   getContract(address: Buffer, keys: readonly Buffer[]): ContractView | undefined {
-    const c = this.store.getContract(address);
-    if (!c) return undefined;
-    const storage: Record<string, string | null> = {};
-    for (const k of keys) storage[k.toString('hex')] = this.store.getContractStorage(address, k)?.toString('hex') ?? null;
-    return {
-      address: address.toString('hex'),
-      codeHash: c.codeHash.toString('hex'),
-      deployer: c.deployer.toString('hex'),
-      balance: c.balance,
-      codeSize: c.codeSize,
-      storage,
-    };
+    return contractView(this.store, address, keys);
   }
 
   health(): HealthReport {
@@ -463,24 +381,8 @@ class HotledgerNode implements RunningNode {
     this.m.persistSeconds.observe(reply.persistMs / 1000);
     this.m.cacheEntries.set(reply.cacheSize);
     if (this.listeners.size === 0) return;
-    const hex = (u: Uint8Array) => Buffer.from(u).toString('hex');
-    const event: CommittedBlockEvent = {
-      block: {
-        height: reply.height,
-        hash: hex(reply.hash),
-        parentHash: hex(reply.parentHash),
-        stateRoot: hex(reply.stateRoot),
-        parentStateRoot: hex(reply.parentStateRoot),
-        timestamp: reply.timestamp,
-        txCount: statuses.length,
-        committed: reply.committed,
-        rejected: reply.rejected,
-      },
-      txIds: c.ids,
-      statuses,
-      // Read back from the durable block (pinned above): the receipts were written in its transaction.
-      receipts: this.store.getBlockReceipts(reply.height).map((r) => ({ index: r.index, receipt: receiptView(r.receipt) })),
-    };
+    // Receipts are read back from the durable block (pinned above): they were written in its transaction.
+    const event = committedBlockEvent(this.store, reply, c.ids, statuses);
     for (const l of this.listeners) {
       try {
         l(event);
@@ -510,17 +412,4 @@ class HotledgerNode implements RunningNode {
     }
     this.logger.fatal({ err: e }, 'pipeline failed: the node no longer accepts transactions');
   }
-}
-
-function receiptView(r: ContractReceipt): ReceiptView {
-  const hex = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength).toString('hex');
-  return {
-    status: r.status === 0 ? 'OK' : rejectName(r.status),
-    gasUsed: r.gasUsed,
-    fee: r.fee,
-    events: r.events.map((e) => ({ contract: hex(e.contract), topic: hex(e.topic), data: hex(e.data) })),
-    output: hex(r.output),
-    ...(r.address && { address: hex(r.address) }),
-    ...(r.message !== undefined && { message: r.message }),
-  };
 }
