@@ -45,6 +45,8 @@ class HostStop extends Error {
 interface Compiled {
   prepared: PreparedModule;
   module: WebAssembly.Module;
+  /** The import object, made at the first call (the host functions are the runtime's); the memory is set per call. */
+  imports?: WebAssembly.Imports;
 }
 
 interface Invocation {
@@ -196,132 +198,37 @@ export class ContractRuntime {
   }
 
   private run(state: StateOverlay, compiled: Compiled, method: string | undefined, inv: Invocation): ContractResult {
-    const events: ContractEvent[] = [];
-    let output = Buffer.alloc(0);
-    let exports: WebAssembly.Exports | undefined;
-    let gas: WebAssembly.Global | undefined;
-
-    const charge = (n: number): void => {
-      if (!gas) throw new HostStop(RejectCode.CONTRACT_TRAP, 'host function called during instantiation');
-      const left = (gas.value as bigint) - BigInt(n);
-      gas.value = left;
-      if (left < 0n) throw new HostStop(RejectCode.OUT_OF_GAS, 'out of gas in a host function');
-    };
     // The module's only memory (deploy validation requires one); its buffer changes on growth.
     const { min, max } = compiled.prepared.memory;
     const mem = this.takeMemory(min, max);
-    const memory = (): Uint8Array => new Uint8Array(mem.buffer);
-    const read = (ptr: number, len: number): Uint8Array => {
-      const mem = memory();
-      const p = ptr >>> 0;
-      const l = len >>> 0;
-      if (p + l > mem.length) throw new HostStop(RejectCode.CONTRACT_TRAP, 'host function read out of bounds');
-      return mem.subarray(p, p + l);
-    };
-    const write = (ptr: number, bytes: Uint8Array): void => {
-      const mem = memory();
-      const p = ptr >>> 0;
-      if (p + bytes.length > mem.length) throw new HostStop(RejectCode.CONTRACT_TRAP, 'host function write out of bounds');
-      mem.set(bytes, p);
-    };
-    const base = Gas.HOST_CALL;
-    const host: Record<string, (...args: never[]) => unknown> = {
-      storage_read: (kp: number, kl: number, vp: number, vcap: number): number => {
-        charge(base + Gas.STORAGE_READ + (kl >>> 0) * Gas.HOST_BYTE);
-        const v = state.getStorage(inv.address, read(kp, kl));
-        if (!v) return -1;
-        const n = Math.min(v.length, vcap >>> 0);
-        charge(n * Gas.HOST_BYTE);
-        write(vp, v.subarray(0, n));
-        return v.length;
-      },
-      storage_write: (kp: number, kl: number, vp: number, vl: number): void => {
-        charge(base + Gas.STORAGE_WRITE + ((kl >>> 0) + (vl >>> 0)) * Gas.HOST_BYTE);
-        state.putStorage(inv.address, read(kp, kl), read(vp, vl));
-      },
-      storage_remove: (kp: number, kl: number): void => {
-        charge(base + (kl >>> 0) * Gas.HOST_BYTE);
-        state.putStorage(inv.address, read(kp, kl), null);
-      },
-      caller: (out: number): void => {
-        charge(base);
-        write(out, inv.caller);
-      },
-      self_address: (out: number): void => {
-        charge(base);
-        write(out, inv.address);
-      },
-      value: (): bigint => {
-        charge(base);
-        return BigInt(inv.value);
-      },
-      balance: (): bigint => {
-        charge(base);
-        return BigInt(state.getBalance(inv.address));
-      },
-      block_height: (): bigint => {
-        charge(base);
-        return BigInt(inv.block.height);
-      },
-      block_time: (): bigint => {
-        charge(base);
-        return BigInt(inv.block.timeMs);
-      },
-      transfer: (to: number, amount: bigint): number => {
-        charge(base);
-        const dest = Buffer.from(read(to, 32));
-        if (amount <= 0n || amount > BigInt(MAX_AMOUNT)) return 2;
-        return state.move(inv.address, dest, Number(amount)) ? 0 : 1;
-      },
-      emit: (tp: number, tl: number, dp: number, dl: number): void => {
-        charge(base + ((tl >>> 0) + (dl >>> 0)) * Gas.HOST_BYTE);
-        events.push({ contract: inv.address, topic: Buffer.from(read(tp, tl)), data: Buffer.from(read(dp, dl)) });
-      },
-      input_size: (): number => {
-        charge(base);
-        return inv.input.length;
-      },
-      input_read: (out: number): void => {
-        charge(base + inv.input.length * Gas.HOST_BYTE);
-        write(out, inv.input);
-      },
-      output: (p: number, l: number): void => {
-        charge(base + (l >>> 0) * Gas.HOST_BYTE);
-        output = Buffer.from(read(p, l));
-      },
-      abort: (p: number, l: number): never => {
-        charge(base);
-        throw new HostStop(RejectCode.CONTRACT_ABORT, utf8.decode(read(p, Math.min(l >>> 0, 1024))));
-      },
-    };
-    const asAbort = (msg: number, _file: number, line: number, col: number): never => {
-      charge(base);
-      let text = 'abort';
-      if (msg !== 0 && msg >= 4) {
-        const len = new DataView(memory().buffer).getUint32(msg - 4, true);
-        text = utf16.decode(read(msg, Math.min(len, 2048)));
+    const frame: Frame = { state, inv, mem, view: new Uint8Array(mem.buffer), gas: undefined, events: [], output: Buffer.alloc(0) };
+    this.frame = frame;
+    let imports = compiled.imports;
+    if (!imports) {
+      imports = { [HOST_MODULE]: {}, [AS_ABORT.module]: {} };
+      for (const { module, name } of compiled.prepared.imports) {
+        imports[module]![name] = module === HOST_MODULE && Object.hasOwn(HOST_FUNCTIONS, name) ? this.host[name]! : this.asAbort;
       }
-      throw new HostStop(RejectCode.CONTRACT_ABORT, `${text} (line ${line >>> 0}, column ${col >>> 0})`);
-    };
-    const imports: WebAssembly.Imports = { [HOST_MODULE]: { [MEMORY_IMPORT]: mem }, [AS_ABORT.module]: {} };
-    for (const { module, name } of compiled.prepared.imports) {
-      imports[module]![name] = module === HOST_MODULE && Object.hasOwn(HOST_FUNCTIONS, name) ? host[name]! : (asAbort as (...args: never[]) => unknown);
+      compiled.imports = imports;
     }
+    imports[HOST_MODULE]![MEMORY_IMPORT] = mem;
 
+    let exports: WebAssembly.Exports | undefined;
     let status = 0;
     let message: string | undefined;
     try {
       // No start section is left in the instrumented module, so instantiation runs no contract code.
       const instance = new WebAssembly.Instance(compiled.module, imports);
       exports = instance.exports;
-      gas = exports[GAS_EXPORT] as WebAssembly.Global;
+      const gas = exports[GAS_EXPORT] as WebAssembly.Global;
       gas.value = BigInt(inv.gasLimit - inv.baseGas);
+      frame.gas = gas;
       (exports[DEPTH_EXPORT] as WebAssembly.Global).value = 0;
       if (compiled.prepared.hasStart) (exports[START_EXPORT] as () => void)();
       if (method !== undefined) (exports[method] as () => void)();
     } catch (e) {
       const depth = exports ? Number((exports[DEPTH_EXPORT] as WebAssembly.Global).value) : 0;
-      const left = gas ? (gas.value as bigint) : 0n;
+      const left = frame.gas ? (frame.gas.value as bigint) : 0n;
       if (e instanceof HostStop) {
         status = e.status;
         message = e.message;
@@ -334,14 +241,171 @@ export class ContractRuntime {
         status = RejectCode.CONTRACT_TRAP;
         message = e.message;
       } else throw e;
+    } finally {
+      this.frame = undefined;
+      // The cached import object must not keep a pooled memory alive after the call.
+      delete imports[HOST_MODULE]![MEMORY_IMPORT];
     }
     this.returnMemory(mem, min, max);
-    let gasLeft = gas ? (gas.value as bigint) : 0n;
+    let gasLeft = frame.gas ? (frame.gas.value as bigint) : 0n;
     if (status === RejectCode.OUT_OF_GAS || gasLeft < 0n) gasLeft = 0n;
     const gasUsed = inv.gasLimit - Number(gasLeft);
     if (status !== 0) return { status, gasUsed, fee: 0, events: [], output: Buffer.alloc(0), ...(message !== undefined ? { message } : {}) };
-    return { status, gasUsed, fee: 0, events, output };
+    return { status, gasUsed, fee: 0, events: frame.events, output: frame.output };
   }
+
+  /**
+   * The host functions, made once per runtime: they act on `this.frame`, the call running now
+   * (calls never overlap, and no host function starts another call). Making ~20 closures and an
+   * import object per call cost more than the token's own transfer code.
+   */
+  private frame: Frame | undefined;
+
+  private current(): Frame {
+    const f = this.frame;
+    if (!f) throw new Error('host function called outside a contract call');
+    return f;
+  }
+
+  private charge(f: Frame, n: number): void {
+    const gas = f.gas;
+    if (!gas) throw new HostStop(RejectCode.CONTRACT_TRAP, 'host function called during instantiation');
+    const left = (gas.value as bigint) - BigInt(n);
+    gas.value = left;
+    if (left < 0n) throw new HostStop(RejectCode.OUT_OF_GAS, 'out of gas in a host function');
+  }
+
+  private read(f: Frame, ptr: number, len: number): Uint8Array {
+    const mem = viewOf(f);
+    const p = ptr >>> 0;
+    const l = len >>> 0;
+    if (p + l > mem.length) throw new HostStop(RejectCode.CONTRACT_TRAP, 'host function read out of bounds');
+    return mem.subarray(p, p + l);
+  }
+
+  private write(f: Frame, ptr: number, bytes: Uint8Array): void {
+    const mem = viewOf(f);
+    const p = ptr >>> 0;
+    if (p + bytes.length > mem.length) throw new HostStop(RejectCode.CONTRACT_TRAP, 'host function write out of bounds');
+    mem.set(bytes, p);
+  }
+
+  private readonly host: Record<string, (...args: never[]) => unknown> = {
+    storage_read: (kp: number, kl: number, vp: number, vcap: number): number => {
+      const f = this.current();
+      this.charge(f, BASE + Gas.STORAGE_READ + (kl >>> 0) * Gas.HOST_BYTE);
+      const v = f.state.getStorage(f.inv.address, this.read(f, kp, kl));
+      if (!v) return -1;
+      const n = Math.min(v.length, vcap >>> 0);
+      this.charge(f, n * Gas.HOST_BYTE);
+      this.write(f, vp, v.subarray(0, n));
+      return v.length;
+    },
+    storage_write: (kp: number, kl: number, vp: number, vl: number): void => {
+      const f = this.current();
+      this.charge(f, BASE + Gas.STORAGE_WRITE + ((kl >>> 0) + (vl >>> 0)) * Gas.HOST_BYTE);
+      f.state.putStorage(f.inv.address, this.read(f, kp, kl), this.read(f, vp, vl));
+    },
+    storage_remove: (kp: number, kl: number): void => {
+      const f = this.current();
+      this.charge(f, BASE + (kl >>> 0) * Gas.HOST_BYTE);
+      f.state.putStorage(f.inv.address, this.read(f, kp, kl), null);
+    },
+    caller: (out: number): void => {
+      const f = this.current();
+      this.charge(f, BASE);
+      this.write(f, out, f.inv.caller);
+    },
+    self_address: (out: number): void => {
+      const f = this.current();
+      this.charge(f, BASE);
+      this.write(f, out, f.inv.address);
+    },
+    value: (): bigint => {
+      const f = this.current();
+      this.charge(f, BASE);
+      return BigInt(f.inv.value);
+    },
+    balance: (): bigint => {
+      const f = this.current();
+      this.charge(f, BASE);
+      return BigInt(f.state.getBalance(f.inv.address));
+    },
+    block_height: (): bigint => {
+      const f = this.current();
+      this.charge(f, BASE);
+      return BigInt(f.inv.block.height);
+    },
+    block_time: (): bigint => {
+      const f = this.current();
+      this.charge(f, BASE);
+      return BigInt(f.inv.block.timeMs);
+    },
+    transfer: (to: number, amount: bigint): number => {
+      const f = this.current();
+      this.charge(f, BASE);
+      const dest = Buffer.from(this.read(f, to, 32));
+      if (amount <= 0n || amount > BigInt(MAX_AMOUNT)) return 2;
+      return f.state.move(f.inv.address, dest, Number(amount)) ? 0 : 1;
+    },
+    emit: (tp: number, tl: number, dp: number, dl: number): void => {
+      const f = this.current();
+      this.charge(f, BASE + ((tl >>> 0) + (dl >>> 0)) * Gas.HOST_BYTE);
+      f.events.push({ contract: f.inv.address, topic: Buffer.from(this.read(f, tp, tl)), data: Buffer.from(this.read(f, dp, dl)) });
+    },
+    input_size: (): number => {
+      const f = this.current();
+      this.charge(f, BASE);
+      return f.inv.input.length;
+    },
+    input_read: (out: number): void => {
+      const f = this.current();
+      this.charge(f, BASE + f.inv.input.length * Gas.HOST_BYTE);
+      this.write(f, out, f.inv.input);
+    },
+    output: (p: number, l: number): void => {
+      const f = this.current();
+      this.charge(f, BASE + (l >>> 0) * Gas.HOST_BYTE);
+      f.output = Buffer.from(this.read(f, p, l));
+    },
+    abort: (p: number, l: number): never => {
+      const f = this.current();
+      this.charge(f, BASE);
+      throw new HostStop(RejectCode.CONTRACT_ABORT, utf8.decode(this.read(f, p, Math.min(l >>> 0, 1024))));
+    },
+  };
+
+  /** AssemblyScript's env.abort. */
+  private readonly asAbort = (msg: number, _file: number, line: number, col: number): never => {
+    const f = this.current();
+    this.charge(f, BASE);
+    let text = 'abort';
+    if (msg !== 0 && msg >= 4) {
+      const len = new DataView(viewOf(f).buffer).getUint32(msg - 4, true);
+      text = utf16.decode(this.read(f, msg, Math.min(len, 2048)));
+    }
+    throw new HostStop(RejectCode.CONTRACT_ABORT, `${text} (line ${line >>> 0}, column ${col >>> 0})`);
+  };
+}
+
+const BASE = Gas.HOST_CALL;
+
+/** The running call: what the host functions read and write. */
+interface Frame {
+  state: StateOverlay;
+  inv: Invocation;
+  mem: WebAssembly.Memory;
+  /** A view of mem's buffer; growing the memory detaches it (length 0), then a new one is made. */
+  view: Uint8Array;
+  /** Set once the instance exists: a host function before that is a trap. */
+  gas: WebAssembly.Global | undefined;
+  events: ContractEvent[];
+  output: Buffer;
+}
+
+function viewOf(f: Frame): Uint8Array {
+  if (f.view.byteLength === 0) f.view = new Uint8Array(f.mem.buffer);
+  return f.view;
 }
 
 function refused(status: number): ContractResult {

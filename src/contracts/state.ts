@@ -17,6 +17,8 @@ export interface ContractStateReader {
   getContract(address: Uint8Array): ContractRecord | undefined;
   getStorage(address: Uint8Array, key: Uint8Array): Uint8Array | undefined;
   getBalance(account: Uint8Array): number;
+  /** getStorage with the overlay's key (storageKey(address, key)) already made: a reader that keys by it skips making it again. */
+  getStorageKeyed?(k: string, address: Uint8Array, key: Uint8Array): Uint8Array | undefined;
 }
 
 /** Everything one overlay changed, in the order-free form the ledger persists (and hashes into its root). */
@@ -49,6 +51,19 @@ export function codeHash(code: Uint8Array): Buffer {
  */
 export const byteKey = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 const fromByteKey = (k: string): Buffer => Buffer.from(k, 'latin1');
+
+const keyScratch = Buffer.allocUnsafe(1024);
+/**
+ * Map key of a storage entry: byteKey(address ‖ key), made as one flat string (two strings
+ * concatenated would be flattened again by every map lookup).
+ */
+export function storageKey(address: Uint8Array, key: Uint8Array): string {
+  const n = 32 + key.length;
+  const b = n <= keyScratch.length ? keyScratch : Buffer.allocUnsafe(n);
+  b.set(address.subarray(0, 32), 0);
+  b.set(key, 32);
+  return b.toString('latin1', 0, n);
+}
 const hexOfKey = (k: string): string => fromByteKey(k).toString('hex');
 
 /**
@@ -62,7 +77,7 @@ const hexOfKey = (k: string): string => fromByteKey(k).toString('hex');
 export class StateOverlay implements ContractStateReader {
   private code = new Map<string, Uint8Array>();
   private contracts = new Map<string, ContractRecord>();
-  /** address ‖ key (byteKey) -> value, or null for a removed key. */
+  /** storageKey(address, key) -> value, or null for a removed key. */
   private storage = new Map<string, Uint8Array | null>();
   private balances = new Map<string, number>();
   /** The first ancestor that is not an overlay: what a read falls through to. */
@@ -89,13 +104,13 @@ export class StateOverlay implements ContractStateReader {
     return this.reader.getContract(address);
   }
   getStorage(address: Uint8Array, key: Uint8Array): Uint8Array | undefined {
-    const k = byteKey(address) + byteKey(key);
+    const k = storageKey(address, key);
     for (let o: StateOverlay | undefined = this; o; o = o.parentOverlay()) {
       const v = o.storage.get(k);
       if (v === null) return undefined;
       if (v) return v;
     }
-    return this.reader.getStorage(address, key);
+    return this.reader.getStorageKeyed ? this.reader.getStorageKeyed(k, address, key) : this.reader.getStorage(address, key);
   }
   getBalance(account: Uint8Array): number {
     return this.balanceOf(byteKey(account), account);
@@ -120,7 +135,7 @@ export class StateOverlay implements ContractStateReader {
     this.contracts.set(byteKey(address), record);
   }
   putStorage(address: Uint8Array, key: Uint8Array, value: Uint8Array | null): void {
-    this.storage.set(byteKey(address) + byteKey(key), value === null ? null : Uint8Array.from(value));
+    this.storage.set(storageKey(address, key), value === null ? null : Uint8Array.from(value));
   }
   setBalance(account: Uint8Array, balance: number): void {
     this.setBalanceOf(byteKey(account), balance);
@@ -170,7 +185,7 @@ export class StateOverlay implements ContractStateReader {
   writtenContracts(): ReadonlyMap<string, ContractRecord> {
     return this.contracts;
   }
-  /** Storage this overlay wrote: byteKey(address) + byteKey(key) -> value, null for removed. */
+  /** Storage this overlay wrote: storageKey(address, key) -> value, null for removed. */
   writtenStorage(): ReadonlyMap<string, Uint8Array | null> {
     return this.storage;
   }

@@ -1,6 +1,6 @@
 import { RejectCode } from '../errors.js';
 import { ContractRuntime, type BlockContext, type RunnableTx } from '../contracts/runtime.js';
-import { byteKey, type ContractRecord, type ContractStateReader, StateOverlay } from '../contracts/state.js';
+import { byteKey, type ContractRecord, type ContractStateReader, StateOverlay, storageKey } from '../contracts/state.js';
 import type { ContractReceipt, StoredContract } from '../storage/contract-records.js';
 import { readU32, readU53 } from '../tx/codec.js';
 import { CtxOff, decodeContractTx, TX_KIND_CALL } from '../tx/contract-tx.js';
@@ -79,7 +79,9 @@ class LaneReader implements ContractStateReader {
     return this.contractAt(byteKey(address), address)?.record;
   }
   getStorage(address: Uint8Array, key: Uint8Array): Uint8Array | undefined {
-    const k = byteKey(address) + byteKey(key);
+    return this.getStorageKeyed(storageKey(address, key), address, key);
+  }
+  getStorageKeyed(k: string, address: Uint8Array, key: Uint8Array): Uint8Array | undefined {
     let v = this.storage.get(k);
     if (v === undefined && !this.storage.has(k)) this.storage.set(k, (v = this.view.getContractStorage(address, key)));
     return v;
@@ -212,7 +214,7 @@ export class ContractLane {
       addInto(delta, contractLeaf(address, next.codeHash, next.deployer, next.balance));
       out.contracts.set(address.toString('hex'), next);
     }
-    // Storage keys are address ‖ key (byteKey): the address is the first 32 characters.
+    // Storage keys are storageKey(address, key): the address is the first 32 characters.
     for (const [k, v] of blockState.writtenStorage()) {
       const address = Buffer.from(k.slice(0, 32), 'latin1');
       const key = Buffer.from(k.slice(32), 'latin1');
