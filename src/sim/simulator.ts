@@ -7,6 +7,7 @@ import { faultTolerance, hex, type Block, type CommittedBlock, type ConsensusMes
 import { Collusion, RecklessRules, byzantineSends, type ByzantineMode } from './byzantine.js';
 import { EventQueue } from './event-queue.js';
 import { InvariantChecker } from './invariants.js';
+import { OriginOrderCheck } from './origin-order.js';
 import { Prng } from './prng.js';
 import { ed25519CryptoSet, idealCryptoSet } from './sim-crypto.js';
 import { SimFollowers, type FollowerEv } from './sim-followers.js';
@@ -428,16 +429,7 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
   const validHere = nodes.map(() => new Set<string>());
   /** Per node, as ConsensusOrderer.proposed: batches whose order a block fixed, offered the moment they are certified. */
   const proposed = nodes.map(() => new Set<string>());
-  /**
-   * Per node and origin: the sequence number of the last batch released by the sequencer and of the
-   * last offered through the queue, and the numbers the sequencer gave up on ("origin:seq").
-   */
-  const lastReleased = nodes.map(() => new Map<number, number>());
-  const lastOffered = nodes.map(() => new Map<number, number>());
-  const gaveUp = nodes.map(() => new Set<string>());
-  let sequencerGiveUps = 0;
   let gapRequests = 0;
-  let queueOffers = 0;
 
   /**
    * Offers a certified batch to the core, once (ConsensusOrderer.offerToCore). `inQueue`: released
@@ -449,20 +441,8 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     const d = allDigests.get(k)!;
     // As ConsensusOrderer.offerToCore: one of a queued committed block is not offered to the core.
     if (options.brokenReoffer !== true && x.payloads.ordered(d)) return;
-    if (inQueue) checkOriginOrder(x, k);
+    if (inQueue) originOrder.offered(x.index, k);
     apply(x, x.core.onPayloadAvailable(d, now));
-  };
-
-  /** Invariant: at an honest validator, an honest origin's batches reach the core in its seal order, but across a gap the sequencer gave up on. */
-  const checkOriginOrder = (x: SimNode, k: string): void => {
-    const origin = originOf.get(k);
-    const seq = seqOf.get(k);
-    if (x.byzantine !== null || origin === undefined || seq === undefined || nodes[origin]!.byzantine !== null) return;
-    queueOffers++;
-    const last = lastOffered[x.index]!.get(origin) ?? -1;
-    if (seq < last && !gaveUp[x.index]!.has(`${origin}:${seq}`))
-      checker.onAlarm(x.index, `offered origin ${origin}'s batch ${seq} to the core after its batch ${last} (out of seal order)`);
-    if (seq > last) lastOffered[x.index]!.set(origin, seq);
   };
 
   const settle = (x: SimNode, k: string, outcome: BatchOutcome): void => {
@@ -485,17 +465,10 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     for (const o of queues.push(origin, k, known)) coreOffer(x, o, true);
   };
 
-  /** The sequencer released these keys of `origin`, in order: a hole between two is a gap it gave up on. */
+  /** The sequencer released these keys of `origin`, in order: each joins its origin's queue. */
   const released = (x: SimNode, origin: number, keys: string[]): void => {
-    const last = lastReleased[x.index]!;
     for (const k of keys) {
-      const seq = seqOf.get(k)!;
-      const prev = last.get(origin);
-      if (prev !== undefined && seq > prev + 1) {
-        if (x.byzantine === null) sequencerGiveUps++;
-        for (let g = prev + 1; g < seq; g++) gaveUp[x.index]!.add(`${origin}:${g}`);
-      }
-      if (prev === undefined || seq > prev) last.set(origin, seq);
+      originOrder.released(x.index, origin, k);
       enqueue(x, origin, k);
     }
   };
@@ -687,8 +660,7 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     x.queues = null;
     x.seqTimerVersion++;
     x.seqArmed = false;
-    for (const m of [lastReleased, lastOffered]) m[x.index]!.clear();
-    gaveUp[x.index]!.clear();
+    originOrder.crashed(x.index);
     proposed[x.index]!.clear();
     coreOffered[x.index]!.clear();
     validHere[x.index]!.clear();
@@ -762,6 +734,14 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
   /** Each origin's batches numbered in injection order (its seal order), and back from the number. */
   const seqOf = new Map<string, number>();
   const bySeq = nodes.map(() => new Map<number, string>());
+  /** The origin-order invariant, fed the sequencers' releases and the queues' offers (`released`, `coreOffer`, `crash`). */
+  const originOrder = new OriginOrderCheck({
+    validators: n,
+    byzantine: (i) => nodes[i]!.byzantine !== null,
+    originOf,
+    seqOf,
+    alarm: (node, what) => checker.onAlarm(node, what),
+  });
   /** Per link (origin * n + to): when its last batch copy arrives. Copies of one link arrive in order, as over TCP. */
   const linkAt = new Array<number>(n * n).fill(0);
   const sendCopy = (origin: number, to: number, d: Uint8Array, at: number, boot?: number): void => {
@@ -1058,9 +1038,9 @@ export function runSeed(seed: number, options: SimOptions = {}): SeedResult {
     verifiesPerBatch: verifications / Math.max(1, allDigests.size - badDigests.size),
     batchVotes,
     batchVotesLost,
-    sequencerGiveUps,
+    sequencerGiveUps: originOrder.sequencerGiveUps,
     gapRequests,
-    queueOffers,
+    queueOffers: originOrder.queueOffers,
     stuckQueues: stuck,
   };
 }
