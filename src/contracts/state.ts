@@ -17,8 +17,21 @@ export interface ContractStateReader {
   getContract(address: Uint8Array): ContractRecord | undefined;
   getStorage(address: Uint8Array, key: Uint8Array): Uint8Array | undefined;
   getBalance(account: Uint8Array): number;
-  /** getStorage with the overlay's key (storageKey(address, key)) already made: a reader that keys by it skips making it again. */
-  getStorageKeyed?(k: string, address: Uint8Array, key: Uint8Array): Uint8Array | undefined;
+}
+
+/**
+ * A reader keyed the way overlays key (byteKey, storageKey): an overlay over it hands it the key
+ * it already made instead of the reader making it again.
+ */
+export interface KeyedStateReader extends ContractStateReader {
+  codeAt(k: string, codeHash: Uint8Array): Uint8Array | undefined;
+  contractAt(k: string, address: Uint8Array): ContractRecord | undefined;
+  storageAt(k: string, address: Uint8Array, key: Uint8Array): Uint8Array | undefined;
+  balanceAt(k: string, account: Uint8Array): number;
+}
+
+function isKeyed(r: ContractStateReader): r is KeyedStateReader {
+  return typeof (r as Partial<KeyedStateReader>).storageAt === 'function';
 }
 
 /** Everything one overlay changed, in the order-free form the ledger persists (and hashes into its root). */
@@ -46,10 +59,18 @@ export function codeHash(code: Uint8Array): Buffer {
 }
 
 /**
+ * What Buffer#toString('latin1') calls, taken directly: it accepts any Uint8Array, so a key needs
+ * no Buffer made around the bytes first (map keys are made several times per contract call).
+ */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string }).latin1Slice;
+
+/**
  * Map key of a 32-byte address or hash: latin1, one character per byte (half the length of hex,
  * and cheaper to make). An address is fixed-size, so address ‖ storage key is unambiguous.
  */
-export const byteKey = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+export const byteKey: (b: Uint8Array) => string = latin1Slice
+  ? (b) => latin1Slice.call(b, 0, b.length)
+  : (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 const fromByteKey = (k: string): Buffer => Buffer.from(k, 'latin1');
 
 const keyScratch = Buffer.allocUnsafe(1024);
@@ -62,7 +83,7 @@ export function storageKey(address: Uint8Array, key: Uint8Array): string {
   const b = n <= keyScratch.length ? keyScratch : Buffer.allocUnsafe(n);
   b.set(address.subarray(0, 32), 0);
   b.set(key, 32);
-  return b.toString('latin1', 0, n);
+  return latin1Slice ? latin1Slice.call(b, 0, n) : b.toString('latin1', 0, n);
 }
 const hexOfKey = (k: string): string => fromByteKey(k).toString('hex');
 
@@ -82,9 +103,11 @@ export class StateOverlay implements ContractStateReader {
   private balances = new Map<string, number>();
   /** The first ancestor that is not an overlay: what a read falls through to. */
   private readonly reader: ContractStateReader;
+  private readonly keyed: KeyedStateReader | undefined;
 
   constructor(private readonly parent: ContractStateReader) {
     this.reader = parent instanceof StateOverlay ? parent.reader : parent;
+    this.keyed = isKeyed(this.reader) ? this.reader : undefined;
   }
 
   getCode(h: Uint8Array): Uint8Array | undefined {
@@ -93,7 +116,7 @@ export class StateOverlay implements ContractStateReader {
       const v = o.code.get(k);
       if (v) return v;
     }
-    return this.reader.getCode(h);
+    return this.keyed ? this.keyed.codeAt(k, h) : this.reader.getCode(h);
   }
   getContract(address: Uint8Array): ContractRecord | undefined {
     const k = byteKey(address);
@@ -101,7 +124,7 @@ export class StateOverlay implements ContractStateReader {
       const v = o.contracts.get(k);
       if (v) return v;
     }
-    return this.reader.getContract(address);
+    return this.keyed ? this.keyed.contractAt(k, address) : this.reader.getContract(address);
   }
   getStorage(address: Uint8Array, key: Uint8Array): Uint8Array | undefined {
     const k = storageKey(address, key);
@@ -110,7 +133,7 @@ export class StateOverlay implements ContractStateReader {
       if (v === null) return undefined;
       if (v) return v;
     }
-    return this.reader.getStorageKeyed ? this.reader.getStorageKeyed(k, address, key) : this.reader.getStorage(address, key);
+    return this.keyed ? this.keyed.storageAt(k, address, key) : this.reader.getStorage(address, key);
   }
   getBalance(account: Uint8Array): number {
     return this.balanceOf(byteKey(account), account);
@@ -120,7 +143,7 @@ export class StateOverlay implements ContractStateReader {
       const v = o.balances.get(k);
       if (v !== undefined) return v;
     }
-    return this.reader.getBalance(account);
+    return this.keyed ? this.keyed.balanceAt(k, account) : this.reader.getBalance(account);
   }
   private parentOverlay(): StateOverlay | undefined {
     return this.parent instanceof StateOverlay ? this.parent : undefined;

@@ -1,6 +1,6 @@
 import { RejectCode } from '../errors.js';
 import { ContractRuntime, type BlockContext, type RunnableTx } from '../contracts/runtime.js';
-import { byteKey, type ContractRecord, type ContractStateReader, StateOverlay, storageKey } from '../contracts/state.js';
+import { byteKey, type ContractRecord, type KeyedStateReader, StateOverlay, storageKey } from '../contracts/state.js';
 import type { ContractReceipt, StoredContract } from '../storage/contract-records.js';
 import { readU32, readU53 } from '../tx/codec.js';
 import { CtxOff, decodeContractTx, TX_KIND_CALL } from '../tx/contract-tx.js';
@@ -49,7 +49,7 @@ export interface LaneOutcome {
  * contract and storage key is read from it (LMDB or a pending block's layer) at most once per
  * block, absent ones included; the token's balance keys are read by nearly every call.
  */
-class LaneReader implements ContractStateReader {
+class LaneReader implements KeyedStateReader {
   senderKey: string | undefined;
   reservation = 0;
   private readonly code = new Map<string, Uint8Array | undefined>();
@@ -58,16 +58,18 @@ class LaneReader implements ContractStateReader {
   constructor(private readonly view: ContractStateView) {}
 
   getCode(h: Uint8Array): Uint8Array | undefined {
-    const k = byteKey(h);
+    return this.codeAt(byteKey(h), h);
+  }
+  codeAt(k: string, h: Uint8Array): Uint8Array | undefined {
     let v = this.code.get(k);
     if (v === undefined && !this.code.has(k)) this.code.set(k, (v = this.view.getContractCode(h)));
     return v;
   }
   /** The contract's record as the view holds it (balance included), before this block. */
   stored(address: Uint8Array): StoredContract | undefined {
-    return this.contractAt(byteKey(address), address)?.stored;
+    return this.entry(byteKey(address), address)?.stored;
   }
-  private contractAt(k: string, address: Uint8Array): { stored: StoredContract; record: ContractRecord } | undefined {
+  private entry(k: string, address: Uint8Array): { stored: StoredContract; record: ContractRecord } | undefined {
     let c = this.contracts.get(k);
     if (c === undefined && !this.contracts.has(k)) {
       const stored = this.view.getContract(address);
@@ -76,20 +78,25 @@ class LaneReader implements ContractStateReader {
     return c;
   }
   getContract(address: Uint8Array): ContractRecord | undefined {
-    return this.contractAt(byteKey(address), address)?.record;
+    return this.entry(byteKey(address), address)?.record;
+  }
+  contractAt(k: string, address: Uint8Array): ContractRecord | undefined {
+    return this.entry(k, address)?.record;
   }
   getStorage(address: Uint8Array, key: Uint8Array): Uint8Array | undefined {
-    return this.getStorageKeyed(storageKey(address, key), address, key);
+    return this.storageAt(storageKey(address, key), address, key);
   }
-  getStorageKeyed(k: string, address: Uint8Array, key: Uint8Array): Uint8Array | undefined {
+  storageAt(k: string, address: Uint8Array, key: Uint8Array): Uint8Array | undefined {
     let v = this.storage.get(k);
     if (v === undefined && !this.storage.has(k)) this.storage.set(k, (v = this.view.getContractStorage(address, key)));
     return v;
   }
   getBalance(account: Uint8Array): number {
-    const k = byteKey(account);
+    return this.balanceAt(byteKey(account), account);
+  }
+  balanceAt(k: string, account: Uint8Array): number {
     if (k === this.senderKey) return this.reservation;
-    return this.contractAt(k, account)?.stored.balance ?? 0;
+    return this.entry(k, account)?.stored.balance ?? 0;
   }
 }
 
