@@ -6,6 +6,6 @@
 export { BlockGasMeter } from './block-gas.js';
 export { HOST_FUNCTIONS, HOST_MODULE } from './host-abi.js';
 export * from './limits.js';
-export { type BlockContext, type ContractEvent, type ContractResult, ContractRuntime } from './runtime.js';
+export { type BlockContext, type ContractEvent, type ContractResult, ContractRuntime, WarmCode } from './runtime.js';
 export { codeHash, contractAddress, type ContractRecord, type ContractStateReader, MemoryContractState, StateOverlay, type StateWrites } from './state.js';
 export { ModuleRejected, type PreparedModule, prepareModule } from './wasm-module.js';

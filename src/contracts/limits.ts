@@ -50,8 +50,14 @@ export const Gas = {
   STORAGE_READ: 200,
   /** Instantiation of a module per call, per byte of its original code. */
   PER_CODE_BYTE: 1,
-  /** A deploy stores the code once: per byte. */
-  DEPLOY_PER_BYTE: 50,
+  /**
+   * The first call of a code in a block (runtime.ts WarmCode), per byte of its code, on top of
+   * PER_CODE_BYTE: validation, instrumentation and compile, ~1 µs per byte measured, priced at
+   * the rate a block of token transfers turns gas into time (~100 gas per µs of the ledger thread).
+   */
+  COLD_CODE_PER_BYTE: 100,
+  /** A deploy validates, compiles (as COLD_CODE_PER_BYTE) and stores the code once: per byte. */
+  DEPLOY_PER_BYTE: 150,
 } as const;
 
 /**

@@ -10,6 +10,23 @@ export interface BlockContext {
   height: number;
   /** Block timestamp, ms since the Unix epoch, as the block records it (never the local clock). */
   timeMs: number;
+  /**
+   * The block's warm code (WarmCode): the lane passes one per block. Without it every call is a
+   * block of its own, so every call is cold.
+   */
+  warm?: WarmCode;
+}
+
+/**
+ * Code deployed or called earlier in the block, with its compiled module kept until the block
+ * ends. A call to code not in it is *cold* and pays Gas.COLD_CODE_PER_BYTE per code byte: the
+ * rule depends on the block alone, so every node charges the same whether its own compile cache
+ * held the module or not, and the module stays compiled for the rest of the block even if the
+ * cache evicts it, so a block never compiles a code more than once without being paid for it.
+ */
+export class WarmCode {
+  /** Compiled modules by code-hash key; private to the runtime. */
+  readonly modules = new Map<string, Compiled>();
 }
 
 export interface ContractEvent {
@@ -123,12 +140,15 @@ export class ContractRuntime {
     const baseGas = code.length * Gas.DEPLOY_PER_BYTE;
     if (baseGas > gasLimit) return { ...refused(RejectCode.OUT_OF_GAS), gasUsed: gasLimit };
     let compiled: Compiled;
+    const key = byteKey(codeHash(code));
     try {
-      compiled = this.compile(code, byteKey(codeHash(code)));
+      compiled = this.compile(code, key);
     } catch (e) {
       if (e instanceof ModuleRejected) return { ...refused(RejectCode.MODULE_INVALID), gasUsed: baseGas, message: e.message };
       throw e;
     }
+    // DEPLOY_PER_BYTE covers the compile: the code is warm for the rest of the block.
+    block.warm?.modules.set(key, compiled);
     const address = contractAddress(deployer, nonce);
     const child = new StateOverlay(state);
     const h = child.putCode(code);
@@ -163,10 +183,14 @@ export class ContractRuntime {
     const code = state.getCode(record.codeHash);
     if (!code) throw new Error(`contract ${contract.toString('hex')} has no code ${record.codeHash.toString('hex')}`);
     // The record's hash is the code's (putCode stores code by its hash): no need to hash the code again.
-    const compiled = this.compile(code, byteKey(record.codeHash));
-    const baseGas = compiled.prepared.codeSize * Gas.PER_CODE_BYTE;
-    if (!compiled.prepared.methods.includes(tx.method)) return { ...refused(RejectCode.METHOD_NOT_FOUND), gasUsed: Math.min(baseGas, tx.gasLimit) };
+    const key = byteKey(record.codeHash);
+    const warm = block.warm?.modules.get(key);
+    const baseGas = code.length * (Gas.PER_CODE_BYTE + (warm ? 0 : Gas.COLD_CODE_PER_BYTE));
+    // Paid for before anything compiles: a call that cannot cover its code never costs a compile.
     if (baseGas > tx.gasLimit) return { ...refused(RejectCode.OUT_OF_GAS), gasUsed: tx.gasLimit };
+    const compiled = warm ?? this.compile(code, key);
+    block.warm?.modules.set(key, compiled);
+    if (!compiled.prepared.methods.includes(tx.method)) return { ...refused(RejectCode.METHOD_NOT_FOUND), gasUsed: baseGas };
     const child = new StateOverlay(state);
     if (tx.amount > 0 && !child.move(tx.sender, contract, tx.amount)) return { ...refused(RejectCode.INSUFFICIENT_FUNDS), gasUsed: baseGas };
     const r = this.run(child, compiled, tx.method, { address: contract, caller: Buffer.from(tx.sender), value: tx.amount, input: tx.args, gasLimit: tx.gasLimit, baseGas, block });

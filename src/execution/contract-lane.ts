@@ -1,5 +1,5 @@
 import { RejectCode } from '../errors.js';
-import { ContractRuntime, type BlockContext, type RunnableTx } from '../contracts/runtime.js';
+import { ContractRuntime, type BlockContext, type RunnableTx, WarmCode } from '../contracts/runtime.js';
 import { byteKey, type ContractRecord, type KeyedStateReader, StateOverlay, storageKey } from '../contracts/state.js';
 import type { ContractReceipt, StoredContract } from '../storage/contract-records.js';
 import { readU32, readU53 } from '../tx/codec.js';
@@ -138,7 +138,7 @@ export class ContractLane {
     const { txs, frames, statuses } = block;
     const reader = new LaneReader(this.view);
     const blockState = new StateOverlay(reader);
-    const ctx: BlockContext = { height: block.height, timeMs: block.timeMs };
+    const ctx: BlockContext = { height: block.height, timeMs: block.timeMs, warm: new WarmCode() };
     const credits = new Map<string, NativeCredit>();
     const credit = (key: string, amount: number): void => {
       if (amount === 0) return;

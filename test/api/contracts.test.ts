@@ -129,7 +129,7 @@ describe('the token contract end to end', () => {
   });
 
   test('a read-only call returns its output; an amount moves into the contract balance', async () => {
-    const c = await client.call({ from: kp(2), contract: address, method: 'total_supply', amount: 7, gasLimit: 200_000 });
+    const c = await client.call({ from: kp(2), contract: address, method: 'total_supply', amount: 7, gasLimit: 1_000_000 });
     expect(c.receipt).toMatchObject({ status: 'OK', output: hexU64(SUPPLY), events: [] });
     expect((await client.getContract(address))!.balance).toBe(7n);
   });
@@ -166,7 +166,7 @@ describe('the token contract end to end', () => {
     const start = (await client.account(from.publicKey))!.nonce;
     const [a, b, c] = await Promise.all([
       client.transfer({ from, to: kp(2).publicKey, amount: 1 }),
-      client.call({ from, contract: address, method: 'total_supply', gasLimit: 200_000 }),
+      client.call({ from, contract: address, method: 'total_supply', gasLimit: 1_000_000 }),
       client.transfer({ from, to: kp(2).publicKey, amount: 1 }),
     ]);
     expect(new Set([a.id, b.id, c.id]).size).toBe(3);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BlockGasMeter } from '../../src/contracts/block-gas.js';
-import { MAX_CODE_SIZE, MAX_LOCALS, MAX_MEMORY_PAGES, ModuleRejectReason } from '../../src/contracts/limits.js';
+import { Gas, MAX_CODE_SIZE, MAX_LOCALS, MAX_MEMORY_PAGES, ModuleRejectReason } from '../../src/contracts/limits.js';
 import { ContractRuntime } from '../../src/contracts/runtime.js';
 import { MemoryContractState, StateOverlay } from '../../src/contracts/state.js';
 import { ModuleRejected, prepareModule } from '../../src/contracts/wasm-module.js';
@@ -225,9 +225,10 @@ describe('gas and depth instrumentation', () => {
 
   it('charges bulk memory by length: memory.fill of 64 KiB costs 2,048 more than of 0 bytes', () => {
     const fill = (n: number) => withRun([0x41, 0, 0x41, 0, 0x41, ...sleb(n), 0xfc, 11, 0]);
-    // Instantiation costs 1 per code byte, and the LEB128 of 65,536 is 2 bytes longer than that of 0.
+    // Each call is cold (no block context): it pays per code byte, and the LEB128 of 65,536 is 2 bytes longer than that of 0.
+    const perByte = Gas.PER_CODE_BYTE + Gas.COLD_CODE_PER_BYTE;
     const [big, none] = [fill(65_536), fill(0)];
-    expect(run(big).gasUsed - big.length - (run(none).gasUsed - none.length)).toBe(65_536 / 32);
+    expect(run(big).gasUsed - big.length * perByte - (run(none).gasUsed - none.length * perByte)).toBe(65_536 / 32);
   });
 
   it('bounds recursion through call_indirect too', () => {

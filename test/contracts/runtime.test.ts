@@ -7,8 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { feeFor } from '../../src/contracts/limits.js';
-import { type BlockContext, type ContractResult, ContractRuntime } from '../../src/contracts/runtime.js';
+import { feeFor, Gas } from '../../src/contracts/limits.js';
+import { type BlockContext, type ContractResult, ContractRuntime, WarmCode } from '../../src/contracts/runtime.js';
 import { MemoryContractState, StateOverlay } from '../../src/contracts/state.js';
 import { keyPairFromSeed } from '../../src/crypto/keys.js';
 import { RejectCode } from '../../src/errors.js';
@@ -260,7 +260,7 @@ describe('reverts, limits and refusals', () => {
     const dr = c.rt.execute(c.state, d, block);
     expect(dr.status, dr.message).toBe(0);
     const t = decodeContractTx(
-      signContractTx({ kind: 'call', chainId: 9, sender: me, nonce: 2, gasLimit: 200_000, contract: dr.address!, method: 'transfer', args: Buffer.concat([bob, u64(7)]) }, seed),
+      signContractTx({ kind: 'call', chainId: 9, sender: me, nonce: 2, gasLimit: 1_000_000, contract: dr.address!, method: 'transfer', args: Buffer.concat([bob, u64(7)]) }, seed),
       9,
     );
     expect(c.rt.execute(c.state, t, block).status).toBe(0);
@@ -303,7 +303,8 @@ describe('determinism', () => {
     return JSON.stringify(out);
   }
 
-  const SCRIPT_DIGEST = 'ab0415933d1fa1a39dd13d3f83dd292b777dca0ad373d456bf9bc634b69172ec';
+  // Re-pinned when cold code started to pay COLD_CODE_PER_BYTE and deploys 150 per byte (gas and fees moved on purpose).
+  const SCRIPT_DIGEST = '9de92c007a425f815e5522dd3a7faa05ae46d508ceed0264daf2746b90cbe868';
 
   it('gives the same statuses, gas, events and storage writes across fresh and warm runtimes', () => {
     const warm = new ContractRuntime();
@@ -314,5 +315,49 @@ describe('determinism', () => {
     expect(first).toContain(`[${RejectCode.STACK_OVERFLOW},`);
     // Pinned before the overlay's keys and the compile cache's key changed: results did not.
     expect(createHash('sha256').update(first).digest('hex')).toBe(SCRIPT_DIGEST);
+  });
+});
+
+describe('cold code: the first call of a code in a block pays for its compile', () => {
+  it('charges COLD_CODE_PER_BYTE once per code and block, and a deploy warms its code', () => {
+    const c = new Chain();
+    const at = (height: number): BlockContext => ({ height, timeMs: 0, warm: new WarmCode() });
+    const b1 = at(1);
+    const d = c.rt.deploy(c.state, alice, 1, wasm.token!, u64(1_000), 5_000_000, b1);
+    expect(d.status, d.message).toBe(0);
+    const send = (b: BlockContext, gasLimit = 1_000_000) =>
+      c.rt.call(c.state, { sender: alice, contract: d.address!, method: 'transfer', args: Buffer.concat([bob, u64(1)]), amount: 0, gasLimit }, b);
+    const surcharge = wasm.token!.length * Gas.COLD_CODE_PER_BYTE;
+    const afterDeploy = send(b1);
+    expect(afterDeploy.status).toBe(0);
+    expect(afterDeploy.gasUsed).toBeLessThan(surcharge);
+    const b2 = at(2);
+    const cold = send(b2);
+    const warm = send(b2);
+    expect([cold.status, warm.status]).toEqual([0, 0]);
+    expect(cold.gasUsed - warm.gasUsed).toBe(surcharge);
+    // Every node charges the same, whatever its compile cache holds: a fresh runtime agrees.
+    const fresh = new ContractRuntime().call(
+      c.state,
+      { sender: alice, contract: d.address!, method: 'transfer', args: Buffer.concat([bob, u64(1)]), amount: 0, gasLimit: 1_000_000 },
+      at(3),
+    );
+    expect(fresh.gasUsed).toBe(cold.gasUsed);
+  });
+
+  it('refuses a cold call that cannot pay for the compile before compiling anything', () => {
+    const c = new Chain();
+    const d = c.deploy(alice, wasm.token!, u64(1_000));
+    expect(d.status, d.message).toBe(0);
+    const rt = new ContractRuntime();
+    const gasLimit = wasm.token!.length * (Gas.PER_CODE_BYTE + Gas.COLD_CODE_PER_BYTE) - 1;
+    const r = rt.call(
+      c.state,
+      { sender: alice, contract: d.address!, method: 'transfer', args: Buffer.concat([bob, u64(1)]), amount: 0, gasLimit },
+      { height: 1, timeMs: 0, warm: new WarmCode() },
+    );
+    expect(r.status).toBe(RejectCode.OUT_OF_GAS);
+    expect(r.gasUsed).toBe(gasLimit);
+    expect(rt.compiledModules).toBe(0);
   });
 });

@@ -340,7 +340,9 @@ describe('contract transactions in blocks (Ledger, LMDB, shard workers)', () => 
  * receipt, balance or root fails here, not only a difference between shard counts.
  */
 describe('contract lane results are pinned', () => {
-  const PINNED = '704b7d3f7372338a5bcfd720dd3b49751b0fde85ecc3a7260621de5a5860b260';
+  // Re-pinned when cold code started to pay COLD_CODE_PER_BYTE and deploys 150 per byte: the first
+  // token call of each block pays for the compile, so gas, fees, balances and roots moved on purpose.
+  const PINNED = '0ccc16e7edee7213a5fc8eb7cb4063fbea46dc3a6fd57e06c4767668a9fd581e';
 
   it('token, escrow and testkit calls over four blocks applied back to back give the pinned statuses, receipts, balances and roots', async () => {
     const s = new Signer();
@@ -348,7 +350,7 @@ describe('contract lane results are pinned', () => {
     const token2 = s.deploy(1, wasm.token!, u64(77)); // same code: stored once, compiled once
     const escrow = s.deploy(2, wasm.escrow!, Buffer.concat([pk(5), pk(2), pk(3)]));
     const kit = s.deploy(3, wasm.testkit!);
-    const xfer = (from: number, to: number, amount: number, value = 0) => s.call(from, token.address, 'transfer', Buffer.concat([pk(to), u64(amount)]), value, 200_000);
+    const xfer = (from: number, to: number, amount: number, value = 0) => s.call(from, token.address, 'transfer', Buffer.concat([pk(to), u64(amount)]), value, 400_000);
     const blocks: Buffer[][] = [[token.tx, token2.tx, escrow.tx, kit.tx, s.transfer(4, 5, 9)]];
     // Distribution, and recipients spending in the same block what an earlier call gave them.
     const b1: Buffer[] = [];
@@ -362,8 +364,8 @@ describe('contract lane results are pinned', () => {
     const b2: Buffer[] = [];
     for (let r = 0; r < 3; r++) for (let from = 0; from < 7; from++) b2.push(xfer(from, (from + r + 1) % 7, 1 + r + from, r === 1 && from === 5 ? 250 : 0));
     b2.push(s.call(2, escrow.address, 'approve'), s.call(3, escrow.address, 'approve'));
-    b2.push(s.call(5, token2.address, 'transfer', Buffer.concat([pk(0), u64(1)]), 0, 200_000)); // 5 holds none: aborts
-    b2.push(s.call(1, token2.address, 'transfer', Buffer.concat([pk(5), u64(70)]), 0, 200_000));
+    b2.push(s.call(5, token2.address, 'transfer', Buffer.concat([pk(0), u64(1)]), 0, 400_000)); // 5 holds none: aborts
+    b2.push(s.call(1, token2.address, 'transfer', Buffer.concat([pk(5), u64(70)]), 0, 400_000));
     b2.push(s.call(3, kit.address, 'spin', Buffer.alloc(0), 0, 150_000), s.call(3, kit.address, 'increment'));
     blocks.push(b2);
     blocks.push([xfer(2, 0, 5), s.call(4, Buffer.alloc(32, 7), 'gone'), s.call(3, kit.address, 'increment'), xfer(6, 1, 3)]);
