@@ -177,7 +177,8 @@ interface Parsed {
   tx?: ContractTx;
 }
 
-function parse(buf: Uint8Array, chainId: number | undefined): Parsed {
+/** `build`: also decode the transaction (copies of its fields and its id); without it only the rules run. */
+function parse(buf: Uint8Array, chainId: number | undefined, build = true): Parsed {
   if (buf.length < CTX_HEADER_SIZE) return { code: RejectCode.WRONG_SIZE };
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (b[CtxOff.VERSION] !== CTX_VERSION) return { code: RejectCode.UNSUPPORTED_VERSION };
@@ -195,27 +196,29 @@ function parse(buf: Uint8Array, chainId: number | undefined): Parsed {
   const end = length - SIGNATURE_SIZE;
   // Every inner length must land exactly on the signature: no trailing or overlapping bytes.
   let o: number = CtxOff.PAYLOAD;
-  const common = {
+  const common = () => ({
     chainId: txChain,
     sender: Buffer.from(b.subarray(CtxOff.SENDER, CtxOff.SENDER + KEY_SIZE)),
     nonce,
     gasLimit,
     signature: Buffer.from(b.subarray(end, length)),
     length,
-  };
+  });
   if (kind === TX_KIND_DEPLOY) {
     const codeLen = readU32(b, o);
     if (codeLen > MAX_CODE_SIZE) return { code: RejectCode.CODE_TOO_LARGE };
     if (o + 4 + codeLen + 4 > end) return { code: RejectCode.MALFORMED };
-    const code = Buffer.from(b.subarray(o + 4, o + 4 + codeLen));
+    const codeAt = o + 4;
     o += 4 + codeLen;
     const argsLen = readU32(b, o);
     if (o + 4 + argsLen !== end) return { code: RejectCode.MALFORMED };
     if (argsLen > MAX_ARGS_SIZE) return { code: RejectCode.ARGS_TOO_LARGE };
+    if (!build) return { code: 0 };
+    const code = Buffer.from(b.subarray(codeAt, codeAt + codeLen));
     const initArgs = Buffer.from(b.subarray(o + 4, end));
-    return { code: 0, tx: { kind: 'deploy', ...common, code, initArgs, id: contractTxId(b) } };
+    return { code: 0, tx: { kind: 'deploy', ...common(), code, initArgs, id: contractTxId(b) } };
   }
-  const contract = Buffer.from(b.subarray(o, o + KEY_SIZE));
+  const contractAt = o;
   const amount = readU53(b, o + KEY_SIZE);
   if (amount < 0 || amount > MAX_AMOUNT) return { code: RejectCode.AMOUNT_TOO_LARGE };
   o += KEY_SIZE + 8;
@@ -228,8 +231,10 @@ function parse(buf: Uint8Array, chainId: number | undefined): Parsed {
   const argsLen = readU32(b, o);
   if (o + 4 + argsLen !== end) return { code: RejectCode.MALFORMED };
   if (argsLen > MAX_ARGS_SIZE) return { code: RejectCode.ARGS_TOO_LARGE };
+  if (!build) return { code: 0 };
+  const contract = Buffer.from(b.subarray(contractAt, contractAt + KEY_SIZE));
   const args = Buffer.from(b.subarray(o + 4, end));
-  return { code: 0, tx: { kind: 'call', ...common, contract, amount, method, args, id: contractTxId(b) } };
+  return { code: 0, tx: { kind: 'call', ...common(), contract, amount, method, args, id: contractTxId(b) } };
 }
 
 /**
@@ -238,7 +243,8 @@ function parse(buf: Uint8Array, chainId: number | undefined): Parsed {
  * range, gas limit, sizes, method name. 0 when all hold. `buf` is exactly one transaction.
  */
 export function contractStaticRejectCode(buf: Uint8Array, chainId: number): number {
-  return parse(buf, chainId).code;
+  // Rules only: admission, peer intake and each block's gas pre-pass run it, and copies and an id hash per call were measurable there.
+  return parse(buf, chainId, false).code;
 }
 
 /** Decodes one transaction (exactly `buf`), throwing ContractTxError with the RejectCode of the first rule broken. */
