@@ -1,3 +1,4 @@
+import { intOption } from '../options.js';
 import type { Command } from 'commander';
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -21,13 +22,6 @@ interface ClusterCliOptions {
   logLevel: string;
   fresh?: boolean;
   viewPort?: string;
-}
-
-function intOption(flag: string, raw: string, min: number, max: number): number {
-  if (!/^\d+$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max) {
-    throw new HotledgerError('CONFIG_INVALID', `${flag} must be an integer from ${min} to ${max} (got ${JSON.stringify(raw)})`);
-  }
-  return Number(raw);
 }
 
 export function registerCluster(program: Command): void {
@@ -75,16 +69,16 @@ async function cluster(o: ClusterCliOptions): Promise<void> {
       );
     }
   }
-  const validators = intOption('--validators', o.validators ?? '4', 1, 100);
-  const business = intOption('--business', o.business ?? '0', 0, 100);
-  const slim = intOption('--slim', o.slim ?? '0', 0, 100);
-  const perProcess = intOption('--per-process', o.perProcess ?? '1', 1, 64);
-  const basePort = intOption('--base-port', o.basePort, 0, 65535);
-  const accounts = intOption('--accounts', o.accounts, 0, 100_000);
-  const threads = intOption('--threads', o.threads, 1, 64);
-  const chainId = intOption('--chain-id', o.chainId, 1, 0xffffffff);
-  const timeoutMs = intOption('--timeout-ms', o.timeoutMs, 50, 600_000);
-  const viewPort = intOption('--view-port', o.viewPort ?? String(basePort === 0 ? 0 : basePort + 600), 0, 65535);
+  const validators = intOption('--validators', o.validators ?? '4', 1, 100, 'CONFIG_INVALID');
+  const business = intOption('--business', o.business ?? '0', 0, 100, 'CONFIG_INVALID');
+  const slim = intOption('--slim', o.slim ?? '0', 0, 100, 'CONFIG_INVALID');
+  const perProcess = intOption('--per-process', o.perProcess ?? '1', 1, 64, 'CONFIG_INVALID');
+  const basePort = intOption('--base-port', o.basePort, 0, 65535, 'CONFIG_INVALID');
+  const accounts = intOption('--accounts', o.accounts, 0, 100_000, 'CONFIG_INVALID');
+  const threads = intOption('--threads', o.threads, 1, 64, 'CONFIG_INVALID');
+  const chainId = intOption('--chain-id', o.chainId, 1, 0xffffffff, 'CONFIG_INVALID');
+  const timeoutMs = intOption('--timeout-ms', o.timeoutMs, 50, 600_000, 'CONFIG_INVALID');
+  const viewPort = intOption('--view-port', o.viewPort ?? String(basePort === 0 ? 0 : basePort + 600), 0, 65535, 'CONFIG_INVALID');
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   if (!levels.includes(o.logLevel)) throw new HotledgerError('CONFIG_INVALID', `--log-level must be one of ${levels.join(', ')} (got ${JSON.stringify(o.logLevel)})`);
   const dir = o.dir ? resolve(o.dir) : join(projectRoot(), 'data', 'cluster');

@@ -1,3 +1,4 @@
+import { intOption, nextNonce } from '../options.js';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { type ContractReceipt, type HotledgerClient, Keypair, type SignedTransaction, signCallTx, signDeployTx, u64Arg } from '../../client/index.js';
@@ -27,13 +28,6 @@ interface CallOptions extends TxOptions {
   args?: string;
   argU64?: string[];
   amount: string;
-}
-
-function intOption(v: string, name: string, min: number, max: number): number {
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)) || Number(v) < min || Number(v) > max) {
-    throw new HotledgerError('BAD_REQUEST', `--${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(v)})`);
-  }
-  return Number(v);
 }
 
 /** `--init <hex>` / `--args <hex>` then each `--*-u64 <n>` as 8 little-endian bytes, the encoding of the example contracts. */
@@ -95,7 +89,7 @@ export function registerContract(program: Command): void {
   ).action((address: string, method: string, o: CallOptions) =>
     run(async () => {
       if (!HEX64.test(address)) throw new HotledgerError('BAD_REQUEST', `contract address must be 64 hex digits (got ${JSON.stringify(address)})`);
-      const amount = intOption(o.amount, 'amount', 0, MAX_AMOUNT);
+      const amount = intOption('--amount', o.amount, 0, MAX_AMOUNT);
       const args = argumentHex(o.args, o.argU64, 'args');
       await submitAndReport(o, `call ${method}`, (chainId, from, nonce, gasLimit) =>
         signCallTx({ chainId, from, nonce, gasLimit, contract: address.toLowerCase(), method, args, amount }),
@@ -131,19 +125,14 @@ type Build = (chainId: number, from: Keypair, nonce: number, gasLimit: number) =
 
 /** Like `send`: sign once, submit, print the id, wait for the block, print the receipt. A reverted call exits 1 after its receipt. */
 async function submitAndReport(o: TxOptions, what: string, build: Build): Promise<void> {
-  const gasLimit = intOption(o.gas, 'gas', 1, MAX_TX_GAS);
-  const timeoutSec = intOption(o.timeout, 'timeout', 1, MAX_AMOUNT);
-  const explicitNonce = o.nonce !== undefined ? intOption(o.nonce, 'nonce', 1, MAX_AMOUNT) : undefined;
+  const gasLimit = intOption('--gas', o.gas, 1, MAX_TX_GAS);
+  const timeoutSec = intOption('--timeout', o.timeout, 1, MAX_AMOUNT);
+  const explicitNonce = o.nonce !== undefined ? intOption('--nonce', o.nonce, 1, MAX_AMOUNT) : undefined;
   const from = Keypair.readFile(o.key);
   await withNode(
     o.url,
     async (client) => {
-      let nonce = explicitNonce;
-      if (nonce === undefined) {
-        const account = await client.account(from.publicKey);
-        if (!account) throw new HotledgerError('BAD_REQUEST', `sender account ${from.publicKeyHex} does not exist on this chain (fund it first)`);
-        nonce = account.nonce + 1;
-      }
+      const nonce = await nextNonce(client, from, explicitNonce);
       const tx = build(await client.getChainId(), from, nonce, gasLimit);
       const answer = await client.submit(tx);
       const r = answer.results[0]!;

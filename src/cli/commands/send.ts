@@ -1,3 +1,4 @@
+import { intOption, nextNonce } from '../options.js';
 import type { Command } from 'commander';
 import { Keypair } from '../../client/index.js';
 import { HotledgerError } from '../../errors.js';
@@ -14,13 +15,6 @@ interface SendOptions {
   url?: string;
   wait: boolean;
   timeout: string;
-}
-
-function positiveInt(v: string, name: string, min: number): number {
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)) || Number(v) < min || Number(v) > MAX_AMOUNT) {
-    throw new HotledgerError('BAD_REQUEST', `--${name} must be an integer from ${min} to ${MAX_AMOUNT} (got ${JSON.stringify(v)})`);
-  }
-  return Number(v);
 }
 
 export function registerSend(program: Command): void {
@@ -41,19 +35,14 @@ export function registerSend(program: Command): void {
 async function send(o: SendOptions): Promise<void> {
   if (!/^[0-9a-fA-F]{64}$/.test(o.to)) throw new HotledgerError('BAD_REQUEST', `--to must be a public key of 64 hex digits (got ${JSON.stringify(o.to)})`);
   if (o.reference !== undefined && !/^[0-9a-fA-F]{32}$/.test(o.reference)) throw new HotledgerError('BAD_REQUEST', '--reference must be 32 hex digits (16 bytes)');
-  const amount = positiveInt(o.amount, 'amount', 1);
-  const timeoutSec = positiveInt(o.timeout, 'timeout', 1);
-  const explicitNonce = o.nonce !== undefined ? positiveInt(o.nonce, 'nonce', 1) : undefined;
+  const amount = intOption('--amount', o.amount, 1, MAX_AMOUNT);
+  const timeoutSec = intOption('--timeout', o.timeout, 1, MAX_AMOUNT);
+  const explicitNonce = o.nonce !== undefined ? intOption('--nonce', o.nonce, 1, MAX_AMOUNT) : undefined;
   const from = Keypair.readFile(o.key);
   await withNode(
     o.url,
     async (client) => {
-      let nonce = explicitNonce;
-      if (nonce === undefined) {
-        const account = await client.account(from.publicKey);
-        if (!account) throw new HotledgerError('BAD_REQUEST', `sender account ${from.publicKeyHex} does not exist on this chain (fund it first)`);
-        nonce = account.nonce + 1;
-      }
+      const nonce = await nextNonce(client, from, explicitNonce);
       const tx = await client.sign({ from, to: o.to, amount, nonce, ...(o.reference !== undefined && { reference: o.reference }) });
       const answer = await client.submit(tx);
       const r = answer.results[0]!;
