@@ -12,6 +12,7 @@ import { LedgerStore, type ChainTip } from '../../src/storage/ledger-store.js';
 import { replayChain, type ReplayReport } from '../../src/execution/replay.js';
 import { genesisAccounts } from '../../src/chain/genesis.js';
 import type { Config } from '../../src/config/schema.js';
+import { expect } from 'vitest';
 import { tempDir } from './fixtures.js';
 
 const CHILD = compiledPath('./crash-child.ts', import.meta.url);
@@ -203,4 +204,27 @@ export async function afterDamage<T>(path: string, cfg: Config, damage: (s: Ledg
   } finally {
     await store.close();
   }
+}
+
+/**
+ * What every kill round must show, whatever the load: killed by SIGKILL, no transaction reported
+ * committed before its block was durable, a restart at exactly the tip the last check saw, one
+ * ack per block in height order from there, nothing rejected. `ctx` goes into every message.
+ */
+export function expectSoundRound(round: Round, lastTip: ChainTip | undefined, ctx: string): void {
+  expect(round.signal, ctx).toBe('SIGKILL');
+  expect(round.early, ctx).toEqual([]);
+  expect(round.ready, ctx).toBeDefined();
+  if (lastTip) {
+    expect(round.ready!.height, ctx).toBe(lastTip.height);
+    expect(round.ready!.stateRoot, ctx).toBe(lastTip.stateRoot.toString('hex'));
+  }
+  expect(
+    round.acks.map((a) => a.height),
+    ctx,
+  ).toEqual(round.acks.map((_, i) => round.ready!.height + 1 + i));
+  expect(
+    round.acks.every((a) => a.rejected === 0),
+    ctx,
+  ).toBe(true);
 }
