@@ -3,6 +3,12 @@ import { randomFillSync } from 'node:crypto';
 import { txId, writeU53 } from '../../src/tx/codec.js';
 import { Off, TX_SIZE } from '../../src/tx/layout.js';
 import { LedgerStore } from '../../src/storage/ledger-store.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { contractAddress } from '../../src/contracts/state.js';
+import { projectRoot } from '../../src/runtime/module-path.js';
+import { contractTxId, signContractTx } from '../../src/tx/contract-tx.js';
+import { frameTxs, verifyFramed } from '../../src/tx/frames.js';
 import { getJson, hex, postTx, startApi, transfer, waitFor, type ApiHarness } from './support/api.js';
 
 /** The body of `tx` with a forged signature: 64 zero bytes (or `fill`). */
@@ -46,6 +52,32 @@ describe('forged transactions against a real node and API', () => {
     expect((await getJson(`${a.base}/api/v11/transactions/${id}`)).body).toMatchObject({ status: 'committed', height: done.height, position: done.position });
     const acct = (await getJson(`${a.base}/api/v11/accounts/${hex(a.tn.keys[0]!.publicKey)}`)).body;
     expect(acct.nonce).toBe(1);
+  });
+
+  test('a forged copy of a contract deploy sent first cannot censor the genuine deploy', async () => {
+    const sender = a.tn.keys[5]!; // a sender no other test here uses
+    const code = readFileSync(join(projectRoot(), 'dist/contracts/token.wasm'));
+    const genuine = signContractTx(
+      { kind: 'deploy', chainId: a.tn.chainId, sender: sender.publicKey, nonce: 1, gasLimit: 5_000_000, code, initArgs: Buffer.alloc(8, 1) },
+      sender.seed,
+    );
+    const id = contractTxId(genuine).toString('hex');
+    const forged = Buffer.from(genuine);
+    forged.fill(0, forged.length - 64);
+    const f = await postTx(a.base, forged, BIN);
+    expect(f.status).toBe(422);
+    expect(f.body.error.results[0].code).toBe('BAD_SIGNATURE');
+    expect((await getJson(`${a.base}/api/v11/transactions/${id}`)).status).toBe(404);
+    expect((await postTx(a.base, genuine, BIN)).status).toBe(202);
+    const done = await waitFor(
+      async () => {
+        const r = await getJson(`${a.base}/api/v11/transactions/${id}`);
+        return r.body?.status === 'committed' ? r.body : undefined;
+      },
+      15_000,
+      'the genuine deploy committed',
+    );
+    expect(done.contract).toMatchObject({ status: 'OK', address: contractAddress(sender.publicKey, 1).toString('hex') });
   });
 
   test("a forged transaction never takes its sender's nonce slot, even while the genuine one is in flight", async () => {
@@ -96,7 +128,13 @@ describe('forged transactions against a real node and API', () => {
     const store = new LedgerStore({ path: a.tn.config.node.dataDir, mapSizeMb: a.tn.config.storage.mapSizeMb });
     try {
       let stored = 0;
-      for (let h = 1; h <= stats.height; h++) stored += (store.getPayload(h)?.length ?? 0) / TX_SIZE;
+      for (let h = 1; h <= stats.height; h++) {
+        const payload = store.getPayload(h) ?? Buffer.alloc(0);
+        const frames = frameTxs(payload);
+        expect(frames, `block ${h} frames`).not.toBeNull();
+        expect([...verifyFramed(payload, frames!.count)].every((v) => v === 0)).toBe(true);
+        stored += frames!.count;
+      }
       expect(stored).toBe(stats.committedTxs + stats.rejectedTxs);
       expect(stats.rejectedTxs).toBe(0);
     } finally {
