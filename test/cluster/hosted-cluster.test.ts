@@ -1,10 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { postTxs, tryGetJson } from '../../src/cluster/http.js';
-import type { BlockView, TxStatusView } from '../../src/node/node-api.js';
-import { compiledPath } from '../../src/runtime/module-path.js';
+import { contractAddress } from '../../src/contracts/state.js';
+import type { BlockView, ContractView, TxStatusView } from '../../src/node/node-api.js';
+import { compiledPath, projectRoot } from '../../src/runtime/module-path.js';
+import { signContractTx } from '../../src/tx/contract-tx.js';
 import { txId } from '../../src/tx/codec.js';
 import { devnetKeyPair, generateTransfers } from '../../src/workload/generate.js';
 import { tempDir } from '../support/fixtures.js';
@@ -33,7 +35,7 @@ const waitFor = <T>(what: string, timeoutMs: number, probe: () => Promise<T | un
   pollUntil(what, timeoutMs, probe, { intervalMs: 100, context: () => `stdout:\n${out}\nstderr ends:\n${err.slice(-1500)}` });
 
 describe('hotledger cluster --per-process 2', () => {
-  it('runs 4 validators in 2 host processes that commit one chain, and a SIGKILLed supervisor leaves no child alive', async () => {
+  it('runs 4 validators in 2 host processes that commit one chain (a transfer, and the token deployed with one storage on all four), and a SIGKILLed supervisor leaves no child alive', async () => {
     const cli = compiledPath('../../src/cli/main.ts', import.meta.url);
     const args = [
       'cluster',
@@ -88,6 +90,35 @@ describe('hotledger cluster --per-process 2', () => {
     expect(new Set(heights).size).toBe(1);
     const blocks = await Promise.all([...urls.values()].map(({ url }) => tryGetJson<BlockView>(`${url}/api/v11/blocks/${heights[0]}`)));
     expect(blocks.every((b) => b !== undefined && b.hash === blocks[0]!.hash && b.txCount >= 1)).toBe(true);
+
+    // The example token deployed through v2 (in pv1): co-hosted nodes share a ledger thread, and
+    // each runs its own contract lane there; all four show the same contract, storage and root.
+    const deployer = devnetKeyPair(CHAIN, 1);
+    const deploy = signContractTx(
+      {
+        kind: 'deploy',
+        chainId: CHAIN,
+        sender: deployer.publicKey,
+        nonce: 1,
+        gasLimit: 5_000_000,
+        code: readFileSync(join(projectRoot(), 'dist/contracts/token.wasm')),
+        initArgs: Buffer.from([9, 0, 0, 0, 0, 0, 0, 0]),
+      },
+      deployer.seed,
+    );
+    expect(await postTxs(urls.get('v2')!.url, deploy)).toMatchObject({ status: 202, accepted: 1 });
+    const address = contractAddress(deployer.publicKey, 1).toString('hex');
+    const key = `62${Buffer.from(deployer.publicKey).toString('hex')}`;
+    const views = await Promise.all(
+      [...urls.values()].map(({ url }) =>
+        waitFor(`the token deployed at ${url}`, 15_000, async () => {
+          const c = await tryGetJson<ContractView>(`${url}/api/v11/contracts/${address}?key=${key}`);
+          return c?.storage[key] ? c : undefined;
+        }),
+      ),
+    );
+    expect(views.map((c) => c.storage[key])).toEqual(Array(4).fill('0900000000000000'));
+    expect(new Set(views.map((c) => c.codeHash)).size).toBe(1);
 
     cluster.kill('SIGKILL');
     await waitFor('both host processes gone after the supervisor was SIGKILLed', 20_000, () => !pids.some(alive));
