@@ -1,4 +1,3 @@
-import type { HotledgerClient, Keypair } from '../client/index.js';
 import { HotledgerError, type ErrorCode } from '../errors.js';
 
 /**
@@ -11,12 +10,4 @@ export function intOption(flag: string, raw: string, min: number, max: number, c
     throw new HotledgerError(code, `${flag} must be an integer from ${min} to ${max} (got ${JSON.stringify(raw)})`);
   }
   return Number(v);
-}
-
-/** The nonce a command signs with: the one given, else the sender's committed nonce + 1 (the account must exist). */
-export async function nextNonce(client: HotledgerClient, from: Keypair, explicit: number | undefined): Promise<number> {
-  if (explicit !== undefined) return explicit;
-  const account = await client.account(from.publicKey);
-  if (!account) throw new HotledgerError('BAD_REQUEST', `sender account ${from.publicKeyHex} does not exist on this chain (fund it first)`);
-  return account.nonce + 1;
 }

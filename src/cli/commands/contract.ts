@@ -1,4 +1,5 @@
-import { intOption, nextNonce } from '../options.js';
+import { intOption } from '../options.js';
+import { nextNonce, submitOne, waitCommitted } from '../tx-steps.js';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { type ContractReceipt, type HotledgerClient, Keypair, type SignedTransaction, signCallTx, signDeployTx, u64Arg } from '../../client/index.js';
@@ -134,9 +135,7 @@ async function submitAndReport(o: TxOptions, what: string, build: Build): Promis
     async (client) => {
       const nonce = await nextNonce(client, from, explicitNonce);
       const tx = build(await client.getChainId(), from, nonce, gasLimit);
-      const answer = await client.submit(tx);
-      const r = answer.results[0]!;
-      if (!r.accepted) throw new HotledgerError('INVALID_TRANSACTION', `the node rejected the ${what}: ${r.message || r.code} (${r.code}; nonce ${nonce})`);
+      const answer = await submitOne(client, tx, what, nonce);
       print(`submitted ${tx.id} (${what} from ${from.publicKeyHex}, nonce ${nonce}, gas limit ${gasLimit}${tx.address ? `, contract address ${tx.address}` : ''})`);
       if (!o.wait) return;
       const receipt = await waitReceipt(client, tx.id, answer.endpoint, timeoutSec);
@@ -152,17 +151,7 @@ async function submitAndReport(o: TxOptions, what: string, build: Build): Promis
 }
 
 async function waitReceipt(client: HotledgerClient, id: string, endpoint: string, timeoutSec: number): Promise<ContractReceipt> {
-  let s: Awaited<ReturnType<HotledgerClient['waitDurable']>>;
-  try {
-    s = await client.waitDurable(id, endpoint);
-  } catch (e) {
-    if ((e as { code?: string }).code === 'DURABILITY_TIMEOUT')
-      throw new HotledgerError('NOT_READY', `transaction ${id} still pending after ${timeoutSec} s; check later with \`hotledger tx ${id}\``);
-    throw e;
-  }
-  if (s.status === 'rejected')
-    throw new HotledgerError('INVALID_TRANSACTION', `transaction ${id} was rejected${s.height !== undefined ? ` in block ${s.height}` : ''}: ${s.message || s.code} (${s.code})`);
-  print(`committed in block ${s.height} at position ${s.position}`);
+  const s = await waitCommitted(client, id, endpoint, timeoutSec);
   if (s.contract) return s.contract;
   const t = await client.transaction(id, { endpoint });
   if (t?.status === 'committed' && t.contract) return t.contract;

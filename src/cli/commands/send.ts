@@ -1,4 +1,5 @@
-import { intOption, nextNonce } from '../options.js';
+import { intOption } from '../options.js';
+import { nextNonce, submitOne, waitCommitted } from '../tx-steps.js';
 import type { Command } from 'commander';
 import { Keypair } from '../../client/index.js';
 import { HotledgerError } from '../../errors.js';
@@ -44,26 +45,9 @@ async function send(o: SendOptions): Promise<void> {
     async (client) => {
       const nonce = await nextNonce(client, from, explicitNonce);
       const tx = await client.sign({ from, to: o.to, amount, nonce, ...(o.reference !== undefined && { reference: o.reference }) });
-      const answer = await client.submit(tx);
-      const r = answer.results[0]!;
-      if (!r.accepted) throw new HotledgerError('INVALID_TRANSACTION', `the node rejected the transfer: ${r.message || r.code} (${r.code}; nonce ${nonce})`);
+      const answer = await submitOne(client, tx, 'transfer', nonce);
       print(`submitted ${tx.id} (from ${from.publicKeyHex}, nonce ${nonce}, amount ${amount})`);
-      if (!o.wait) return;
-      let s: Awaited<ReturnType<typeof client.waitDurable>>;
-      try {
-        s = await client.waitDurable(tx.id, answer.endpoint);
-      } catch (e) {
-        if ((e as { code?: string }).code === 'DURABILITY_TIMEOUT')
-          throw new HotledgerError('NOT_READY', `transaction ${tx.id} still pending after ${timeoutSec} s; check later with \`hotledger tx ${tx.id}\``);
-        throw e;
-      }
-      if (s.status === 'rejected') {
-        throw new HotledgerError(
-          'INVALID_TRANSACTION',
-          `transaction ${tx.id} was rejected${s.height !== undefined ? ` in block ${s.height}` : ''}: ${s.message || s.code} (${s.code})`,
-        );
-      }
-      print(`committed in block ${s.height} at position ${s.position}`);
+      if (o.wait) await waitCommitted(client, tx.id, answer.endpoint, timeoutSec);
     },
     // The commit is watched on the node's WebSocket; polling (every 100 ms) only when that fails.
     { durableTimeoutMs: timeoutSec * 1000, pollIntervalMs: 100 },
