@@ -254,14 +254,23 @@ export class MemoryContractState implements ContractStateReader {
   apply(w: StateWrites): void {
     for (const [h, c] of w.code) this.code.set(h, c);
     for (const [a, r] of w.contracts) this.contracts.set(a, r);
-    for (const [a, m] of w.storage) {
-      let sm = this.storage.get(a);
-      if (!sm) this.storage.set(a, (sm = new Map()));
-      for (const [k, v] of m) {
-        if (v === null) sm.delete(k);
-        else sm.set(k, v);
-      }
-    }
+    mergeStorageWrites(this.storage, w.storage);
     for (const [a, b] of w.balances) this.balances.set(a, b);
+  }
+}
+
+/**
+ * Applies storage writes (contract -> key -> value, null = removed) to an in-memory store of the
+ * same shape; a contract left with no key is dropped. The one merge of the in-memory states.
+ */
+export function mergeStorageWrites(into: Map<string, Map<string, Uint8Array>>, writes: ReadonlyMap<string, ReadonlyMap<string, Uint8Array | null>>): void {
+  for (const [a, m] of writes) {
+    let sm = into.get(a);
+    if (!sm) into.set(a, (sm = new Map()));
+    for (const [k, v] of m) {
+      if (v === null) sm.delete(k);
+      else sm.set(k, v);
+    }
+    if (sm.size === 0) into.delete(a);
   }
 }

@@ -1,4 +1,5 @@
 import type { StoredContract } from '../storage/contract-records.js';
+import { mergeStorageWrites } from '../contracts/state.js';
 
 /** Where committed contract state is read from: the LMDB store, or memory (replay, tests). */
 export interface ContractSource {
@@ -102,14 +103,6 @@ export class MemoryContractSource implements ContractSource {
   absorb(w: ContractBlockWrites): void {
     for (const [h, c] of w.code) this.code.set(h, c);
     for (const [a, r] of w.contracts) this.contracts.set(a, r);
-    for (const [a, m] of w.storage) {
-      let sm = this.storage.get(a);
-      if (!sm) this.storage.set(a, (sm = new Map()));
-      for (const [k, v] of m) {
-        if (v === null) sm.delete(k);
-        else sm.set(k, v);
-      }
-      if (sm.size === 0) this.storage.delete(a);
-    }
+    mergeStorageWrites(this.storage, w.storage);
   }
 }
