@@ -1,18 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { readKeyFile } from '../../src/crypto/keys.js';
-
-const MAIN = resolve('dist/src/cli/main.js');
-const STACK = /\n\s+at .+\(.*:\d+:\d+\)|node:internal/;
-
-function cli(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, HOTLEDGER_URL: '', ...env } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { CLI_MAIN as MAIN, cli, STACK, startDevnetChild } from '../support/cli-child.js';
 
 let tmp: string;
 beforeAll(() => {
@@ -94,31 +87,8 @@ describe('a devnet node driven by the CLI', () => {
   let node: ChildProcess | undefined;
   let url = '';
   let keyFile = '';
-  let stdout = '';
-
   beforeAll(async () => {
-    const dataDir = join(tmp, 'devnet');
-    node = spawn(process.execPath, [MAIN, 'start', '--devnet', '--port', '0', '--data-dir', dataDir], {
-      env: { ...process.env, HOTLEDGER_LOG_LEVEL: 'warn', HOTLEDGER_THREADS: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    node.stderr!.on('data', (d) => (stderr += d));
-    await new Promise<void>((res, rej) => {
-      const t = setTimeout(() => rej(new Error(`node did not start: ${stdout} ${stderr}`)), 30_000);
-      node!.stdout!.on('data', (d) => {
-        stdout += d;
-        const u = /API\s+(http:\/\/\S+?)\/api\/v11/.exec(stdout);
-        const k = /e\.g\. (\S+\.json)/.exec(stdout);
-        if (u && k) {
-          url = u[1]!;
-          keyFile = k[1]!;
-          clearTimeout(t);
-          res();
-        }
-      });
-      node!.once('exit', (c) => rej(new Error(`node exited with ${c}: ${stderr}`)));
-    });
+    ({ node, url, keyFile } = await startDevnetChild(join(tmp, 'devnet')));
   });
   afterAll(() => {
     if (node && node.exitCode === null) node.kill('SIGKILL');

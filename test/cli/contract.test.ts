@@ -1,19 +1,13 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readKeyFile } from '../../src/crypto/keys.js';
+import { CLI_MAIN, cli, STACK, startDevnetChild } from '../support/cli-child.js';
 
 /** `hotledger contract deploy|call|get` against a devnet node started by the CLI (dist/, `npm run build`). */
-const MAIN = resolve('dist/src/cli/main.js');
 const TOKEN = resolve('dist/contracts/token.wasm');
-const STACK = /\n\s+at .+\(.*:\d+:\d+\)|node:internal/;
-
-function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, HOTLEDGER_URL: '' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 /** The JSON the command printed after its `submitted` / `committed` lines. */
 function printedJson(stdout: string): any {
@@ -33,30 +27,10 @@ let keyFile = '';
 let owner = '';
 
 beforeAll(async () => {
-  if (!existsSync(MAIN) || !existsSync(TOKEN)) throw new Error(`${MAIN} or ${TOKEN} is missing: run \`npm run build\` first (npm test does)`);
+  if (!existsSync(CLI_MAIN) || !existsSync(TOKEN)) throw new Error(`${CLI_MAIN} or ${TOKEN} is missing: run \`npm run build\` first (npm test does)`);
   tmp = mkdtempSync(join(tmpdir(), 'hotledger-cli-contract-'));
-  node = spawn(process.execPath, [MAIN, 'start', '--devnet', '--port', '0', '--data-dir', join(tmp, 'devnet')], {
-    env: { ...process.env, HOTLEDGER_LOG_LEVEL: 'warn', HOTLEDGER_THREADS: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  node.stderr!.on('data', (d) => (stderr += d));
-  await new Promise<void>((res, rej) => {
-    const t = setTimeout(() => rej(new Error(`node did not start: ${stdout} ${stderr}`)), 30_000);
-    node!.stdout!.on('data', (d) => {
-      stdout += d;
-      const u = /API\s+(http:\/\/\S+?)\/api\/v11/.exec(stdout);
-      const k = /e\.g\. (\S+\.json)/.exec(stdout);
-      if (u && k) {
-        url = u[1]!;
-        keyFile = k[1]!;
-        clearTimeout(t);
-        res();
-      }
-    });
-    node!.once('exit', (c) => rej(new Error(`node exited with ${c}: ${stderr}`)));
-  });
+  const started = await startDevnetChild(join(tmp, 'devnet'));
+  ({ node, url, keyFile } = started);
   owner = Buffer.from(readKeyFile(keyFile).publicKey).toString('hex');
 }, 40_000);
 afterAll(() => {
