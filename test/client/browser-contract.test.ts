@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import puppeteer, { type Browser } from 'puppeteer-core';
+import type { Browser } from 'puppeteer-core';
+import { openClientPage } from '../support/client-page.js';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { bundleClient } from '../../src/client/build.js';
 import { signContractTx } from '../../src/tx/contract-tx.js';
@@ -29,13 +30,9 @@ afterAll(async () => {
 
 test('a page signs, deploys and calls the token and reads its storage', async () => {
   const { code } = await bundleClient({ entry: "import * as hotledger from './dist/src/client/index.js';\nwindow.hotledger = hotledger;\n", resolveDir: repo, minify: false });
-  browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
-  const page = await browser.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${h.base}/api/v11/info`);
-  await page.addScriptTag({ content: code, type: 'module' });
-  await page.waitForFunction('window.hotledger !== undefined', { timeout: 5_000 });
+  const opened = await openClientPage(CHROMIUM, h.base, code);
+  browser = opened.browser;
+  const { page, errors } = opened;
   const wasm = readFileSync(TOKEN);
   const seed = h.tn.keys[0]!.seed;
   const to = Buffer.from(h.tn.keys[1]!.publicKey).toString('hex');

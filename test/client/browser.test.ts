@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import puppeteer, { type Browser } from 'puppeteer-core';
+import type { Browser } from 'puppeteer-core';
+import { openClientPage } from '../support/client-page.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { bundleClient } from '../../src/client/build.js';
 import { startApi, getJson, type ApiHarness } from '../api/support/api.js';
@@ -70,14 +71,9 @@ describe('hotledger/client from the packed package', () => {
     const packages = new Set(inputs.map((f) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(f)?.[1] ?? f.split('/').at(-1)));
     expect([...packages].sort()).toEqual(['@noble/ed25519', '@noble/hashes', 'entry.js', 'hotledger']);
 
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    // A page of the node's origin (its API answers the document), so fetch and the WebSocket are same-origin.
-    await page.goto(`${h.base}/api/v11/info`);
-    await page.addScriptTag({ content: code, type: 'module' });
-    await page.waitForFunction('window.hotledger !== undefined', { timeout: 5_000 });
+    const opened = await openClientPage(CHROMIUM, h.base, code);
+    browser = opened.browser;
+    const { page, errors } = opened;
     const funder = h.tn.keys[0]!;
     const out = await page.evaluate(
       async (seedHex: string, base: string) => {
