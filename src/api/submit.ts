@@ -1,6 +1,5 @@
 import type { AdmitResult, NodeApi } from '../node/node-api.js';
 import { rejectMessage, type RejectName } from '../errors.js';
-import { isContractTxAt, txLengthAt } from '../tx/frames.js';
 import { TX_SIZE } from '../tx/layout.js';
 import { ApiError, badRequest } from './errors.js';
 import type { ApiMetrics } from '../metrics/api-metrics.js';
@@ -35,30 +34,10 @@ export function submissionCharge(bytes: number): number {
   return Math.max(1, Math.floor(bytes / TX_SIZE));
 }
 
-/** Where a body stops framing, and why; undefined when it frames whole. */
-function firstUnframed(txs: Buffer): { offset: number; index: number; why: string } | undefined {
-  let at = 0;
-  for (let index = 0; at < txs.length; index++) {
-    const len = txLengthAt(txs, at);
-    if (len === 0) {
-      const why = isContractTxAt(txs, at) ? 'is a contract transaction whose length field is out of range or past the end' : `has only ${txs.length - at} bytes`;
-      return { offset: at, index, why };
-    }
-    at += len;
-  }
-  return undefined;
-}
-
 /** Binary concatenation of transactions → the node's admission, summarized for a client. */
 export async function submitBinary(node: NodeApi, txs: Buffer, mode: ResultsMode, metrics: ApiMetrics, transport: 'http' | 'ws'): Promise<SubmitOutcome> {
   if (txs.length === 0) throw badRequest('no transactions in the request');
-  const bad = firstUnframed(txs);
-  if (bad) {
-    throw badRequest(
-      `binary body must be a concatenation of transactions (${TX_SIZE}-byte transfers, contract transactions of their own length): the record at byte ${bad.offset} (index ${bad.index}) ${bad.why}`,
-      { length: txs.length, txSize: TX_SIZE, offset: bad.offset, index: bad.index },
-    );
-  }
+  // A body that does not frame is refused by admission with the offending record (unframedError).
   const admitted: AdmitResult[] = await node.submit(txs);
   let accepted = 0;
   const results: TxResult[] = [];

@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
-import { HotledgerError, rejectName, type RejectName } from '../errors.js';
+import { rejectName, type RejectName } from '../errors.js';
 import type { Mempool, Precheck } from '../mempool/mempool.js';
 import { AdmissionVerifier } from '../pipeline/admission-verifier.js';
 import type { SignatureVerifier } from '../pipeline/verify-pool.js';
-import { frameTxs, mustFrame } from '../tx/frames.js';
+import { frameTxs, mustFrame, unframedError } from '../tx/frames.js';
 import type { AdmitResult } from './node-api.js';
 import type { NodeMetrics } from './node-metrics.js';
 
@@ -48,9 +48,10 @@ export class Admission {
 
   /** `txs` must frame (src/tx/frames.ts): the API refuses a body that does not, with the offset. */
   async submit(txs: Buffer): Promise<AdmitResult[]> {
-    this.o.assertAccepting();
+    // Before anything else, as the API's own check did: a body that does not frame is a 400 even while the node is not accepting.
     const frames = frameTxs(txs);
-    if (!frames) throw new HotledgerError('BAD_REQUEST', 'transactions do not frame: a record is truncated or a contract transaction has a bad length');
+    if (!frames) throw unframedError(txs);
+    this.o.assertAccepting();
     const { offsets } = frames;
     const n = frames.count;
     const receivedAt = performance.now();

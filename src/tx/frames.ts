@@ -1,4 +1,4 @@
-import { RejectCode } from '../errors.js';
+import { HotledgerError, RejectCode } from '../errors.js';
 import { readU53, txId } from './codec.js';
 import { contractStaticRejectCode, contractTxId, contractTxLength, CTX_MAX_SIZE, CTX_VERSION, CtxOff, verifyContractTx } from './contract-tx.js';
 import { Off, SIGNATURE_SIZE, SIGNING_MESSAGE_SIZE, TX_BODY_SIZE, TX_SIZE } from './layout.js';
@@ -95,6 +95,25 @@ export function allTransfers(buf: Uint8Array, count: number): boolean {
   if (buf.length !== count * TX_SIZE) return false;
   for (let o = 0; o < buf.length; o += TX_SIZE) if (buf[o] === CTX_VERSION) return false;
   return true;
+}
+
+/**
+ * The 400 for a submission that does not frame, naming the first record that cannot start and
+ * why; computed only once `frameTxs` said no, so a body that frames is walked once.
+ */
+export function unframedError(buf: Uint8Array): HotledgerError {
+  let at = 0;
+  let index = 0;
+  for (let len = txLengthAt(buf, at); len !== 0 && at < buf.length; len = txLengthAt(buf, at)) {
+    at += len;
+    index++;
+  }
+  const why = isContractTxAt(buf, at) ? 'is a contract transaction whose length field is out of range or past the end' : `has only ${buf.length - at} bytes`;
+  return new HotledgerError(
+    'BAD_REQUEST',
+    `binary body must be a concatenation of transactions (${TX_SIZE}-byte transfers, contract transactions of their own length): the record at byte ${at} (index ${index}) ${why}`,
+    { length: buf.length, txSize: TX_SIZE, offset: at, index },
+  );
 }
 
 /** Frames of a buffer known to hold only transfers (no scan). */
