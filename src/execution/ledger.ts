@@ -161,7 +161,7 @@ export class Ledger {
     let statuses: Uint8Array;
     let accounts: Iterable<{ key: Uint8Array; balance: number; nonce: number; leaf: Uint32Array | null }>;
     if (this.shardPool) {
-      const r = await this.shardPool.execute(height, this.opts.chainId, txs, input.count, verified, frames.contracts > 0 ? lane : undefined);
+      const r = await this.shardPool.execute(height, this.opts.chainId, txs, frames, verified, frames.contracts > 0 ? lane : undefined);
       addInto(this.state.root, r.delta);
       ({ statuses, accounts } = r);
     } else {

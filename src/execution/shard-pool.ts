@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { compiledPath } from '../runtime/module-path.js';
 import { AccountState } from './account-state.js';
+import type { Frames } from '../tx/frames.js';
 import type { ContractLaneStep } from './execute-block.js';
 import { NOT_MINE, type ShardReply, type ShardRequest } from './shard-protocol.js';
 import { addInto } from './state-root.js';
@@ -39,11 +40,18 @@ export class ShardPool {
     return pool;
   }
 
-  /** `txs` holds exactly `count` framed transactions. */
-  async execute(height: number, chainId: number, txs: Uint8Array, count: number, verified: Uint8Array, lane?: ContractLaneStep): Promise<ShardedOutcome> {
+  /** `txs` holds exactly the transactions `frames` describes. */
+  async execute(height: number, chainId: number, txs: Uint8Array, frames: Frames, verified: Uint8Array, lane?: ContractLaneStep): Promise<ShardedOutcome> {
+    const { count } = frames;
     const sharedTxs = shared(txs, txs.length);
+    const offsets = new Uint32Array(new SharedArrayBuffer(frames.offsets.byteLength));
+    offsets.set(frames.offsets);
     const sharedVerified = shared(verified, count);
-    const debited = await Promise.all(this.workers.map((_, s) => this.ask(s, { type: 'debit', height, chainId, txs: sharedTxs, count, verified: sharedVerified })));
+    const debited = await Promise.all(
+      this.workers.map((_, s) =>
+        this.ask(s, { type: 'debit', height, chainId, txs: sharedTxs, count, offsets: offsets.buffer as SharedArrayBuffer, contracts: frames.contracts, verified: sharedVerified }),
+      ),
+    );
     const merged = new Uint8Array(new SharedArrayBuffer(count));
     for (const d of debited) {
       if (d.type !== 'debited') throw new Error(`shard debit failed: ${d.type === 'error' ? d.message : d.type}`);

@@ -2,7 +2,8 @@
 export type ShardRequest =
   | { type: 'init'; path: string; mapSizeMb: number; capacity: number; shard: number; shards: number }
   /** `txs` holds exactly the block's framed transactions (transfers and contract transactions). */
-  | { type: 'debit'; height: number; chainId: number; txs: SharedArrayBuffer; count: number; verified: SharedArrayBuffer }
+  /** `offsets`: the block's frames (count + 1 u32), framed once on the ledger thread; `contracts`: how many are contract transactions. */
+  | { type: 'debit'; height: number; chainId: number; txs: SharedArrayBuffer; count: number; offsets: SharedArrayBuffer; contracts: number; verified: SharedArrayBuffer }
   /**
    * The transfers' credits, then the contract lane's credits to native accounts (32-byte keys,
    * f64 amounts), each shard taking those of its own accounts.

@@ -4,7 +4,6 @@ import { AccountState } from './account-state.js';
 import { BlockTouches, creditPhase, debitPhase, laneCreditPhase, type BlockInput, type NativeCredit } from './execute-block.js';
 import { NOT_MINE, type ShardReply, type ShardRequest } from './shard-protocol.js';
 import { ZERO_ROOT } from './state-root.js';
-import { mustFrame } from '../tx/frames.js';
 
 /**
  * One execution shard: owns the accounts whose key falls in its shard (its own cache; LMDB for
@@ -44,7 +43,8 @@ function handle(m: ShardRequest): void {
       if (!state || !store) throw new Error('shard not initialised');
       store.refresh(); // misses must read what the ledger thread committed last
       const txs = Buffer.from(m.txs);
-      const input: BlockInput = { height: m.height, chainId: m.chainId, txs, count: m.count, frames: mustFrame(txs), verified: new Uint8Array(m.verified, 0, m.count) };
+      const frames = { offsets: new Uint32Array(m.offsets), count: m.count, contracts: m.contracts };
+      const input: BlockInput = { height: m.height, chainId: m.chainId, txs, count: m.count, frames, verified: new Uint8Array(m.verified, 0, m.count) };
       const statuses = new Uint8Array(m.count).fill(NOT_MINE);
       const touches = new BlockTouches(m.height);
       debitPhase(state, input, shard, shards, statuses, touches);
