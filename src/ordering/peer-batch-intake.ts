@@ -4,7 +4,7 @@ import { hex } from '../consensus/index.js';
 import { rejectName } from '../errors.js';
 import type { VerifiedBatch } from './orderer.js';
 import type { SignatureVerifier } from '../pipeline/verify-pool.js';
-import { mustFrame, staticRejectAt, txIdAt } from '../tx/frames.js';
+import { type Frames, mustFrame, staticRejectAt, txIdAt } from '../tx/frames.js';
 import { TX_ID_SIZE } from '../tx/layout.js';
 import { OriginLoads, type HeldBatches, type OriginLoad } from './held-batches.js';
 
@@ -50,13 +50,14 @@ export class PeerBatchIntake {
 
   constructor(private readonly o: PeerBatchIntakeOptions) {}
 
-  /** Digest and ids of a batch's transactions (never the sender's word for them). */
-  static identify(txs: Buffer): { ids: Buffer; digest: Uint8Array; count: number } {
+  /** Digest and ids of a batch's transactions (never the sender's word for them), and its frames. */
+  static identify(txs: Buffer): { ids: Buffer; digest: Uint8Array; count: number; frames: Frames } {
     // The peer wire admits only buffers that frame (peer-wire.ts), so this cannot throw on a peer's bytes.
-    const { offsets, count } = mustFrame(txs);
+    const frames = mustFrame(txs);
+    const { offsets, count } = frames;
     const ids = Buffer.allocUnsafe(count * TX_ID_SIZE);
     for (let i = 0; i < count; i++) txIdAt(txs, offsets[i]!, offsets[i + 1]! - offsets[i]!).copy(ids, i * TX_ID_SIZE);
-    return { ids, digest: txRootOf(ids), count };
+    return { ids, digest: txRootOf(ids), count, frames };
   }
 
   /** Whether some peer's batch with this digest is being verified. */
@@ -80,13 +81,14 @@ export class PeerBatchIntake {
    * `verify: false` (a batch this validator is not a designated verifier of): the static rules only,
    * every signature left to the batch's certificate (BatchCertificates); `verified` is then all zero.
    */
-  take(origin: number, txs: Buffer, opts: { known?: { ids: Buffer; digest: Uint8Array }; solicited?: boolean; verify?: boolean } = {}): Intake {
+  take(origin: number, txs: Buffer, opts: { known?: { ids: Buffer; digest: Uint8Array; frames?: Frames }; solicited?: boolean; verify?: boolean } = {}): Intake {
     const now = Date.now();
     if ((this.quarantine.get(origin) ?? 0) > now) {
       this.o.onDrop(origin, 'quarantined');
       return { verifying: Promise.resolve(undefined) };
     }
-    const { ids, digest } = opts.known ?? PeerBatchIntake.identify(txs);
+    const known = opts.known ?? PeerBatchIntake.identify(txs);
+    const { ids, digest } = known;
     const key = hex(digest);
     if (this.o.held.has(key) || this.o.unproven?.has(key)) return { verifying: Promise.resolve(undefined) };
     // By sender and digest: the digest covers transaction ids, not signatures, so a forged copy of
@@ -101,7 +103,7 @@ export class PeerBatchIntake {
       this.o.onDrop(origin, 'intake-full', `${l.batches} batches, ${l.bytes} bytes held`);
       return { full: true };
     }
-    const { offsets, count } = mustFrame(txs);
+    const { offsets, count } = known.frames ?? mustFrame(txs);
     for (let i = 0; i < count; i++) {
       const code = staticRejectAt(txs, offsets[i]!, offsets[i + 1]! - offsets[i]!, this.o.chainId);
       if (code !== 0) return { verifying: Promise.resolve(this.faulty(origin, 'static-rule', `tx ${i}: ${rejectName(code)}`)) };
